@@ -1,0 +1,133 @@
+// Shared types: the validated scenario (what config/ produces and everything else reads) and
+// the per-request record (what the backend stamps and the recorder consumes).
+
+/** A length distribution, in tokens. Samples are rounded and clamped to [min, max]. */
+export type LengthDist =
+  | { dist: 'fixed'; value: number }
+  | { dist: 'uniform'; min: number; max: number }
+  | { dist: 'normal'; mean: number; stddev: number; min?: number; max?: number }
+  | { dist: 'lognormal'; mean: number; stddev: number; min?: number; max?: number };
+
+/** Inter-arrival process of open-loop executors. */
+export type ArrivalProcess = 'constant' | 'poisson' | 'gamma';
+
+export interface Stage {
+  durationS: number;
+  target: number;
+}
+
+interface ArrivalRateCommon {
+  /** arrivals per `timeUnitS` */
+  timeUnitS: number;
+  arrival: ArrivalProcess;
+  /** gamma shape: < 1 burstier than Poisson, > 1 smoother; 1 = Poisson */
+  burstiness: number;
+  /** an arrival that finds this many requests in flight is dropped and counted */
+  maxInFlight: number;
+  gracefulStopS: number;
+}
+
+export type LoadSpec =
+  | ({ executor: 'constant-arrival-rate'; rate: number; durationS: number } & ArrivalRateCommon)
+  | ({ executor: 'ramping-arrival-rate'; startRate: number; stages: Stage[] } & ArrivalRateCommon)
+  | { executor: 'constant-vus'; vus: number; durationS: number; thinkTimeS: number; gracefulStopS: number }
+  | {
+      executor: 'ramping-vus';
+      startVUs: number;
+      stages: Stage[];
+      thinkTimeS: number;
+      gracefulStopS: number;
+    };
+
+export type Executor = LoadSpec['executor'];
+
+export type Endpoint = 'chat' | 'completions';
+
+export interface TargetSpec {
+  /** OpenAI-compatible base URL including `/v1`; undefined: start the built-in simulator */
+  url?: string;
+  model?: string;
+  endpoint: Endpoint;
+  /** the *name* of the environment variable that holds the API key, never the key */
+  apiKeyEnv?: string;
+  /** Prometheus endpoints to scrape */
+  metrics: string[];
+  /** per-request deadline from send to end of stream */
+  timeoutS: number;
+}
+
+/** Deterministic fault injection in the simulator; each ratio is per request. */
+export interface SimFaults {
+  /** HTTP 500 before any byte of the stream */
+  http500Ratio: number;
+  /** HTTP 429 with Retry-After */
+  http429Ratio: number;
+  /** the stream stops sending for `stallS` seconds at a random point */
+  stallRatio: number;
+  stallS: number;
+  /** the connection is destroyed mid-stream (no [DONE]) */
+  dropRatio: number;
+  /** an `{"error": ...}` event inside an HTTP-200 stream */
+  midStreamErrorRatio: number;
+}
+
+export interface SimulatorSpec {
+  profile: string;
+  /** scales every engine step: 0.8 = a build 20 % slower */
+  speed: number;
+  faults: SimFaults;
+}
+
+export interface DatasetSpec {
+  path: string;
+}
+
+export interface WorkloadSpec {
+  promptTokens: LengthDist;
+  outputTokens: LengthDist;
+  /** ask the server to ignore EOS so it produces exactly max_tokens */
+  ignoreEos: boolean;
+  /** also send min_tokens = max_tokens (vLLM, SGLang) */
+  minTokens: boolean;
+  /** JSONL of {"prompt": "...", "output_tokens": N}; replaces synthetic prompts */
+  dataset?: string;
+  temperature: number;
+}
+
+/** One threshold as written in the scenario (k6 syntax), kept as text for analysis/. */
+export interface SloThreshold {
+  threshold: string;
+  abortOnFail: boolean;
+}
+
+/** The validated, normalised scenario. Durations in seconds. */
+export interface ScenarioSpec {
+  name: string;
+  description?: string;
+  seed: number;
+  warmupS: number;
+  /** width of the recorder's time windows */
+  windowS: number;
+  /** when set, the run is exactly this many arrivals (sent or dropped) */
+  requests?: number;
+  target: TargetSpec;
+  simulator: SimulatorSpec;
+  load: LoadSpec;
+  workload: WorkloadSpec;
+  /** metric name → thresholds */
+  slo: Record<string, SloThreshold[]>;
+}
+
+/** Failure classes (metrics.md). */
+export const ERROR_CLASSES = [
+  'http_4xx',
+  'http_429',
+  'http_5xx',
+  'timeout',
+  'connect',
+  'reset',
+  'stream_error',
+  'truncated',
+  'invalid_response',
+] as const;
+export type ErrorClass = (typeof ERROR_CLASSES)[number];
