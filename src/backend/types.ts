@@ -1,0 +1,28 @@
+// The backend seam: send one request, stamp what happens to it, call back once at the end.
+// Backends only stamp; every derived figure is computed later by metrics/.
+import type { RequestRecord } from '../core/record.js';
+
+/** One generation request, ready to send. */
+export interface GenRequest {
+  /** chat messages, for the chat endpoint */
+  messages?: { role: string; content: string }[];
+  /** raw prompt, for the completions endpoint */
+  prompt?: string;
+  maxTokens: number;
+  /** the prompt's approximate token count */
+  promptTokens: number;
+}
+
+export interface RequestHandle {
+  /** stop the request now; it ends with `errorClass` (e.g. 'timeout' or 'aborted') */
+  abort(errorClass: 'timeout' | 'aborted', message: string): void;
+}
+
+export interface Backend {
+  /**
+   * Send `req`, stamping into `record` as events happen; `done` is called exactly once, when
+   * the request has ended (success or failure), never synchronously from `send`.
+   */
+  send(req: GenRequest, record: RequestRecord, done: (record: RequestRecord) => void): RequestHandle;
+  close(): Promise<void>;
+}

@@ -1,0 +1,298 @@
+// One run, end to end: resolve the target (start the simulator when there is none), preflight,
+// drive the load, write requests.jsonl as it goes and results.json as checkpoints and at the
+// end. No process.exit and no argv here: main.ts does those.
+import { cpus, platform } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { runClock } from '../core/clock.js';
+import { ExitCode, InvalidInputError, InvalidRunError } from '../core/errors.js';
+import type { RequestRecord } from '../core/record.js';
+import type { ScenarioSpec } from '../core/types.js';
+import { OpenAIBackend } from '../backend/openai/client.js';
+import { Engine, type EngineOutcome } from '../engine/engine.js';
+import { HealthMonitor } from '../engine/health.js';
+import { Recorder, requestSlos } from '../metrics/recorder.js';
+import { evaluateSlos } from '../analysis/slo.js';
+import { buildResult, buildSummary } from '../results/build.js';
+import type { RunMeta, RunResult, RunStatus } from '../results/types.js';
+import { RunOutput } from '../results/writer.js';
+import { isArrivalLoad, loadDurationS } from '../schedule/arrivals.js';
+import { Workload } from '../workload/workload.js';
+import { spawnSimulator } from '../sim/spawn.js';
+import { VERSION } from './version.js';
+
+export interface ExecuteOptions {
+  /** output directory; default reports/runs/<scenario>-<UTC timestamp>/ */
+  out?: string;
+  recordChunks?: boolean;
+  /** exit 107 when the generator itself was the bottleneck */
+  strict?: boolean;
+  /** the command line, for the record (must hold no secret: keys only come from the environment) */
+  argv?: string[];
+  /** environment to read the API key from (tests pass their own) */
+  env?: NodeJS.ProcessEnv;
+  /** called once the run is under way, with a handle to stop it (signals) */
+  onStart?: (control: RunControl) => void;
+  /** live progress hook: started after the preflight, stopped before the summary */
+  progress?: (engine: Engine, recorder: Recorder, totalS: number, now: () => number) => () => void;
+  /** checkpoint period, seconds (default 5) */
+  checkpointS?: number;
+  /** log line sink (stderr by default) */
+  log?: (line: string) => void;
+}
+
+export interface RunControl {
+  /** first signal: stop sending, let in-flight requests finish within the grace period */
+  interrupt(reason: string): void;
+  /** second signal: cut everything now and write what there is */
+  abortNow(reason: string): RunResult;
+}
+
+export interface ExecuteResult {
+  result: RunResult;
+  exitCode: ExitCode;
+  dir: string;
+}
+
+/** Interrupted runs give in-flight requests at most this long. */
+export const INTERRUPT_GRACE_S = 10;
+
+export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}): Promise<ExecuteResult> {
+  const env = opts.env ?? process.env;
+  const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const apiKeyEnv = spec.target.apiKeyEnv ?? (env.OPENAI_API_KEY ? 'OPENAI_API_KEY' : undefined);
+  const apiKey = apiKeyEnv ? env[apiKeyEnv] : undefined;
+  if (spec.target.apiKeyEnv && (apiKey === undefined || apiKey === '')) {
+    throw new InvalidInputError([
+      {
+        path: 'target.apiKeyEnv',
+        message: `the environment variable ${spec.target.apiKeyEnv} is not set; export it, or name another variable with --api-key-env`,
+      },
+    ]);
+  }
+  const workload = new Workload(spec.workload, spec.seed, spec.target.endpoint);
+  const dir = opts.out ?? join('reports', 'runs', `${spec.name}-${utcStamp(new Date())}`);
+
+  let sim: Awaited<ReturnType<typeof spawnSimulator>> | null = null;
+  if (!spec.target.url) {
+    sim = await spawnSimulator({ profile: spec.simulator.profile, speed: spec.simulator.speed, seed: spec.seed, faults: spec.simulator.faults });
+  }
+  const baseUrl: string = spec.target.url ?? sim!.url;
+  const output = new RunOutput(dir, opts.recordChunks ?? false);
+  try {
+    const clockAtPreflight = Date.now();
+    let model = spec.target.model;
+    let preflightError: string | null = null;
+    if (!model) {
+      try {
+        model = await firstModel(baseUrl, apiKey);
+      } catch (e) {
+        preflightError = scrub(`GET ${baseUrl}/models failed: ${(e as Error).message}`, apiKey);
+      }
+    }
+    const meta = runMeta(spec, baseUrl, model ?? '(unknown)', apiKeyEnv ?? null, sim !== null, new Date(clockAtPreflight), opts.argv ?? []);
+    if (preflightError !== null || !model) {
+      // the target never answered: write a results.json that says so, then exit 107
+      const recorder = new Recorder({ windowS: spec.windowS, warmupS: spec.warmupS });
+      const health = new HealthMonitor();
+      const snapshot = recorder.snapshot();
+      const summary = buildSummary(snapshot, { warmupS: spec.warmupS, arrivalsEndUs: 0, openLoop: isArrivalLoad(spec.load) });
+      const result = buildResult({
+        status: 'failed',
+        statusReason: preflightError ?? 'the target lists no model; give one with --model',
+        meta: { ...meta, ended_at: new Date().toISOString() },
+        summary,
+        snapshot,
+        slo: evaluateSlos(spec.slo, summary),
+        generator: health.report(null),
+        errorSamples: [],
+      });
+      health.stop();
+      output.writeFinal(result);
+      await output.close();
+      return { result, exitCode: ExitCode.invalidRun, dir };
+    }
+
+    // the run clock starts now: intended times are relative to this instant
+    const clock = runClock();
+    const backend = new OpenAIBackend({
+      baseUrl,
+      model,
+      endpoint: spec.target.endpoint,
+      apiKey,
+      ignoreEos: spec.workload.ignoreEos,
+      minTokens: spec.workload.minTokens,
+      temperature: spec.workload.temperature,
+      idleTimeoutS: spec.target.timeoutS,
+      clock,
+    });
+    const recorder = new Recorder({ windowS: spec.windowS, warmupS: spec.warmupS, requestSlos: requestSlos(spec.slo) });
+    const errorSamples = new ErrorSamples();
+    const health = new HealthMonitor();
+    meta.started_at = new Date(clock.epochMs).toISOString();
+    const checkpointUs = (opts.checkpointS ?? 5) * 1e6;
+    let nextCheckpointUs = checkpointUs;
+    let outcome: EngineOutcome | null = null;
+
+    const snapshotResult = (status: RunStatus, reason: string | null, arrivalsEndUs: number): RunResult => {
+      const snapshot = recorder.snapshot();
+      const summary = buildSummary(snapshot, { warmupS: spec.warmupS, arrivalsEndUs, openLoop: isArrivalLoad(spec.load) });
+      return buildResult({
+        status,
+        statusReason: reason,
+        meta: { ...meta, ended_at: status === 'running' ? null : new Date().toISOString() },
+        summary,
+        snapshot,
+        slo: evaluateSlos(spec.slo, summary),
+        generator: health.report(summary.latency_ms.schedule_lag.p99),
+        errorSamples: errorSamples.list(),
+      });
+    };
+
+    const engine = new Engine({
+      spec,
+      backend,
+      workload,
+      recorder,
+      clock,
+      onRequestEnd: (r: RequestRecord) => {
+        output.writeRequest(r);
+        if (!r.ok && !r.dropped) errorSamples.add(r.errorClass ?? 'invalid_response', r.errorMessage ?? '');
+      },
+      onTick: (nowUs) => {
+        health.sample();
+        if (nowUs >= nextCheckpointUs) {
+          nextCheckpointUs = nowUs + checkpointUs;
+          output.checkpoint(snapshotResult('running', null, Math.min(nowUs, loadDurationS(spec.load) * 1e6)));
+        }
+      },
+    });
+
+    let aborted = false;
+    opts.onStart?.({
+      interrupt: (reason) => engine.stop('interrupted', reason, INTERRUPT_GRACE_S),
+      abortNow: (reason) => {
+        aborted = true;
+        engine.stop('interrupted', reason, 0);
+        engine.abortAll(reason);
+        recorder.flush();
+        const result = snapshotResult('interrupted', reason, clock.now());
+        output.writeFinal(result);
+        return result;
+      },
+    });
+    const stopProgress = opts.progress?.(engine, recorder, loadDurationS(spec.load), () => clock.now());
+    try {
+      outcome = await engine.run();
+    } finally {
+      stopProgress?.();
+    }
+    await backend.close();
+    recorder.flush();
+    const status: RunStatus =
+      outcome.stoppedBy === 'interrupted' ? 'interrupted' : outcome.stoppedBy === 'target-failed' ? 'failed' : 'complete';
+    let reason = outcome.reason;
+    const counters = recorder.counters;
+    let finalStatus = status;
+    if (status === 'complete' && counters.sent + counters.warmupSent > 0 && counters.completed === 0 && engine.ended === engine.failed) {
+      finalStatus = 'failed';
+      reason = 'no request succeeded: the target failed entirely';
+    }
+    const arrivalsEndUs = Math.min(outcome.arrivalsEndUs, spec.requests === undefined ? loadDurationS(spec.load) * 1e6 : Infinity);
+    const result = snapshotResult(finalStatus, reason, arrivalsEndUs);
+    health.stop();
+    await output.settle();
+    if (!aborted) output.writeFinal(result);
+    await output.close();
+    if (outcome.abortedInFlight > 0) log(`inferload: ${outcome.abortedInFlight} request(s) were still in flight at the graceful stop and were cut`);
+    return { result, exitCode: exitCodeOf(result, opts.strict ?? false), dir };
+  } finally {
+    await output.settle();
+    await output.close();
+    if (sim) await sim.close();
+  }
+}
+
+/** The exit code a finished run deserves (cli.md). */
+export function exitCodeOf(result: RunResult, strict: boolean): ExitCode {
+  if (result.status === 'interrupted') return ExitCode.interrupted;
+  if (result.status === 'failed') return ExitCode.invalidRun;
+  if (strict && !result.generator.valid) return ExitCode.invalidRun;
+  if (result.slo.some((v) => !v.passed)) return ExitCode.thresholdFailed;
+  return ExitCode.ok;
+}
+
+async function firstModel(baseUrl: string, apiKey: string | undefined): Promise<string> {
+  const res = await request(`${baseUrl.replace(/\/+$/, '')}/models`, {
+    method: 'GET',
+    headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {},
+    headersTimeout: 10_000,
+    bodyTimeout: 10_000,
+  });
+  const text = await res.body.text();
+  if (res.statusCode !== 200) throw new InvalidRunError(`HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
+  const body = JSON.parse(text) as { data?: { id?: unknown }[] };
+  const id = body.data?.[0]?.id;
+  if (typeof id !== 'string') throw new InvalidRunError('the model list is empty; pass --model');
+  return id;
+}
+
+function runMeta(
+  spec: ScenarioSpec,
+  url: string,
+  model: string,
+  apiKeyEnv: string | null,
+  simulated: boolean,
+  started: Date,
+  argv: string[],
+): RunMeta {
+  const { executor, ...load } = spec.load;
+  return {
+    id: `${spec.name}-${utcStamp(started)}`,
+    scenario: spec.name,
+    description: spec.description ?? null,
+    started_at: started.toISOString(),
+    ended_at: null,
+    seed: spec.seed,
+    warmup_s: spec.warmupS,
+    window_s: spec.windowS,
+    requests_limit: spec.requests ?? null,
+    target: {
+      url,
+      model,
+      endpoint: spec.target.endpoint,
+      api_key_env: apiKeyEnv,
+      simulator: simulated ? { profile: spec.simulator.profile, speed: spec.simulator.speed } : null,
+    },
+    load: { executor, ...load },
+    workload: { ...spec.workload },
+    inferload_version: VERSION,
+    node_version: process.version,
+    platform: `${platform()}-${process.arch}`,
+    cpus: cpus().length,
+    argv,
+  };
+}
+
+/** `20261123T180702Z` */
+export function utcStamp(d: Date): string {
+  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+}
+
+function scrub(text: string, secret: string | undefined): string {
+  return secret ? text.split(secret).join('***') : text;
+}
+
+/** The first distinct failure messages per class, with counts (bounded). */
+class ErrorSamples {
+  private readonly byKey = new Map<string, { error_class: string; message: string; count: number }>();
+  add(errorClass: string, message: string): void {
+    const key = `${errorClass}\u0000${message}`;
+    const e = this.byKey.get(key);
+    if (e) e.count++;
+    else if (this.byKey.size < 20) this.byKey.set(key, { error_class: errorClass, message, count: 1 });
+  }
+  list(): { error_class: string; message: string; count: number }[] {
+    return [...this.byKey.values()].sort((a, b) => b.count - a.count);
+  }
+}

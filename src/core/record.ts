@@ -1,0 +1,56 @@
+// The per-request record: raw stamps and counts, filled in by the backend, read by the
+// recorder. Stamps are µs since the run's start on the run clock; NaN means "never happened".
+import type { ErrorClass } from './types.js';
+
+export class RequestRecord {
+  /** the request's number in arrival order (0-based) */
+  readonly id: number;
+  /** when the schedule said to send it */
+  readonly intendedStartUs: number;
+  sentUs = NaN;
+  headersUs = NaN;
+  /** first SSE event that parsed to a chunk with a non-empty `choices` array */
+  firstChunkUs = NaN;
+  /** first chunk whose delta carried non-empty content/text/reasoning_content */
+  firstTokenUs = NaN;
+  endUs = NaN;
+  /** arrival of every content-bearing chunk, the first token's included */
+  chunkUs: number[] = [];
+  /** characters of content carried by each content-bearing chunk (token apportioning) */
+  chunkChars: number[] = [];
+  /** ground truth from a server that stamps its own emit time (benchmarks), epoch ms */
+  emitMs: number[] | null = null;
+  httpStatus = 0;
+  ok = false;
+  errorClass: ErrorClass | 'aborted' | null = null;
+  errorMessage: string | null = null;
+  /** the workload's own estimate of the prompt's tokens */
+  promptTokensEstimate: number;
+  promptTokensUsage: number | null = null;
+  outputTokensUsage: number | null = null;
+  finishReason: string | null = null;
+  /** arrived during the warm-up: kept out of the summary */
+  readonly warmup: boolean;
+  /** never sent: the max-in-flight cap was reached when it arrived */
+  dropped = false;
+
+  constructor(id: number, intendedStartUs: number, promptTokensEstimate: number, warmup: boolean) {
+    this.id = id;
+    this.intendedStartUs = intendedStartUs;
+    this.promptTokensEstimate = promptTokensEstimate;
+    this.warmup = warmup;
+  }
+
+  get outputChunks(): number {
+    return this.chunkUs.length;
+  }
+
+  /** `usage.completion_tokens`, or the chunk count when the server sent no usage */
+  get outputTokens(): number {
+    return this.outputTokensUsage ?? this.chunkUs.length;
+  }
+
+  get promptTokens(): number {
+    return this.promptTokensUsage ?? this.promptTokensEstimate;
+  }
+}

@@ -1,0 +1,263 @@
+// The run loop: at each intended time take a request from the workload and send it through
+// the backend; enforce the in-flight cap (an arrival that finds no slot is dropped and
+// counted, never delayed); run closed-loop users; end with a graceful stop. It only paces
+// and counts: stamps come from the backend, statistics from the recorder.
+import type { Clock } from '../core/clock.js';
+import { RequestRecord } from '../core/record.js';
+import { Rng } from '../core/rng.js';
+import type { ScenarioSpec } from '../core/types.js';
+import type { Backend, GenRequest, RequestHandle } from '../backend/types.js';
+import type { Recorder } from '../metrics/recorder.js';
+import { arrivalSchedule, isArrivalLoad, loadDurationS, vuTargetAt, type VuLoad } from '../schedule/arrivals.js';
+import type { Workload } from '../workload/workload.js';
+import { sleepUntil } from './pacer.js';
+
+/** Why the load phase ended. */
+export type StopReason = 'schedule' | 'requests' | 'interrupted' | 'target-failed' | 'aborted';
+
+export interface EngineOptions {
+  spec: ScenarioSpec;
+  backend: Backend;
+  workload: Workload;
+  recorder: Recorder;
+  clock: Clock;
+  /** every request, once ended (sent or dropped): e.g. requests.jsonl */
+  onRequestEnd?: (r: RequestRecord) => void;
+  /** called from the engine's tick (every `tickMs`) */
+  onTick?: (nowUs: number) => void;
+  tickMs?: number;
+  /** failures in a row, with no success ever, that mean the target is down (default 20) */
+  targetDownAfter?: number;
+}
+
+export interface EngineOutcome {
+  stoppedBy: StopReason;
+  reason: string | null;
+  /** when arrivals ended (µs since start): the end of the arrival period */
+  arrivalsEndUs: number;
+  /** when the last in-flight request ended or was cut */
+  endUs: number;
+  /** requests cut at the graceful-stop deadline */
+  abortedInFlight: number;
+}
+
+interface InFlight {
+  handle: RequestHandle;
+  waiter: (() => void) | null;
+}
+
+export class Engine {
+  private readonly spec: ScenarioSpec;
+  private readonly clock: Clock;
+  private readonly inflight = new Map<RequestRecord, InFlight>();
+  private nextId = 0;
+  private stopping: StopReason | null = null;
+  private stopMessage: string | null = null;
+  private stopGraceS: number;
+  private everOk = false;
+  private failuresInRow = 0;
+  private drainWaiter: (() => void) | null = null;
+  private readonly timeoutUs: number;
+  private readonly limit: number | undefined;
+  private readonly warmupUs: number;
+  private vuRunning: boolean[] = [];
+  private vuLoops: Promise<void>[] = [];
+  /** counts for live progress */
+  sent = 0;
+  dropped = 0;
+  ended = 0;
+  failed = 0;
+
+  constructor(private readonly opts: EngineOptions) {
+    this.spec = opts.spec;
+    this.clock = opts.clock;
+    this.stopGraceS = opts.spec.load.gracefulStopS;
+    this.timeoutUs = opts.spec.target.timeoutS * 1e6;
+    this.limit = opts.spec.requests;
+    this.warmupUs = opts.spec.warmupS * 1e6;
+  }
+
+  get inFlight(): number {
+    return this.inflight.size;
+  }
+
+  /** Stop sending now; in-flight requests get `graceS` (default: the scenario's gracefulStop). */
+  stop(reason: StopReason, message: string | null = null, graceS?: number): void {
+    if (this.stopping) return;
+    this.stopping = reason;
+    this.stopMessage = message;
+    if (graceS !== undefined) this.stopGraceS = Math.min(this.stopGraceS, graceS);
+  }
+
+  /** Abort every request in flight at once (a second Ctrl-C). */
+  abortAll(message: string): void {
+    for (const [, f] of [...this.inflight]) f.handle.abort('aborted', message);
+  }
+
+  async run(): Promise<EngineOutcome> {
+    const tickMs = this.opts.tickMs ?? 100;
+    const ticker = setInterval(() => this.tick(), tickMs);
+    try {
+      this.tick();
+      if (isArrivalLoad(this.spec.load)) await this.openLoop();
+      else await this.closedLoop(this.spec.load);
+      const arrivalsEndUs = this.clock.now();
+      const abortedInFlight = await this.drain();
+      const stoppedBy: StopReason = this.stopping ?? 'schedule';
+      return { stoppedBy, reason: this.stopMessage, arrivalsEndUs, endUs: this.clock.now(), abortedInFlight };
+    } finally {
+      clearInterval(ticker);
+      this.opts.recorder.tick(this.clock.now());
+    }
+  }
+
+  private tick(): void {
+    const now = this.clock.now();
+    this.opts.recorder.tick(now);
+    // the total deadline of each request, from its send (undici's own timeouts are idle timeouts)
+    if (this.inflight.size > 0) {
+      for (const [r, f] of this.inflight) {
+        if (now - r.sentUs > this.timeoutUs) f.handle.abort('timeout', `no end of stream within ${this.spec.target.timeoutS} s`);
+      }
+    }
+    if (!isArrivalLoad(this.spec.load) && !this.stopping) this.controlVus(this.spec.load, now);
+    this.opts.onTick?.(now);
+  }
+
+  // -- open loop ----------------------------------------------------------------------
+
+  private async openLoop(): Promise<void> {
+    const load = this.spec.load;
+    if (!isArrivalLoad(load)) return;
+    const schedule = arrivalSchedule(load, Rng.derive(this.spec.seed, 'arrivals'), { requests: this.limit });
+    const shouldStop = (): boolean => this.stopping !== null;
+    for (;;) {
+      const due = schedule.next();
+      if (due === null) {
+        if (this.limit !== undefined && this.nextId >= this.limit) this.stop('requests');
+        return;
+      }
+      // build the request before its time comes, so building never delays the send
+      const id = this.nextId++;
+      const req = this.opts.workload.request(id);
+      await sleepUntil(this.clock, due, shouldStop);
+      if (this.stopping) return;
+      if (this.inflight.size >= load.maxInFlight) this.drop(id, due, req);
+      else this.send(id, due, req);
+    }
+  }
+
+  private drop(id: number, intendedUs: number, req: GenRequest): void {
+    const r = new RequestRecord(id, intendedUs, req.promptTokens, intendedUs < this.warmupUs);
+    r.dropped = true;
+    this.dropped++;
+    this.opts.recorder.onDropped(r);
+    this.opts.onRequestEnd?.(r);
+  }
+
+  private send(id: number, intendedUs: number, req: GenRequest, waiter: (() => void) | null = null): void {
+    const r = new RequestRecord(id, intendedUs, req.promptTokens, intendedUs < this.warmupUs);
+    const entry: InFlight = { handle: NO_HANDLE, waiter };
+    this.inflight.set(r, entry);
+    this.sent++;
+    this.opts.recorder.onSent(r, this.inflight.size);
+    entry.handle = this.opts.backend.send(req, r, this.onDone);
+  }
+
+  private readonly onDone = (r: RequestRecord): void => {
+    const entry = this.inflight.get(r);
+    this.inflight.delete(r);
+    this.ended++;
+    this.opts.recorder.record(r);
+    this.opts.onRequestEnd?.(r);
+    if (r.ok) {
+      this.everOk = true;
+      this.failuresInRow = 0;
+    } else {
+      this.failed++;
+      this.failuresInRow++;
+      if (!this.everOk && this.failuresInRow >= (this.opts.targetDownAfter ?? 20) && !this.stopping)
+        this.stop('target-failed', `the first ${this.failuresInRow} requests all failed (last: ${r.errorClass}: ${r.errorMessage ?? ''})`, 0);
+    }
+    entry?.waiter?.();
+    if (this.inflight.size === 0) this.drainWaiter?.();
+  };
+
+  // -- closed loop --------------------------------------------------------------------
+
+  private controlVus(load: VuLoad, nowUs: number): void {
+    const target = vuTargetAt(load, nowUs / 1e6);
+    for (let i = 0; i < target; i++) {
+      if (!this.vuRunning[i]) {
+        this.vuRunning[i] = true;
+        this.vuLoops.push(this.vuLoop(load, i, nowUs));
+      }
+    }
+  }
+
+  private async closedLoop(load: VuLoad): Promise<void> {
+    const endUs = loadDurationS(load) * 1e6;
+    const limited = this.limit !== undefined;
+    // VUs are started by the tick; wait until the stages are over (or the request count is made)
+    while (!this.stopping) {
+      const now = this.clock.now();
+      if (!limited && now >= endUs) break;
+      await sleepUntil(this.clock, limited ? now + 50_000 : Math.min(endUs, now + 50_000), () => this.stopping !== null);
+    }
+    if (!this.stopping && !limited) this.stop('schedule');
+    await Promise.all(this.vuLoops);
+  }
+
+  private async vuLoop(load: VuLoad, index: number, startUs: number): Promise<void> {
+    const thinkUs = load.thinkTimeS * 1e6;
+    const endUs = loadDurationS(load) * 1e6;
+    const limited = this.limit !== undefined;
+    let intended = startUs;
+    try {
+      for (;;) {
+        if (this.stopping) return;
+        if (limited && this.nextId >= this.limit!) {
+          this.stop('requests');
+          return;
+        }
+        // past the end of the stages only a fixed request count keeps users going (at the last level)
+        const want = intended < endUs ? vuTargetAt(load, intended / 1e6) : limited ? lastVuTarget(load) : 0;
+        if (index >= want) return;
+        await sleepUntil(this.clock, intended, () => this.stopping !== null);
+        if (this.stopping) return;
+        const id = this.nextId++;
+        const req = this.opts.workload.request(id);
+        await new Promise<void>((resolve) => this.send(id, intended, req, resolve));
+        intended = this.clock.now() + thinkUs;
+      }
+    } finally {
+      this.vuRunning[index] = false;
+    }
+  }
+
+  // -- the end ------------------------------------------------------------------------
+
+  /** Waits for in-flight requests up to the grace period, then cuts the rest. */
+  private async drain(): Promise<number> {
+    if (this.inflight.size === 0) return 0;
+    const graceMs = this.stopGraceS * 1000;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, graceMs);
+      this.drainWaiter = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.drainWaiter = null;
+    const left = [...this.inflight.values()];
+    for (const f of left) f.handle.abort('aborted', `still in flight when the graceful stop (${this.stopGraceS} s) ended`);
+    return left.length;
+  }
+}
+
+function lastVuTarget(load: VuLoad): number {
+  if (load.executor === 'constant-vus') return load.vus;
+  return load.stages.length > 0 ? load.stages[load.stages.length - 1]!.target : load.startVUs;
+}
+
+const NO_HANDLE: RequestHandle = { abort: () => undefined };

@@ -1,0 +1,77 @@
+// The load generator watching itself: event-loop delay, CPU, memory. A saturated client
+// reports its own slowness as the server's, so a run says when its numbers are not trustworthy.
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import type { GeneratorHealth } from '../results/types.js';
+
+/** Thresholds beyond which the generator, not the server, may have been the bottleneck. */
+export const HEALTH_LIMITS = {
+  eventLoopLagP99Ms: 2,
+  cpuRatio: 0.8,
+  scheduleLagP99Ms: 5,
+} as const;
+
+export class HealthMonitor {
+  private readonly loop: IntervalHistogram;
+  private readonly cpuStart: NodeJS.CpuUsage;
+  private readonly wallStartMs: number;
+  private rssMax = 0;
+
+  constructor() {
+    this.loop = monitorEventLoopDelay({ resolution: 10 });
+    this.loop.enable();
+    this.cpuStart = process.cpuUsage();
+    this.wallStartMs = performance.now();
+    this.sample();
+  }
+
+  /** Samples memory; call now and then (the run's tick). */
+  sample(): void {
+    const rss = process.memoryUsage.rss();
+    if (rss > this.rssMax) this.rssMax = rss;
+  }
+
+  /** CPU used by this process as a share of one core since the start. */
+  cpuRatio(): number {
+    const cpu = process.cpuUsage(this.cpuStart);
+    const wallMs = performance.now() - this.wallStartMs;
+    return wallMs > 0 ? (cpu.user + cpu.system) / 1000 / wallMs : 0;
+  }
+
+  /** The health figures; `scheduleLagP99Ms` comes from the recorder. */
+  report(scheduleLagP99Ms: number | null): GeneratorHealth {
+    this.sample();
+    const has = this.loop.count > 0;
+    // the histogram is in ns and includes the sampling resolution itself (10 ms): subtract it
+    const lagP99 = has ? Math.max(0, this.loop.percentile(99) / 1e6 - 10) : null;
+    const lagMax = has ? Math.max(0, this.loop.max / 1e6 - 10) : null;
+    const cpu = this.cpuRatio();
+    const warnings: string[] = [];
+    if (lagP99 !== null && lagP99 > HEALTH_LIMITS.eventLoopLagP99Ms)
+      warnings.push(
+        `event-loop lag p99 ${lagP99.toFixed(2)} ms > ${HEALTH_LIMITS.eventLoopLagP99Ms} ms: the client was busy; latencies include its delays`,
+      );
+    if (cpu > HEALTH_LIMITS.cpuRatio)
+      warnings.push(
+        `client CPU ${(cpu * 100).toFixed(0)} % of a core > ${HEALTH_LIMITS.cpuRatio * 100} %: the load generator may be the bottleneck`,
+      );
+    if (scheduleLagP99Ms !== null && scheduleLagP99Ms > HEALTH_LIMITS.scheduleLagP99Ms)
+      warnings.push(
+        `schedule lag p99 ${scheduleLagP99Ms.toFixed(2)} ms > ${HEALTH_LIMITS.scheduleLagP99Ms} ms: requests left later than intended (client saturated or max-in-flight reached)`,
+      );
+    return {
+      event_loop_lag_p99_ms: lagP99 === null ? null : round3(lagP99),
+      event_loop_lag_max_ms: lagMax === null ? null : round3(lagMax),
+      cpu_ratio: round3(cpu),
+      schedule_lag_p99_ms: scheduleLagP99Ms,
+      rss_max_bytes: this.rssMax,
+      valid: warnings.length === 0,
+      warnings,
+    };
+  }
+
+  stop(): void {
+    this.loop.disable();
+  }
+}
+
+const round3 = (x: number): number => Math.round(x * 1000) / 1000;

@@ -1,0 +1,490 @@
+// The Recorder: per-request records in, HDR histograms (whole run and per time window) and
+// counters out. Bounded memory whatever the run length: live histograms exist only for the
+// whole run and the few open windows; closed windows keep numbers and encoded histograms,
+// and are coarsened (adjacent pairs merged) when there are more than `maxWindows`. No I/O.
+import type { RequestRecord } from '../core/record.js';
+import { compare, parseThreshold, type Comparison } from '../core/threshold.js';
+import type { ScenarioSpec } from '../core/types.js';
+import { derive, forEachItl, forEachItlPerToken, tokensPerChunk } from './derive.js';
+import {
+  decodeHistogram,
+  encodeHistogram,
+  newHistogram,
+  percentileMs,
+  recordUs,
+  summarizeMs,
+  type Histogram,
+  type LatencySummaryMs,
+} from './hdr.js';
+
+/** The whole-run latency histograms, in results.summary.latency_ms order. */
+export const LATENCY_METRICS = [
+  'ttft',
+  'ttft_sent',
+  'itl',
+  'itl_per_token',
+  'tpot',
+  'e2e',
+  'e2e_sent',
+  'schedule_lag',
+  'e2e_failed',
+] as const;
+export type LatencyMetric = (typeof LATENCY_METRICS)[number];
+
+/** The per-window histograms. */
+const WINDOW_METRICS = ['ttft', 'itl', 'e2e', 'schedule_lag'] as const;
+type WindowMetric = (typeof WINDOW_METRICS)[number];
+
+/** A per-request SLO used for goodput: vLLM's rule, a request is good when it meets all. */
+export interface RequestSlo {
+  metric: 'ttft_ms' | 'ttft_sent_ms' | 'tpot_ms' | 'e2e_ms' | 'e2e_sent_ms';
+  op: Comparison;
+  valueMs: number;
+}
+
+/** The per-request SLOs of a scenario: every latency threshold read as a per-request bound. */
+export function requestSlos(slo: ScenarioSpec['slo']): RequestSlo[] {
+  const out: RequestSlo[] = [];
+  for (const [metric, thresholds] of Object.entries(slo)) {
+    if (metric !== 'ttft_ms' && metric !== 'ttft_sent_ms' && metric !== 'tpot_ms' && metric !== 'e2e_ms' && metric !== 'e2e_sent_ms')
+      continue;
+    for (const t of thresholds) {
+      const p = parseThreshold(t.threshold);
+      if (p && p.aggregation.kind !== 'count' && p.aggregation.kind !== 'rate') out.push({ metric, op: p.op, valueMs: p.value });
+    }
+  }
+  return out;
+}
+
+export interface RecorderOptions {
+  windowS: number;
+  warmupS: number;
+  /** closed windows kept before pairs are merged (default 1800) */
+  maxWindows?: number;
+  requestSlos?: RequestSlo[];
+}
+
+/** One time window in results.windows[]. */
+export interface WindowResult {
+  t_s: number;
+  window_s: number;
+  /** arrivals the schedule made in this window (sent + dropped), by intended time */
+  arrivals: number;
+  sent: number;
+  completed: number;
+  failed: number;
+  dropped: number;
+  in_flight_max: number;
+  errors: Record<string, number>;
+  ttft_p50_ms: number | null;
+  ttft_p95_ms: number | null;
+  ttft_p99_ms: number | null;
+  itl_p50_ms: number | null;
+  itl_p95_ms: number | null;
+  itl_p99_ms: number | null;
+  e2e_p50_ms: number | null;
+  e2e_p95_ms: number | null;
+  e2e_p99_ms: number | null;
+  schedule_lag_p99_ms: number | null;
+  output_tokens: number;
+  output_tokens_per_s: number;
+  request_per_s: number;
+  server: Record<string, number>;
+  hdr: Record<WindowMetric, string>;
+}
+
+interface OpenWindow {
+  startUs: number;
+  widthUs: number;
+  arrivals: number;
+  sent: number;
+  completed: number;
+  failed: number;
+  dropped: number;
+  inFlightMax: number;
+  outputTokens: number;
+  errors: Record<string, number>;
+  h: Record<WindowMetric, Histogram>;
+}
+
+/** Summary counters (warm-up excluded). */
+export interface Counters {
+  sent: number;
+  completed: number;
+  failed: number;
+  dropped: number;
+  good: number;
+  errors: Record<string, number>;
+  promptTokens: number;
+  outputTokens: number;
+  outputTokensUsage: number;
+  outputChunks: number;
+  /** requests whose output count is the chunk count (no usage from the server) */
+  outputTokensEstimated: number;
+  warmupSent: number;
+  warmupDropped: number;
+  /** end of the last request that arrived after the warm-up */
+  lastEndUs: number;
+  /** intended time of the last arrival after the warm-up */
+  lastArrivalUs: number;
+}
+
+export interface RecorderSnapshot {
+  counters: Counters;
+  latencyMs: Record<LatencyMetric, LatencySummaryMs>;
+  windows: WindowResult[];
+}
+
+const CLOSE_SLACK_US = 50_000;
+
+export class Recorder {
+  readonly windowUs: number;
+  private currentWidthUs: number;
+  private readonly warmupUs: number;
+  private readonly maxWindows: number;
+  private readonly slos: RequestSlo[];
+  readonly run: Record<LatencyMetric, Histogram>;
+  readonly counters: Counters = {
+    sent: 0,
+    completed: 0,
+    failed: 0,
+    dropped: 0,
+    good: 0,
+    errors: {},
+    promptTokens: 0,
+    outputTokens: 0,
+    outputTokensUsage: 0,
+    outputChunks: 0,
+    outputTokensEstimated: 0,
+    warmupSent: 0,
+    warmupDropped: 0,
+    lastEndUs: NaN,
+    lastArrivalUs: NaN,
+  };
+  /** open windows, oldest first */
+  private open: OpenWindow[] = [];
+  private closed: WindowResult[] = [];
+  /** end of the newest window ever created */
+  private lastEndUs = NaN;
+  private pool: Histogram[] = [];
+  /** the newest window: the progress line reads it */
+  private lastClosed: WindowResult | null = null;
+
+  constructor(opts: RecorderOptions) {
+    this.windowUs = Math.max(1, Math.round(opts.windowS * 1e6));
+    this.currentWidthUs = this.windowUs;
+    this.warmupUs = opts.warmupS * 1e6;
+    this.maxWindows = Math.max(4, opts.maxWindows ?? 1800);
+    this.slos = opts.requestSlos ?? [];
+    this.run = Object.fromEntries(LATENCY_METRICS.map((m) => [m, newHistogram()])) as Record<LatencyMetric, Histogram>;
+  }
+
+  /** A request was handed to the backend. */
+  onSent(r: RequestRecord, inFlight: number): void {
+    const w = this.windowFor(r.intendedStartUs);
+    w.arrivals++;
+    w.sent++;
+    if (inFlight > w.inFlightMax) w.inFlightMax = inFlight;
+    if (r.warmup) this.counters.warmupSent++;
+    else {
+      this.counters.sent++;
+      this.noteArrival(r.intendedStartUs);
+    }
+  }
+
+  /** An arrival found no free slot and was dropped. */
+  onDropped(r: RequestRecord): void {
+    const w = this.windowFor(r.intendedStartUs);
+    w.arrivals++;
+    w.dropped++;
+    if (r.warmup) this.counters.warmupDropped++;
+    else {
+      this.counters.dropped++;
+      this.noteArrival(r.intendedStartUs);
+    }
+  }
+
+  private noteArrival(tUs: number): void {
+    if (!(tUs <= this.counters.lastArrivalUs)) this.counters.lastArrivalUs = tUs;
+  }
+
+  /** A request ended (success or failure). */
+  record(r: RequestRecord): void {
+    const w = this.windowFor(r.endUs);
+    const d = derive(r);
+    const c = this.counters;
+    const measured = !r.warmup;
+    const run = this.run;
+    if (!Number.isNaN(d.scheduleLagUs)) {
+      recordUs(w.h.schedule_lag, Math.max(0, d.scheduleLagUs));
+      if (measured) recordUs(run.schedule_lag, Math.max(0, d.scheduleLagUs));
+    }
+    if (measured && !(r.endUs <= c.lastEndUs)) c.lastEndUs = r.endUs;
+    if (!r.ok) {
+      w.failed++;
+      const cls = r.errorClass ?? 'invalid_response';
+      w.errors[cls] = (w.errors[cls] ?? 0) + 1;
+      if (measured) {
+        c.failed++;
+        c.errors[cls] = (c.errors[cls] ?? 0) + 1;
+        if (!Number.isNaN(d.e2eUs)) recordUs(run.e2e_failed, d.e2eUs);
+      }
+      return;
+    }
+    w.completed++;
+    w.outputTokens += d.outputTokens;
+    recordUs(w.h.e2e, d.e2eUs);
+    if (!Number.isNaN(d.ttftUs)) recordUs(w.h.ttft, d.ttftUs);
+    forEachItl(r.chunkUs, (gap) => recordUs(w.h.itl, gap));
+    if (!measured) return;
+    c.completed++;
+    c.promptTokens += r.promptTokens;
+    c.outputTokens += d.outputTokens;
+    c.outputTokensUsage += r.outputTokensUsage ?? 0;
+    c.outputChunks += r.outputChunks;
+    if (d.outputTokensEstimated) c.outputTokensEstimated++;
+    recordUs(run.e2e, d.e2eUs);
+    recordUs(run.e2e_sent, d.e2eSentUs);
+    if (!Number.isNaN(d.ttftUs)) {
+      recordUs(run.ttft, d.ttftUs);
+      recordUs(run.ttft_sent, d.ttftSentUs);
+    }
+    if (!Number.isNaN(d.tpotUs)) recordUs(run.tpot, d.tpotUs);
+    const itl = run.itl;
+    forEachItl(r.chunkUs, (gap) => recordUs(itl, gap));
+    const perToken = run.itl_per_token;
+    forEachItlPerToken(r.chunkUs, tokensPerChunk(r.chunkChars, r.outputTokensUsage), (g, k) => recordUs(perToken, g, k));
+    if (this.isGood(d.ttftUs, d.ttftSentUs, d.tpotUs, d.e2eUs, d.e2eSentUs)) c.good++;
+  }
+
+  private isGood(ttftUs: number, ttftSentUs: number, tpotUs: number, e2eUs: number, e2eSentUs: number): boolean {
+    for (const s of this.slos) {
+      let us: number;
+      switch (s.metric) {
+        case 'ttft_ms':
+          us = ttftUs;
+          break;
+        case 'ttft_sent_ms':
+          us = ttftSentUs;
+          break;
+        case 'tpot_ms':
+          // a one-token answer has no TPOT: it cannot break a TPOT bound
+          if (Number.isNaN(tpotUs)) continue;
+          us = tpotUs;
+          break;
+        case 'e2e_ms':
+          us = e2eUs;
+          break;
+        case 'e2e_sent_ms':
+          us = e2eSentUs;
+          break;
+        default: {
+          const never: never = s.metric;
+          throw new Error(`unknown metric ${String(never)}`);
+        }
+      }
+      if (Number.isNaN(us) || !compare(us / 1000, s.op, s.valueMs)) return false;
+    }
+    return true;
+  }
+
+  /** Advances time: creates the window for `nowUs` and closes windows that have ended. */
+  tick(nowUs: number): void {
+    this.windowFor(nowUs);
+    while (this.open.length > 1 || (this.open.length === 1 && this.open[0]!.startUs + this.open[0]!.widthUs + CLOSE_SLACK_US <= nowUs)) {
+      const w = this.open[0]!;
+      if (w.startUs + w.widthUs + CLOSE_SLACK_US > nowUs) break;
+      this.open.shift();
+      this.close(w);
+    }
+  }
+
+  /** The newest closed window, for live progress. */
+  latestWindow(): WindowResult | null {
+    return this.lastClosed;
+  }
+
+  private windowFor(tUs: number): OpenWindow {
+    const open = this.open;
+    for (let i = open.length - 1; i >= 0; i--) {
+      const w = open[i]!;
+      if (tUs >= w.startUs) {
+        if (tUs < w.startUs + w.widthUs) return w;
+        break;
+      }
+      // an event older than every open window lands in the oldest one (late, and rare)
+      if (i === 0) return w;
+    }
+    const W = this.currentWidthUs;
+    let start = Math.floor(Math.max(0, tUs) / W) * W;
+    let width = W;
+    if (!Number.isNaN(this.lastEndUs) && start < this.lastEndUs) {
+      // the width grew since the last window: fill up to the next aligned boundary
+      start = this.lastEndUs;
+      width = Math.floor(start / W) * W + W - start;
+    } else if (!Number.isNaN(this.lastEndUs) && start > this.lastEndUs) {
+      // nothing happened in between (an idle stretch): its empty windows are data too
+      const next = Math.min(start, Math.floor(this.lastEndUs / W) * W + W);
+      this.pushWindow(this.lastEndUs, next - this.lastEndUs);
+      return this.windowFor(tUs);
+    }
+    return this.pushWindow(start, width);
+  }
+
+  private pushWindow(startUs: number, widthUs: number): OpenWindow {
+    const w: OpenWindow = {
+      startUs,
+      widthUs,
+      arrivals: 0,
+      sent: 0,
+      completed: 0,
+      failed: 0,
+      dropped: 0,
+      inFlightMax: 0,
+      outputTokens: 0,
+      errors: {},
+      h: {
+        ttft: this.take(),
+        itl: this.take(),
+        e2e: this.take(),
+        schedule_lag: this.take(),
+      },
+    };
+    this.open.push(w);
+    this.lastEndUs = startUs + widthUs;
+    return w;
+  }
+
+  private take(): Histogram {
+    return this.pool.pop() ?? newHistogram();
+  }
+
+  private close(w: OpenWindow): void {
+    const widthS = w.widthUs / 1e6;
+    const res: WindowResult = {
+      t_s: w.startUs / 1e6,
+      window_s: widthS,
+      arrivals: w.arrivals,
+      sent: w.sent,
+      completed: w.completed,
+      failed: w.failed,
+      dropped: w.dropped,
+      in_flight_max: w.inFlightMax,
+      errors: w.errors,
+      ...windowPercentiles(w.h),
+      output_tokens: w.outputTokens,
+      output_tokens_per_s: w.outputTokens / widthS,
+      request_per_s: w.completed / widthS,
+      server: {},
+      hdr: {
+        ttft: encodeHistogram(w.h.ttft),
+        itl: encodeHistogram(w.h.itl),
+        e2e: encodeHistogram(w.h.e2e),
+        schedule_lag: encodeHistogram(w.h.schedule_lag),
+      },
+    };
+    for (const m of WINDOW_METRICS) {
+      w.h[m].reset();
+      this.pool.push(w.h[m]);
+    }
+    this.closed.push(res);
+    this.lastClosed = res;
+    if (this.closed.length > this.maxWindows) this.coarsen();
+  }
+
+  /** Merges aligned pairs of equal-width adjacent windows; new windows get the doubled width. */
+  private coarsen(): void {
+    const out: WindowResult[] = [];
+    const list = this.closed;
+    let maxWidth = 0;
+    for (let i = 0; i < list.length; i++) {
+      const a = list[i]!;
+      const b = list[i + 1];
+      const wUs = Math.round(a.window_s * 1e6);
+      const aligned = Math.round(a.t_s * 1e6) % (2 * wUs) === 0;
+      if (b && aligned && Math.abs(b.window_s - a.window_s) < 1e-9 && Math.abs(a.t_s + a.window_s - b.t_s) < 1e-6) {
+        out.push(mergeWindows(a, b));
+        i++;
+      } else {
+        out.push(a);
+      }
+      maxWidth = Math.max(maxWidth, Math.round(out[out.length - 1]!.window_s * 1e6));
+    }
+    this.closed = out;
+    this.currentWidthUs = Math.max(this.currentWidthUs, maxWidth);
+  }
+
+  /** Closes every window (end of run). */
+  flush(): void {
+    while (this.open.length > 0) this.close(this.open.shift()!);
+  }
+
+  /** Everything recorded so far: counters, whole-run summaries, closed windows. */
+  snapshot(): RecorderSnapshot {
+    const latencyMs = Object.fromEntries(LATENCY_METRICS.map((m) => [m, summarizeMs(this.run[m])])) as Record<
+      LatencyMetric,
+      LatencySummaryMs
+    >;
+    return { counters: structuredClone(this.counters), latencyMs, windows: this.closed.slice() };
+  }
+
+  /** the start of the measured window (end of warm-up), µs */
+  get measuredStartUs(): number {
+    return this.warmupUs;
+  }
+}
+
+function windowPercentiles(h: Record<WindowMetric, Histogram>) {
+  return {
+    ttft_p50_ms: percentileMs(h.ttft, 50),
+    ttft_p95_ms: percentileMs(h.ttft, 95),
+    ttft_p99_ms: percentileMs(h.ttft, 99),
+    itl_p50_ms: percentileMs(h.itl, 50),
+    itl_p95_ms: percentileMs(h.itl, 95),
+    itl_p99_ms: percentileMs(h.itl, 99),
+    e2e_p50_ms: percentileMs(h.e2e, 50),
+    e2e_p95_ms: percentileMs(h.e2e, 95),
+    e2e_p99_ms: percentileMs(h.e2e, 99),
+    schedule_lag_p99_ms: percentileMs(h.schedule_lag, 99),
+  };
+}
+
+/** Two adjacent windows as one: counts add, histograms merge exactly. */
+export function mergeWindows(a: WindowResult, b: WindowResult): WindowResult {
+  const widthS = a.window_s + b.window_s;
+  const h = {} as Record<WindowMetric, Histogram>;
+  const hdr = {} as Record<WindowMetric, string>;
+  for (const m of WINDOW_METRICS) {
+    const merged = decodeHistogram(a.hdr[m]);
+    merged.add(decodeHistogram(b.hdr[m]));
+    h[m] = merged;
+    hdr[m] = encodeHistogram(merged);
+  }
+  const errors: Record<string, number> = { ...a.errors };
+  for (const [k, v] of Object.entries(b.errors)) errors[k] = (errors[k] ?? 0) + v;
+  const outputTokens = a.output_tokens + b.output_tokens;
+  const completed = a.completed + b.completed;
+  const server: Record<string, number> = {};
+  for (const k of new Set([...Object.keys(a.server), ...Object.keys(b.server)])) {
+    const va = a.server[k];
+    const vb = b.server[k];
+    server[k] = va === undefined ? vb! : vb === undefined ? va : (va * a.window_s + vb * b.window_s) / widthS;
+  }
+  return {
+    t_s: a.t_s,
+    window_s: widthS,
+    arrivals: a.arrivals + b.arrivals,
+    sent: a.sent + b.sent,
+    completed,
+    failed: a.failed + b.failed,
+    dropped: a.dropped + b.dropped,
+    in_flight_max: Math.max(a.in_flight_max, b.in_flight_max),
+    errors,
+    ...windowPercentiles(h),
+    output_tokens: outputTokens,
+    output_tokens_per_s: outputTokens / widthS,
+    request_per_s: completed / widthS,
+    server,
+    hdr,
+  };
+}

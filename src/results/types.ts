@@ -1,0 +1,87 @@
+// RunResult: the canonical, versioned content of results.json (cli.md's field names). Every
+// report and analysis is a function of this, so it must be self-contained.
+import type { LatencySummaryMs } from '../metrics/hdr.js';
+import type { LatencyMetric, WindowResult } from '../metrics/recorder.js';
+
+export const RESULTS_SCHEMA = 'inferload/results@1';
+
+export type RunStatus = 'running' | 'complete' | 'interrupted' | 'failed';
+
+export interface RunMeta {
+  id: string;
+  scenario: string;
+  description: string | null;
+  /** the run clock's zero, as wall-clock time */
+  started_at: string;
+  ended_at: string | null;
+  seed: number;
+  warmup_s: number;
+  window_s: number;
+  requests_limit: number | null;
+  target: {
+    url: string;
+    model: string;
+    endpoint: string;
+    /** the variable's name only; the key never reaches a file */
+    api_key_env: string | null;
+    simulator: { profile: string; speed: number } | null;
+  };
+  load: Record<string, unknown>;
+  workload: Record<string, unknown>;
+  inferload_version: string;
+  node_version: string;
+  platform: string;
+  cpus: number;
+  /** the command line, with nothing secret in it */
+  argv: string[];
+}
+
+export interface GeneratorHealth {
+  event_loop_lag_p99_ms: number | null;
+  event_loop_lag_max_ms: number | null;
+  cpu_ratio: number | null;
+  schedule_lag_p99_ms: number | null;
+  rss_max_bytes: number;
+  valid: boolean;
+  warnings: string[];
+}
+
+export interface RunSummary {
+  duration_s: number;
+  requests: { sent: number; completed: number; failed: number; dropped: number; warmup_sent: number; warmup_dropped: number };
+  errors: Record<string, number>;
+  throughput: {
+    request_per_s: number;
+    output_tokens_per_s: number;
+    total_tokens_per_s: number;
+    goodput_request_per_s: number;
+    goodput_ratio: number | null;
+  };
+  rate: { target_per_s: number | null; achieved_per_s: number | null; arrival_period_s: number };
+  latency_ms: Record<LatencyMetric, LatencySummaryMs>;
+  tokens: { prompt: number; output: number; output_usage: number; output_chunks: number; output_estimated_requests: number };
+}
+
+export interface SloVerdict {
+  name: string;
+  metric: string;
+  threshold: string;
+  observed: number | null;
+  passed: boolean;
+  abort_on_fail: boolean;
+}
+
+export interface RunResult {
+  schema: typeof RESULTS_SCHEMA;
+  status: RunStatus;
+  /** why the run ended early, when it did */
+  status_reason: string | null;
+  run: RunMeta;
+  summary: RunSummary;
+  windows: WindowResult[];
+  server: { endpoints: unknown[]; tokens: unknown | null };
+  slo: SloVerdict[];
+  generator: GeneratorHealth;
+  /** the first few distinct failure messages, scrubbed of secrets */
+  error_samples: { error_class: string; message: string; count: number }[];
+}
