@@ -1,0 +1,137 @@
+// The command line: argv → options → the pieces; the only place that prints results and calls
+// process.exit, mapping typed errors to cli.md's exit codes.
+import { Command, CommanderError, Option } from 'commander';
+import { ExitCode, InferloadError, InvalidInputError } from '../core/errors.js';
+import { listProfiles } from '../sim/profiles.js';
+import { runSimCommand } from '../sim/main.js';
+import { renderConsoleSummary } from '../report/console.js';
+import { executeRun, type RunControl } from './execute.js';
+import { startProgress } from './progress.js';
+import { resolveScenario, type RunFlags } from './scenario.js';
+import { VERSION } from './version.js';
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+/** Builds the program. `exit` is called with the code each command ends with. */
+export function buildProgram(exit: (code: number) => void): Command {
+  const program = new Command();
+  program
+    .name('inferload')
+    .description('Load testing and benchmarking for OpenAI-compatible LLM inference servers')
+    .version(VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  program
+    .command('run')
+    .description('run a scenario: a YAML file or the name of a shipped one (smoke, sustained, spike, soak, ...)')
+    .argument('[scenario]', 'scenario file or shipped name', 'smoke')
+    .option('--target <url>', 'OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (omitted: the built-in simulator)')
+    .option('--model <name>', 'model name (default: the first of GET {target}/models)')
+    .option('--api-key-env <var>', 'environment variable holding the API key (default OPENAI_API_KEY when set)')
+    .option('--metrics <url>', 'a Prometheus endpoint to scrape; repeatable', collect)
+    .option('--out <dir>', 'output directory (default reports/runs/<scenario>-<UTC timestamp>/)')
+    .option('--duration <d>', 'override load.duration (e.g. 30s, 5m)')
+    .option('--rate <r>', 'override load.rate (arrival-rate executors)')
+    .option('--concurrency <n>', 'override load.vus (VU executors) or load.maxInFlight (arrival-rate executors)')
+    .option('--seed <n>', 'override the seed')
+    .option('--requests <n>', 'make the run exactly N arrivals (sent or dropped)')
+    .addOption(new Option('--endpoint <endpoint>', 'which OpenAI endpoint to drive').choices(['chat', 'completions']))
+    .option('--max-tokens <n>', 'output length to ask for (fixed)')
+    .option('--record-chunks', 'write every content chunk arrival time into requests.jsonl')
+    .option('--set <key=value>', 'override any scenario field by its path; repeatable', collect)
+    .option('--quiet', 'no live progress')
+    .option('--strict', 'exit 107 when the load generator itself was the bottleneck')
+    .action(async (scenario: string, flags: RunFlags & { out?: string; recordChunks?: boolean; quiet?: boolean; strict?: boolean }) => {
+      const spec = resolveScenario(scenario, flags);
+      let control: RunControl | null = null;
+      let signals = 0;
+      const onSignal = (sig: NodeJS.Signals): void => {
+        signals++;
+        if (!control) {
+          process.exit(ExitCode.interrupted);
+        }
+        if (signals === 1) {
+          process.stderr.write(`\ninferload: ${sig}: stopping; in-flight requests get a moment to finish (again to quit now)\n`);
+          control.interrupt(`interrupted by ${sig}`);
+        } else {
+          const result = control.abortNow(`interrupted by ${sig} (twice)`);
+          process.stderr.write(`\ninferload: ${sig} again: stopped; results written with ${result.summary.requests.completed} completed requests\n`);
+          process.exit(ExitCode.interrupted);
+        }
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      const showProgress = !flags.quiet && process.stderr.isTTY === true;
+      const { result, exitCode, dir } = await executeRun(spec, {
+        out: flags.out,
+        recordChunks: flags.recordChunks,
+        strict: flags.strict,
+        argv: redactArgv(process.argv.slice(2)),
+        onStart: (c) => {
+          control = c;
+        },
+        progress: showProgress ? (engine, recorder, totalS, now) => startProgress(engine, recorder, totalS, now) : undefined,
+      });
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      process.stdout.write(renderConsoleSummary(result, { dir }) + '\n');
+      exit(exitCode);
+    });
+
+  program
+    .command('sim')
+    .description('run the built-in simulator alone (/v1/chat/completions, /v1/completions, /v1/models, /health)')
+    .option('--port <n>', 'port to listen on (0: any free port)', '8000')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--profile <name>', `simulated deployment: ${listProfiles().map((p) => p.name).join(', ')}`, 'default')
+    .option('--speed <f>', 'scales every engine step: 0.8 simulates a build 20 % slower', '1')
+    .option('--seed <n>', 'seed for output lengths and faults', '1')
+    .option('--emit-timestamps', "put the simulator's own emit time into every chunk (for benchmarks)")
+    .addHelpText('after', '\nProfiles:\n' + listProfiles().map((p) => `  ${p.name.padEnd(10)} ${p.description}`).join('\n'))
+    .action(async (flags: { port: string; host: string; profile: string; speed: string; seed: string; emitTimestamps?: boolean }) => {
+      const problems = [];
+      const port = Number(flags.port);
+      const speed = Number(flags.speed);
+      const seed = Number(flags.seed);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push({ path: '--port', message: `expected a port number 0-65535, found "${flags.port}"` });
+      if (!(speed > 0)) problems.push({ path: '--speed', message: `expected a number > 0 (1 = nominal), found "${flags.speed}"` });
+      if (!Number.isInteger(seed)) problems.push({ path: '--seed', message: `expected an integer, found "${flags.seed}"` });
+      if (!listProfiles().some((p) => p.name === flags.profile))
+        problems.push({ path: '--profile', message: `unknown profile "${flags.profile}"; expected one of ${listProfiles().map((p) => p.name).join(', ')}` });
+      if (problems.length > 0) throw new InvalidInputError(problems);
+      await runSimCommand({ port, host: flags.host, profile: flags.profile, speed, seed, emitTimestamps: flags.emitTimestamps });
+      exit(ExitCode.ok);
+    });
+
+  return program;
+}
+
+/** argv as recorded in results.json: values of --set that look like secrets are masked. */
+export function redactArgv(argv: string[]): string[] {
+  return argv.map((a) => (/(key|token|secret|password)\s*=/i.test(a) ? a.replace(/=.*/, '=***') : a));
+}
+
+export async function main(argv: string[] = process.argv): Promise<void> {
+  const program = buildProgram((code) => process.exit(code));
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    process.exit(handleError(err));
+  }
+}
+
+/** Prints an error the way a person can act on it and returns its exit code. */
+export function handleError(err: unknown): number {
+  if (err instanceof CommanderError) {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.ok;
+    // commander printed the message already
+    return ExitCode.invalidInput;
+  }
+  if (err instanceof InferloadError) {
+    process.stderr.write(`inferload: ${err.message}\n`);
+    return err.exitCode;
+  }
+  process.stderr.write(`inferload: internal error (a bug; please report it): ${(err as Error)?.stack ?? String(err)}\n`);
+  return ExitCode.internal;
+}

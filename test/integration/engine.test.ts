@@ -1,0 +1,149 @@
+// The engine over real sockets against a scripted server: pacing, the in-flight cap and
+// dropped arrivals, closed loops, graceful stop, interrupts, a target that is down.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OpenAIBackend } from '../../src/backend/openai/client.js';
+import { runClock } from '../../src/core/clock.js';
+import type { RequestRecord } from '../../src/core/record.js';
+import type { LoadSpec, ScenarioSpec } from '../../src/core/types.js';
+import { Engine } from '../../src/engine/engine.js';
+import { Recorder } from '../../src/metrics/recorder.js';
+import { Workload } from '../../src/workload/workload.js';
+import { DONE, sleep, sseHead, startScriptedServer, tokenChunk, usageChunk, type ScriptedServer } from '../helpers/scripted-server.js';
+import { testSpec } from '../helpers/spec.js';
+
+let server: ScriptedServer;
+/** how long the scripted server takes per request, ms */
+let serviceMs = 20;
+
+beforeAll(async () => {
+  server = await startScriptedServer(async (_q, res) => {
+    sseHead(res);
+    res.write(tokenChunk('a'));
+    await sleep(serviceMs);
+    res.write(tokenChunk('b', 'length'));
+    res.end(usageChunk(16, 2) + DONE);
+  });
+});
+afterAll(async () => {
+  await server.close();
+});
+
+async function run(spec: ScenarioSpec, baseUrl = server.baseUrl, during?: (e: Engine) => void) {
+  const clock = runClock();
+  const backend = new OpenAIBackend({
+    baseUrl,
+    model: 'm',
+    endpoint: 'chat',
+    ignoreEos: true,
+    minTokens: false,
+    temperature: 0,
+    idleTimeoutS: 10,
+    clock,
+  });
+  const recorder = new Recorder({ windowS: 1, warmupS: spec.warmupS });
+  const records: RequestRecord[] = [];
+  const engine = new Engine({
+    spec,
+    backend,
+    workload: new Workload(spec.workload, spec.seed, 'chat'),
+    recorder,
+    clock,
+    onRequestEnd: (r) => records.push(r),
+  });
+  during?.(engine);
+  const outcome = await engine.run();
+  await backend.close();
+  recorder.flush();
+  return { outcome, records, snapshot: recorder.snapshot() };
+}
+
+const rate = (r: number, durationS: number, maxInFlight = 1000): LoadSpec => ({
+  executor: 'constant-arrival-rate',
+  rate: r,
+  durationS,
+  timeUnitS: 1,
+  arrival: 'constant',
+  burstiness: 1,
+  maxInFlight,
+  gracefulStopS: 5,
+});
+
+describe('Engine', () => {
+  it('sends an open-loop schedule on time: 100 req/s for 1 s = 100 arrivals, intended 10 ms apart', async () => {
+    serviceMs = 5;
+    const { outcome, records, snapshot } = await run(testSpec(rate(100, 1)));
+    expect(outcome.stoppedBy).toBe('schedule');
+    expect(records).toHaveLength(100);
+    expect(records.every((r) => r.ok)).toBe(true);
+    const intended = records.map((r) => r.intendedStartUs).sort((a, b) => a - b);
+    expect(intended[99]! - intended[0]!).toBeCloseTo(990_000, 0);
+    // never early; late by little on an idle machine
+    for (const r of records) expect(r.sentUs).toBeGreaterThanOrEqual(r.intendedStartUs);
+    expect(snapshot.latencyMs.schedule_lag.p50!).toBeLessThan(5);
+    expect(snapshot.counters).toMatchObject({ sent: 100, completed: 100, failed: 0, dropped: 0 });
+  });
+
+  it('drops and counts arrivals that find no free slot, never delaying them', async () => {
+    serviceMs = 300;
+    const { records, snapshot } = await run(testSpec(rate(50, 1, 5)));
+    const dropped = records.filter((r) => r.dropped);
+    const sent = records.filter((r) => !r.dropped);
+    expect(records).toHaveLength(50);
+    expect(dropped.length).toBeGreaterThan(30);
+    expect(sent.length).toBeGreaterThanOrEqual(5);
+    expect(snapshot.counters.dropped).toBe(dropped.length);
+    // a sent request still left on time: the cap never turns into delay
+    expect(snapshot.latencyMs.schedule_lag.max!).toBeLessThan(20);
+    for (const d of dropped) expect(Number.isNaN(d.sentUs)).toBe(true);
+  });
+
+  it('runs closed-loop users back to back (think time respected)', async () => {
+    serviceMs = 20;
+    const { records } = await run(
+      testSpec({ executor: 'constant-vus', vus: 3, durationS: 0.6, thinkTimeS: 0.05, gracefulStopS: 5 }),
+    );
+    expect(records.length).toBeGreaterThanOrEqual(6);
+    expect(records.length).toBeLessThanOrEqual(3 * 10);
+    // intended start of each user's next request = previous end + think time
+    const sorted = [...records].sort((a, b) => a.intendedStartUs - b.intendedStartUs);
+    const ends = sorted.map((r) => r.endUs);
+    for (const r of sorted.slice(3)) {
+      const prior = ends.filter((e) => e <= r.intendedStartUs - 49_000);
+      expect(prior.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('makes exactly N arrivals with a request count', async () => {
+    serviceMs = 5;
+    const { records, outcome } = await run(testSpec(rate(200, 60), { requests: 37 }));
+    expect(records).toHaveLength(37);
+    expect(outcome.stoppedBy).toBe('requests');
+  });
+
+  it('cuts requests still in flight at the graceful stop deadline', async () => {
+    serviceMs = 2_000;
+    const load = { ...rate(10, 0.2), gracefulStopS: 0.3 };
+    const { records, outcome } = await run(testSpec(load));
+    expect(outcome.abortedInFlight).toBe(2);
+    expect(records.every((r) => r.errorClass === 'aborted')).toBe(true);
+  });
+
+  it('stops sending on interrupt and keeps what it measured', async () => {
+    serviceMs = 5;
+    const { records, outcome } = await run(testSpec(rate(100, 30)), undefined, (e) => {
+      setTimeout(() => e.stop('interrupted', 'test', 1), 300);
+    });
+    expect(outcome.stoppedBy).toBe('interrupted');
+    expect(records.length).toBeGreaterThan(10);
+    expect(records.length).toBeLessThan(100);
+    expect(records.filter((r) => r.ok).length).toBeGreaterThan(10);
+  });
+
+  it('gives up early when the target never answers', async () => {
+    const t0 = Date.now();
+    const { outcome, records } = await run(testSpec(rate(100, 30)), 'http://127.0.0.1:1/v1');
+    expect(outcome.stoppedBy).toBe('target-failed');
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    expect(records.every((r) => r.errorClass === 'connect')).toBe(true);
+  });
+});
