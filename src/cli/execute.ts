@@ -126,6 +126,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
       idleTimeoutS: spec.target.timeoutS,
       clock,
     });
+    await backend.preconnect(Math.min(4, expectedConcurrency(spec)));
     const recorder = new Recorder({ windowS: spec.windowS, warmupS: spec.warmupS, requestSlos: requestSlos(spec.slo) });
     const errorSamples = new ErrorSamples();
     const health = new HealthMonitor();
@@ -198,7 +199,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
       finalStatus = 'failed';
       reason = 'no request succeeded: the target failed entirely';
     }
-    const arrivalsEndUs = Math.min(outcome.arrivalsEndUs, spec.requests === undefined ? loadDurationS(spec.load) * 1e6 : Infinity);
+    const arrivalsEndUs = arrivalPeriodEndUs(outcome, spec, recorder);
     const result = snapshotResult(finalStatus, reason, arrivalsEndUs);
     health.stop();
     await output.settle();
@@ -210,6 +211,49 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
     await output.settle();
     await output.close();
     if (sim) await sim.close();
+  }
+}
+
+/**
+ * Where the arrival period ended: the schedule's own end when it ran its course; one mean gap
+ * after the last arrival when a request count ended it; the moment of the stop otherwise.
+ */
+function arrivalPeriodEndUs(outcome: EngineOutcome, spec: ScenarioSpec, recorder: Recorder): number {
+  const c = recorder.counters;
+  switch (outcome.stoppedBy) {
+    case 'schedule':
+      return loadDurationS(spec.load) * 1e6;
+    case 'requests': {
+      const n = c.sent + c.dropped;
+      if (n < 2 || Number.isNaN(c.firstArrivalUs)) return outcome.arrivalsEndUs;
+      return c.lastArrivalUs + (c.lastArrivalUs - c.firstArrivalUs) / (n - 1);
+    }
+    case 'interrupted':
+    case 'target-failed':
+    case 'aborted':
+      return outcome.arrivalsEndUs;
+    default: {
+      const never: never = outcome.stoppedBy;
+      throw new Error(`unknown stop reason ${String(never)}`);
+    }
+  }
+}
+
+/** A rough number of requests in flight at once, to open that many connections up front. */
+function expectedConcurrency(spec: ScenarioSpec): number {
+  const load = spec.load;
+  switch (load.executor) {
+    case 'constant-vus':
+      return load.vus;
+    case 'ramping-vus':
+      return Math.max(1, load.startVUs);
+    case 'constant-arrival-rate':
+    case 'ramping-arrival-rate':
+      return 1;
+    default: {
+      const never: never = load;
+      throw new Error(`unknown executor ${JSON.stringify(never)}`);
+    }
   }
 }
 

@@ -8,5 +8,6 @@ export interface RunFlags extends ScenarioCliOptions {
 }
 
 export function resolveScenario(nameOrPath: string, flags: RunFlags): ScenarioSpec {
-  return loadScenario(nameOrPath, { set: flags.set ?? [], cli: flags });
+  const { set, ...cli } = flags;
+  return loadScenario(nameOrPath, [], { set: set ?? [], cli });
 }

@@ -63,7 +63,8 @@ const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 /** µs histogram → millisecond summary (µs resolution kept as three decimals). */
 export function summarizeMs(h: Histogram): LatencySummaryMs {
   const count = h.totalCount;
-  const at = (p: number): number | null => (count === 0 ? null : round3(h.getValueAtPercentile(p) / 1000));
+  // a percentile is the top of its HDR bucket; never report one above the exact maximum
+  const at = (p: number): number | null => (count === 0 ? null : round3(Math.min(h.getValueAtPercentile(p), h.maxValue) / 1000));
   return {
     p50: at(50),
     p90: at(90),
@@ -80,5 +81,5 @@ export function summarizeMs(h: Histogram): LatencySummaryMs {
 
 /** A percentile in ms, or null when the histogram is empty. */
 export function percentileMs(h: Histogram, p: number): number | null {
-  return h.totalCount === 0 ? null : round3(h.getValueAtPercentile(p) / 1000);
+  return h.totalCount === 0 ? null : round3(Math.min(h.getValueAtPercentile(p), h.maxValue) / 1000);
 }

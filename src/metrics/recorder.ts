@@ -125,7 +125,8 @@ export interface Counters {
   warmupDropped: number;
   /** end of the last request that arrived after the warm-up */
   lastEndUs: number;
-  /** intended time of the last arrival after the warm-up */
+  /** intended times of the first and last arrivals after the warm-up */
+  firstArrivalUs: number;
   lastArrivalUs: number;
 }
 
@@ -159,6 +160,7 @@ export class Recorder {
     warmupSent: 0,
     warmupDropped: 0,
     lastEndUs: NaN,
+    firstArrivalUs: NaN,
     lastArrivalUs: NaN,
   };
   /** open windows, oldest first */
@@ -206,6 +208,7 @@ export class Recorder {
 
   private noteArrival(tUs: number): void {
     if (!(tUs <= this.counters.lastArrivalUs)) this.counters.lastArrivalUs = tUs;
+    if (!(tUs >= this.counters.firstArrivalUs)) this.counters.firstArrivalUs = tUs;
   }
 
   /** A request ended (success or failure). */
@@ -288,16 +291,53 @@ export class Recorder {
     return true;
   }
 
-  /** Advances time: creates the window for `nowUs` and closes windows that have ended. */
+  /**
+   * Advances time: creates the window for `nowUs` and closes windows that have ended. Closing
+   * (percentiles, encoding) costs about a millisecond per window, so it is done one histogram
+   * at a time on later turns of the event loop, never in one block that would delay a send.
+   */
   tick(nowUs: number): void {
     this.windowFor(nowUs);
-    while (this.open.length > 1 || (this.open.length === 1 && this.open[0]!.startUs + this.open[0]!.widthUs + CLOSE_SLACK_US <= nowUs)) {
-      const w = this.open[0]!;
+    let due = 0;
+    while (due < this.open.length) {
+      const w = this.open[due]!;
       if (w.startUs + w.widthUs + CLOSE_SLACK_US > nowUs) break;
-      this.open.shift();
-      this.close(w);
+      due++;
+    }
+    if (due === 0) return;
+    this.closing.push(...this.open.splice(0, due));
+    if (!this.closingScheduled) {
+      this.closingScheduled = true;
+      setImmediate(this.closeSome);
     }
   }
+
+  /** windows that have ended and are being closed piece by piece */
+  private closing: OpenWindow[] = [];
+  private closingScheduled = false;
+  /** the pieces of the window being closed so far */
+  private partial: { pct: ReturnType<typeof windowPercentilesOf>; hdr: Partial<Record<WindowMetric, string>>; next: number } | null =
+    null;
+
+  private readonly closeSome = (): void => {
+    this.closingScheduled = false;
+    const w = this.closing[0];
+    if (!w) return;
+    const p = (this.partial ??= { pct: {}, hdr: {}, next: 0 });
+    const m = WINDOW_METRICS[p.next]!;
+    Object.assign(p.pct, windowPercentilesOf(m, w.h[m]));
+    p.hdr[m] = encodeHistogram(w.h[m]);
+    p.next++;
+    if (p.next === WINDOW_METRICS.length) {
+      this.closing.shift();
+      this.partial = null;
+      this.close(w, p.pct as WindowPercentiles, p.hdr as Record<WindowMetric, string>);
+    }
+    if (this.closing.length > 0) {
+      this.closingScheduled = true;
+      setImmediate(this.closeSome);
+    }
+  };
 
   /** The newest closed window, for live progress. */
   latestWindow(): WindowResult | null {
@@ -359,7 +399,7 @@ export class Recorder {
     return this.pool.pop() ?? newHistogram();
   }
 
-  private close(w: OpenWindow): void {
+  private close(w: OpenWindow, pct: WindowPercentiles = windowPercentiles(w.h), hdr?: Record<WindowMetric, string>): void {
     const widthS = w.widthUs / 1e6;
     const res: WindowResult = {
       t_s: w.startUs / 1e6,
@@ -371,12 +411,12 @@ export class Recorder {
       dropped: w.dropped,
       in_flight_max: w.inFlightMax,
       errors: w.errors,
-      ...windowPercentiles(w.h),
+      ...pct,
       output_tokens: w.outputTokens,
       output_tokens_per_s: w.outputTokens / widthS,
       request_per_s: w.completed / widthS,
       server: {},
-      hdr: {
+      hdr: hdr ?? {
         ttft: encodeHistogram(w.h.ttft),
         itl: encodeHistogram(w.h.itl),
         e2e: encodeHistogram(w.h.e2e),
@@ -414,9 +454,13 @@ export class Recorder {
     this.currentWidthUs = Math.max(this.currentWidthUs, maxWidth);
   }
 
-  /** Closes every window (end of run). */
+  /** Closes every window now (end of run). */
   flush(): void {
-    while (this.open.length > 0) this.close(this.open.shift()!);
+    const all = [...this.closing, ...this.open];
+    this.closing = [];
+    this.open = [];
+    this.partial = null;
+    for (const w of all) this.close(w);
   }
 
   /** Everything recorded so far: counters, whole-run summaries, closed windows. */
@@ -434,19 +478,44 @@ export class Recorder {
   }
 }
 
-function windowPercentiles(h: Record<WindowMetric, Histogram>) {
-  return {
-    ttft_p50_ms: percentileMs(h.ttft, 50),
-    ttft_p95_ms: percentileMs(h.ttft, 95),
-    ttft_p99_ms: percentileMs(h.ttft, 99),
-    itl_p50_ms: percentileMs(h.itl, 50),
-    itl_p95_ms: percentileMs(h.itl, 95),
-    itl_p99_ms: percentileMs(h.itl, 99),
-    e2e_p50_ms: percentileMs(h.e2e, 50),
-    e2e_p95_ms: percentileMs(h.e2e, 95),
-    e2e_p99_ms: percentileMs(h.e2e, 99),
-    schedule_lag_p99_ms: percentileMs(h.schedule_lag, 99),
-  };
+type WindowPercentiles = Pick<
+  WindowResult,
+  | 'ttft_p50_ms'
+  | 'ttft_p95_ms'
+  | 'ttft_p99_ms'
+  | 'itl_p50_ms'
+  | 'itl_p95_ms'
+  | 'itl_p99_ms'
+  | 'e2e_p50_ms'
+  | 'e2e_p95_ms'
+  | 'e2e_p99_ms'
+  | 'schedule_lag_p99_ms'
+>;
+
+/** The window fields one histogram contributes. */
+function windowPercentilesOf(m: WindowMetric, h: Histogram): Partial<WindowPercentiles> {
+  switch (m) {
+    case 'ttft':
+    case 'itl':
+    case 'e2e':
+      return {
+        [`${m}_p50_ms`]: percentileMs(h, 50),
+        [`${m}_p95_ms`]: percentileMs(h, 95),
+        [`${m}_p99_ms`]: percentileMs(h, 99),
+      };
+    case 'schedule_lag':
+      return { schedule_lag_p99_ms: percentileMs(h, 99) };
+    default: {
+      const never: never = m;
+      throw new Error(`unknown window metric ${String(never)}`);
+    }
+  }
+}
+
+function windowPercentiles(h: Record<WindowMetric, Histogram>): WindowPercentiles {
+  let out: Partial<WindowPercentiles> = {};
+  for (const m of WINDOW_METRICS) out = { ...out, ...windowPercentilesOf(m, h[m]) };
+  return out as WindowPercentiles;
 }
 
 /** Two adjacent windows as one: counts add, histograms merge exactly. */

@@ -126,6 +126,25 @@ export class OpenAIBackend implements Backend {
     return handler;
   }
 
+  /**
+   * Opens `connections` keep-alive connections before the run (a GET of /models on each), so
+   * that the first requests do not pay for TCP setup and show it as schedule lag. Best effort.
+   */
+  async preconnect(connections = 1): Promise<void> {
+    const path = this.path.replace(/\/(chat\/)?completions$/, '/models');
+    const { authorization } = this.headers;
+    await Promise.all(
+      Array.from({ length: connections }, async () => {
+        try {
+          const res = await this.pool.request({ method: 'GET', path, headers: authorization ? { authorization } : {} });
+          await res.body.dump();
+        } catch {
+          // the run itself reports an unreachable target
+        }
+      }),
+    );
+  }
+
   async close(): Promise<void> {
     await this.pool.destroy();
   }

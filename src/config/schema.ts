@@ -1,0 +1,657 @@
+// The scenario file's schema (zod 4): exactly what a user may write, its defaults, the message
+// each field gives when it is wrong, and the JSON Schema that editors read (input side).
+
+import * as z from 'zod';
+import type { Aggregation } from '../core/threshold.js';
+import { parseThreshold } from '../core/threshold.js';
+import { DURATION_PATTERN, parseDurationS, suggestDuration } from './duration.js';
+import { closest, describeFound, listOr } from './messages.js';
+
+// ---------------------------------------------------------------------------------------------
+// Messages: every issue of a field reads "expected <what>, found <value>[: <how to fix>]".
+
+type Hint = (found: unknown) => string | undefined;
+
+/** The message of one field's problem; a missing required field reads "required: expected …". */
+export function expectedFound(what: string, found: unknown, hint?: Hint): string {
+  if (found === undefined) return `required: expected ${what}`;
+  const fix = hint?.(found);
+  return `expected ${what}, found ${describeFound(found)}${fix ? `: ${fix}` : ''}`;
+}
+
+function expect(what: string, hint?: Hint) {
+  return (issue: { readonly input?: unknown }): string => expectedFound(what, issue.input, hint);
+}
+
+const unquoteNumber: Hint = (found) =>
+  typeof found === 'string' && found.trim() !== '' && Number.isFinite(Number(found)) ? 'remove the quotes' : undefined;
+
+const unquoteBoolean: Hint = (found) =>
+  found === 'true' || found === 'false' ? 'remove the quotes' : undefined;
+
+const quoteText: Hint = (found) =>
+  typeof found === 'number' || typeof found === 'boolean' ? `quote it: "${String(found)}"` : undefined;
+
+// ---------------------------------------------------------------------------------------------
+// Leaf fields.
+
+function number(what: string) {
+  return z.number({ error: expect(what, unquoteNumber) });
+}
+
+function positiveNumber(what = 'a number > 0') {
+  return number(what).positive();
+}
+
+function nonNegativeNumber(what = 'a number >= 0') {
+  return number(what).min(0);
+}
+
+function integer(min: number, max?: number, what?: string) {
+  const text = what ?? (max === undefined ? `an integer >= ${min}` : `an integer from ${min} to ${max}`);
+  const schema = z.int({ error: expect(text, unquoteNumber) }).min(min);
+  return max === undefined ? schema : schema.max(max);
+}
+
+function ratio() {
+  return number('a ratio from 0 to 1 (0.01 is 1 %)').min(0).max(1);
+}
+
+function boolean() {
+  return z.boolean({ error: expect('true or false', unquoteBoolean) });
+}
+
+function text(what = 'a non-empty string') {
+  return z.string({ error: expect(what, quoteText) }).min(1);
+}
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  const what = `one of ${values.join(', ')}`;
+  return z.enum(values, {
+    error: expect(what, (found) => {
+      const near = typeof found === 'string' ? closest(found, values) : undefined;
+      return near === undefined ? undefined : `did you mean "${near}"?`;
+    }),
+  });
+}
+
+const DURATION_RE = new RegExp(DURATION_PATTERN);
+
+const durationHint: Hint = (found) => {
+  const suggestion = suggestDuration(found);
+  if (typeof found === 'number') return `add a unit, e.g. "${suggestion ?? '30s'}"`;
+  if (suggestion !== undefined) return `did you mean "${suggestion}"?`;
+  return typeof found === 'string' ? 'units are ms, s, m, h and d; combine them like "1h30m"' : undefined;
+};
+
+/** A k6-style duration (`500ms`, `30s`, `1h30m`), parsed to seconds. */
+function duration(options: { positive?: boolean } = {}) {
+  const what = options.positive ? 'a duration > 0 like "30s" or "5m"' : 'a duration like "30s" or "5m"';
+  const error = expect(what, durationHint);
+  return z
+    .string({ error })
+    .regex(DURATION_RE, { error })
+    .transform((written, ctx) => {
+      const seconds = parseDurationS(written) ?? Number.NaN;
+      if (options.positive && !(seconds > 0)) {
+        ctx.addIssue({ code: 'custom', input: written, message: expectedFound(what, written) });
+      }
+      return seconds;
+    });
+}
+
+/** A strict mapping: unknown keys are errors (their message is built by the loader). */
+function mapping<Shape extends z.ZodRawShape>(shape: Shape, what: string) {
+  return z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? undefined
+        : expectedFound(what, issue.input, (found) =>
+            found === null ? 'write its fields under it, or remove the key' : undefined,
+          ),
+  });
+}
+
+/**
+ * True when no issue so far concerns any of `fields` (unknown keys never change a parsed value):
+ * lets a cross-field check run beside other problems.
+ */
+function fieldsParsed(fields: readonly string[]) {
+  return (payload: {
+    issues: ReadonlyArray<{ readonly code?: string; readonly path?: readonly PropertyKey[] | undefined }>;
+  }): boolean =>
+    !payload.issues.some((issue) => {
+      if (issue.code === 'unrecognized_keys') return false;
+      const head = issue.path?.[0];
+      return head === undefined || fields.includes(String(head));
+    });
+}
+
+/** A discriminated union's own problems: not a mapping, or a missing or unknown discriminator. */
+function discriminatorError(discriminator: string, values: readonly string[], example: string) {
+  return (issue: { readonly code?: string; readonly input?: unknown }): string => {
+    if (issue.code !== 'invalid_union') {
+      // `outputTokens: 256` → "write {dist: fixed, value: 256}"
+      const withFound = typeof issue.input === 'number' ? example.replace(/\d+(?=}$)/, String(issue.input)) : example;
+      return expectedFound(`a mapping like ${example}`, issue.input, () =>
+        withFound === example ? undefined : `write ${withFound}`,
+      );
+    }
+    const written = isRecord(issue.input) ? issue.input[discriminator] : undefined;
+    const near = typeof written === 'string' ? closest(written, values) : undefined;
+    return expectedFound(`one of ${values.join(', ')}`, written, () =>
+      near === undefined ? undefined : `did you mean "${near}"?`,
+    );
+  };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Length distributions (token counts).
+
+/** The distributions a length may follow. */
+export const LENGTH_DISTS = ['fixed', 'uniform', 'normal', 'lognormal'] as const;
+
+function tokenCount() {
+  return integer(1, undefined, 'a whole number of tokens >= 1');
+}
+
+function checkRange(value: { min?: number | undefined; max?: number | undefined }, ctx: z.RefinementCtx): void {
+  if (value.min !== undefined && value.max !== undefined && value.min > value.max) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['min'],
+      input: value.min,
+      message: `min (${value.min}) is greater than max (${value.max}): swap them`,
+    });
+  }
+}
+
+function checkMeanInRange(
+  value: { mean: number; min?: number | undefined; max?: number | undefined },
+  ctx: z.RefinementCtx,
+): void {
+  const { mean, min, max } = value;
+  if ((min !== undefined && mean < min) || (max !== undefined && mean > max)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['mean'],
+      input: mean,
+      message: `mean (${mean}) lies outside [${min ?? 1}, ${max ?? '∞'}]: most samples would be clamped to the bound`,
+    });
+  }
+}
+
+function bellShaped<D extends 'normal' | 'lognormal'>(dist: D) {
+  return mapping(
+    {
+      dist: z.literal(dist),
+      mean: positiveNumber('a number of tokens > 0'),
+      stddev: nonNegativeNumber('a number of tokens >= 0'),
+      min: tokenCount().optional(),
+      max: tokenCount().optional(),
+    },
+    `a ${dist} distribution like {dist: ${dist}, mean: 512, stddev: 128}`,
+  )
+    .superRefine(checkRange, { when: fieldsParsed(['min', 'max']) })
+    .superRefine(checkMeanInRange, { when: fieldsParsed(['mean', 'min', 'max']) });
+}
+
+function lengthDist() {
+  const example = '{dist: fixed, value: 128}';
+  return z
+    .discriminatedUnion(
+      'dist',
+      [
+        mapping({ dist: z.literal('fixed'), value: tokenCount() }, example),
+        mapping(
+          { dist: z.literal('uniform'), min: tokenCount(), max: tokenCount() },
+          'a uniform distribution like {dist: uniform, min: 64, max: 256}',
+        ).superRefine(checkRange, { when: fieldsParsed(['min', 'max']) }),
+        bellShaped('normal'),
+        bellShaped('lognormal'),
+      ],
+      { error: discriminatorError('dist', LENGTH_DISTS, example) },
+    )
+    .describe(
+      'length in tokens: {dist: fixed, value} | {dist: uniform, min, max} | ' +
+        '{dist: normal|lognormal, mean, stddev, min?, max?} (mean and stddev of the length itself); ' +
+        'samples are rounded and clamped to [min, max]',
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// SLO thresholds (k6 syntax) over inferload's metric names.
+
+/** What a metric is, which decides the aggregations a threshold may use on it. */
+export type SloMetricKind = 'latency' | 'ratio' | 'throughput';
+
+/** The metrics an SLO may name (metrics.md), with their kind. */
+export const SLO_METRICS = {
+  ttft_ms: 'latency',
+  ttft_sent_ms: 'latency',
+  itl_ms: 'latency',
+  itl_per_token_ms: 'latency',
+  tpot_ms: 'latency',
+  e2e_ms: 'latency',
+  schedule_lag_ms: 'latency',
+  error_ratio: 'ratio',
+  goodput_ratio: 'ratio',
+  request_throughput: 'throughput',
+  output_token_throughput: 'throughput',
+} as const satisfies Record<string, SloMetricKind>;
+
+/** A metric name an SLO may use. */
+export type SloMetric = keyof typeof SLO_METRICS;
+
+/** A threshold's aggregation (core/threshold.ts reads it); `p` is a percentile. */
+export type ThresholdAggregation = Aggregation['kind'];
+
+/**
+ * The aggregations each kind of metric accepts: a ratio is only ever a `rate`, a latency is never
+ * one, and counting a throughput means nothing.
+ */
+export const AGGREGATIONS_BY_KIND: Record<SloMetricKind, readonly ThresholdAggregation[]> = {
+  latency: ['p', 'avg', 'min', 'max', 'med', 'count'],
+  ratio: ['rate'],
+  throughput: ['p', 'avg', 'min', 'max', 'med', 'rate'],
+};
+
+const EXAMPLE_BY_KIND: Record<SloMetricKind, string> = {
+  latency: 'p(95)<500',
+  ratio: 'rate<0.001',
+  throughput: 'avg>10',
+};
+
+const NUMBER_PATTERN = String.raw`-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?`;
+
+/** The syntax of a threshold restricted to `aggregations`: the JSON Schema pattern editors check. */
+function thresholdPattern(aggregations: readonly ThresholdAggregation[]): string {
+  const alternatives = aggregations.map((a) => (a === 'p' ? String.raw`p\(\s*\d+(?:\.\d+)?\s*\)` : a));
+  return String.raw`^\s*(?:${alternatives.join('|')})\s*(?:<=|>=|==|!=|<|>)\s*${NUMBER_PATTERN}\s*$`;
+}
+
+function showAggregations(aggregations: readonly ThresholdAggregation[]): string {
+  return listOr(aggregations.map((a) => (a === 'p' ? 'p(N)' : a)));
+}
+
+/** The repair of a near-miss threshold: `p95 < 500ms` → `p(95)<500`. */
+function repairThreshold(written: string): string {
+  return written
+    .replace(/\s+/g, '')
+    .replace(/^p(\d+(?:\.\d+)?)(?=[<>=!])/i, 'p($1)')
+    .replace(/^(?:mean|average)/i, 'avg')
+    .replace(/^median/i, 'med')
+    .replace(/^([a-z]+|p\([\d.]+\))=(?!=)/i, '$1==')
+    .replace(/(\d)ms$/, '$1');
+}
+
+function thresholdMessage(metric: SloMetric, found: unknown): string {
+  const kind = SLO_METRICS[metric];
+  const allowed = AGGREGATIONS_BY_KIND[kind];
+  const example = EXAMPLE_BY_KIND[kind];
+  const what = `a threshold like "${example}": ${showAggregations(allowed)}, then <, <=, >, >=, == or !=, then a number`;
+  return expectedFound(what, found, (value) => {
+    if (typeof value !== 'string') return undefined;
+    const percentile = /^\s*p\(\s*([\d.]+)\s*\)/.exec(value)?.[1];
+    if (percentile !== undefined && !(Number(percentile) <= 100)) return 'a percentile lies in [0, 100]';
+    const parsed = parseThreshold(value) ?? parseThreshold(repairThreshold(value));
+    const kindWritten = parsed?.aggregation.kind;
+    if (kindWritten !== undefined && !allowed.includes(kindWritten)) {
+      return `${metric} is a ${kind}: ${showAggregations(allowed)} applies to it, not ${kindWritten === 'p' ? 'p(N)' : kindWritten}`;
+    }
+    const repaired = repairThreshold(value);
+    if (repaired !== value && parseThreshold(repaired) !== null) return `did you mean "${repaired}"?`;
+    return undefined;
+  });
+}
+
+function thresholdText(metric: SloMetric) {
+  const allowed = AGGREGATIONS_BY_KIND[SLO_METRICS[metric]];
+  const pattern = new RegExp(thresholdPattern(allowed));
+  const error = (issue: { readonly input?: unknown }): string => thresholdMessage(metric, issue.input);
+  return z
+    .string({ error })
+    .regex(pattern, { error })
+    .transform((written, ctx) => {
+      if (parseThreshold(written) === null) {
+        ctx.addIssue({ code: 'custom', input: written, message: thresholdMessage(metric, written) });
+      }
+      // Kept as text (analysis/ owns the evaluation), without the spaces k6 tolerates.
+      return written.replace(/\s+/g, '');
+    });
+}
+
+function thresholdList(metric: SloMetric) {
+  const example = EXAMPLE_BY_KIND[SLO_METRICS[metric]];
+  const entry = z.union(
+    [
+      thresholdText(metric),
+      mapping(
+        { threshold: thresholdText(metric), abortOnFail: boolean().prefault(false) },
+        `{threshold: "${example}", abortOnFail: true}`,
+      ),
+    ],
+    { error: expect(`a threshold like "${example}" or {threshold: "${example}", abortOnFail: true}`) },
+  );
+  return z
+    .array(entry, {
+      error: expect(`a list of thresholds like ["${example}"]`, (found) =>
+        typeof found === 'string' ? `put it in a list: ["${found}"]` : undefined,
+      ),
+    })
+    .optional();
+}
+
+function sloShape(): { [M in SloMetric]: ReturnType<typeof thresholdList> } {
+  const shape = {} as { [M in SloMetric]: ReturnType<typeof thresholdList> };
+  for (const metric of Object.keys(SLO_METRICS) as SloMetric[]) shape[metric] = thresholdList(metric);
+  return shape;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load shapes: k6's executors.
+
+/** The executors `load.executor` accepts (k6's names). */
+export const EXECUTORS = ['constant-vus', 'ramping-vus', 'constant-arrival-rate', 'ramping-arrival-rate'] as const;
+
+/** Inter-arrival processes of the arrival-rate executors. */
+export const ARRIVALS = ['constant', 'poisson', 'gamma'] as const;
+
+const gracefulStop = () =>
+  duration().prefault('30s').describe('how long in-flight requests may finish after the end (default 30s)');
+
+const thinkTime = () =>
+  duration().prefault('0s').describe("closed loop: pause between one user's requests (default 0s)");
+
+function stages(target: z.ZodNumber, targetWhat: string) {
+  const example = `[{duration: 5m, target: ${targetWhat === 'users' ? 100 : 20}}]`;
+  return z
+    .array(
+      mapping(
+        {
+          duration: duration().describe('how long this stage ramps linearly to its target (0s: a step)'),
+          target,
+        },
+        `a stage like {duration: 5m, target: ${targetWhat === 'users' ? 100 : 20}}`,
+      ),
+      { error: expect(`a list of stages like ${example}`) },
+    )
+    .min(1, { error: expect(`at least one stage like ${example}`) })
+    .superRefine((list, ctx) => {
+      // An empty list already failed `min(1)`.
+      if (list.length > 0 && list.reduce((total, stage) => total + stage.duration, 0) <= 0) {
+        ctx.addIssue({
+          code: 'custom',
+          input: list,
+          message: 'the stages last 0s in total: give at least one stage a duration > 0',
+        });
+      }
+    })
+    .describe(`linear ramps of ${targetWhat}, one after the other`);
+}
+
+function arrivalRateFields() {
+  return {
+    timeUnit: duration({ positive: true }).prefault('1s').describe('the time `rate` counts arrivals per (default 1s)'),
+    arrival: oneOf(ARRIVALS)
+      .prefault('constant')
+      .describe('inter-arrival process: constant (evenly spaced, default) | poisson | gamma'),
+    burstiness: positiveNumber()
+      .prefault(1)
+      .describe('gamma only: the shape; < 1 burstier than Poisson, > 1 smoother (default 1)'),
+    maxInFlight: integer(1)
+      .prefault(1000)
+      .describe('an arrival that finds this many requests in flight is dropped and counted (default 1000)'),
+    gracefulStop: gracefulStop(),
+  };
+}
+
+function checkBurstiness(value: { arrival: string; burstiness: number }, ctx: z.RefinementCtx): void {
+  if (value.burstiness !== 1 && value.arrival !== 'gamma') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['burstiness'],
+      input: value.burstiness,
+      message: `burstiness shapes only arrival: gamma, and this load's arrival is ${value.arrival}: set arrival: gamma, or remove burstiness`,
+    });
+  }
+}
+
+function loadSchema() {
+  const rateWhat = 'a number of arrivals per timeUnit > 0';
+  return z
+    .discriminatedUnion(
+      'executor',
+      [
+        mapping(
+          {
+            executor: z.literal('constant-vus'),
+            vus: integer(1).describe('number of virtual users, each sending one request after another'),
+            duration: duration({ positive: true }).describe('how long the load runs, e.g. 30m'),
+            thinkTime: thinkTime(),
+            gracefulStop: gracefulStop(),
+          },
+          'a constant-vus load like {executor: constant-vus, vus: 10, duration: 5m}',
+        ),
+        mapping(
+          {
+            executor: z.literal('ramping-vus'),
+            startVUs: integer(0).prefault(0).describe('users at the start of the first stage (default 0)'),
+            stages: stages(integer(0, undefined, 'a whole number of users >= 0'), 'users'),
+            thinkTime: thinkTime(),
+            gracefulStop: gracefulStop(),
+          },
+          'a ramping-vus load like {executor: ramping-vus, stages: [{duration: 5m, target: 100}]}',
+        ),
+        mapping(
+          {
+            executor: z.literal('constant-arrival-rate'),
+            rate: positiveNumber(rateWhat).describe('arrivals per timeUnit'),
+            duration: duration({ positive: true }).describe('how long the load runs, e.g. 30m'),
+            ...arrivalRateFields(),
+          },
+          'a constant-arrival-rate load like {executor: constant-arrival-rate, rate: 5, duration: 1m}',
+        ).superRefine(checkBurstiness, { when: fieldsParsed(['arrival', 'burstiness']) }),
+        mapping(
+          {
+            executor: z.literal('ramping-arrival-rate'),
+            startRate: nonNegativeNumber('a number of arrivals per timeUnit >= 0')
+              .prefault(0)
+              .describe('arrivals per timeUnit at the start of the first stage (default 0)'),
+            stages: stages(nonNegativeNumber('a number of arrivals per timeUnit >= 0'), 'arrival rate'),
+            ...arrivalRateFields(),
+          },
+          'a ramping-arrival-rate load like {executor: ramping-arrival-rate, stages: [{duration: 1m, target: 20}]}',
+        ).superRefine(checkBurstiness, { when: fieldsParsed(['arrival', 'burstiness']) }),
+      ],
+      {
+        error: discriminatorError('executor', EXECUTORS, '{executor: constant-arrival-rate, rate: 5, duration: 1m}'),
+      },
+    )
+    .describe('the load shape, keyed on executor (k6 vocabulary)');
+}
+
+// ---------------------------------------------------------------------------------------------
+// The whole file.
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+const nameHint: Hint = (found) => {
+  if (typeof found !== 'string') return quoteText(found);
+  const slug = found
+    .trim()
+    .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .replace(/^[-._]+|-+$/g, '');
+  return slug !== '' && NAME_RE.test(slug) ? `e.g. "${slug}"` : undefined;
+};
+
+function scenarioName() {
+  const what = 'a name of letters, digits, ".", "_" and "-" (it becomes part of the output directory)';
+  const error = expect(what, nameHint);
+  return z.string({ error }).regex(NAME_RE, { error }).describe('required; used in output paths and reports');
+}
+
+const URL_WHAT = 'an http(s) URL like "http://127.0.0.1:8000/v1"';
+
+function httpUrl(what = URL_WHAT) {
+  return z.url({ protocol: /^https?$/, error: expect(what) });
+}
+
+const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Never echoes what was written: a key pasted where its variable's name belongs must not reach any output. */
+function apiKeyEnv() {
+  const what = 'the name of an environment variable like "OPENAI_API_KEY"';
+  const error = (issue: { readonly input?: unknown }): string => {
+    const found = issue.input;
+    if (typeof found !== 'string') return expectedFound(what, found);
+    return (
+      `expected ${what}, found a string that is not one (not shown: it may be a key): ` +
+      'put the key in an environment variable and give the variable\'s name'
+    );
+  };
+  return z
+    .string({ error })
+    .regex(ENV_NAME_RE, { error })
+    .describe("the name of the environment variable holding the API key, never the key (default OPENAI_API_KEY when set)");
+}
+
+function targetSchema() {
+  return mapping(
+    {
+      url: httpUrl().describe('OpenAI-compatible base URL including /v1; omitted: the built-in simulator').optional(),
+      model: text().describe('default: the first id of GET {url}/models').optional(),
+      endpoint: oneOf(['chat', 'completions']).prefault('chat').describe('chat | completions (default chat)'),
+      apiKeyEnv: apiKeyEnv().optional(),
+      metrics: z
+        .array(httpUrl('an http(s) URL of a Prometheus endpoint like "http://127.0.0.1:8000/metrics"'), {
+          error: expect('a list of Prometheus URLs like [http://127.0.0.1:8000/metrics]', (found) =>
+            typeof found === 'string' ? `put it in a list: [${found}]` : undefined,
+          ),
+        })
+        .prefault([])
+        .describe('Prometheus endpoints to scrape (server, DCGM exporter); default: {url origin}/metrics when it answers'),
+      timeout: duration({ positive: true })
+        .prefault('10m')
+        .describe('per-request deadline from send to the end of the stream (default 10m)'),
+    },
+    'a mapping like {url: http://127.0.0.1:8000/v1, model: my-model}',
+  ).describe('the server under test; omitted: the built-in simulator');
+}
+
+function simulatorSchema() {
+  const faults = mapping(
+    {
+      http500Ratio: ratio().prefault(0).describe('share of requests answered HTTP 500 before any byte (default 0)'),
+      http429Ratio: ratio().prefault(0).describe('share of requests answered HTTP 429 with Retry-After (default 0)'),
+      stallRatio: ratio().prefault(0).describe('share of streams that stop sending for `stall` at a random point (default 0)'),
+      stall: duration().prefault('5s').describe('how long a stalled stream stops sending (default 5s)'),
+      dropRatio: ratio().prefault(0).describe('share of connections destroyed mid-stream, without [DONE] (default 0)'),
+      midStreamErrorRatio: ratio()
+        .prefault(0)
+        .describe('share of HTTP-200 streams that carry an {"error": ...} event (default 0)'),
+    },
+    'a mapping of fault ratios like {http500Ratio: 0.01}',
+  );
+  return mapping(
+    {
+      profile: text().prefault('default').describe('default: an 8B model on one GPU; tp2: tensor-parallel over 2 GPUs'),
+      speed: positiveNumber()
+        .prefault(1)
+        .describe('scales every engine step: 0.8 simulates a build 20 % slower (default 1)'),
+      faults: faults.prefault({}).describe('deterministic fault injection, each ratio per request'),
+    },
+    'a mapping like {profile: default, speed: 1}',
+  ).describe('the built-in simulator, used only when no target url is given');
+}
+
+function workloadSchema() {
+  return mapping(
+    {
+      promptTokens: lengthDist().prefault({ dist: 'fixed', value: 128 }),
+      outputTokens: lengthDist().prefault({ dist: 'fixed', value: 128 }),
+      ignoreEos: boolean()
+        .prefault(true)
+        .describe('ask the server to ignore EOS so it produces exactly the requested length (default true)'),
+      minTokens: boolean().prefault(false).describe('also send min_tokens = max_tokens (vLLM, SGLang; default false)'),
+      dataset: text('a path to a JSONL file')
+        .describe('JSONL, one {"prompt": "...", "output_tokens": N} a line, relative to the scenario file')
+        .optional(),
+      temperature: number('a number from 0 to 2').min(0).max(2).prefault(0).describe('sampling temperature (default 0)'),
+    },
+    'a mapping like {promptTokens: {dist: fixed, value: 128}, outputTokens: {dist: fixed, value: 128}}',
+  ).describe('what each request asks for');
+}
+
+function loadLengthS(load: { executor: string; duration?: number; stages?: ReadonlyArray<{ duration: number }> }): number {
+  return load.duration ?? (load.stages ?? []).reduce((total, stage) => total + stage.duration, 0);
+}
+
+function checkWarmup(
+  value: {
+    warmup: number;
+    requests?: number | undefined;
+    load: { executor: string; duration?: number; stages?: ReadonlyArray<{ duration: number }> };
+  },
+  ctx: z.RefinementCtx,
+): void {
+  // With `requests`, the number of arrivals ends the run, so the load's length says nothing.
+  if (value.requests !== undefined || value.warmup === 0) return;
+  const lengthS = loadLengthS(value.load);
+  if (value.warmup >= lengthS) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['warmup'],
+      input: value.warmup,
+      message: `the warm-up (${value.warmup}s) is not shorter than the load (${lengthS}s): no request would be measured; shorten warmup`,
+    });
+  }
+}
+
+/** The scenario file, as written; its output has durations in seconds but k6's field names. */
+export const scenarioSchema = mapping(
+  {
+    name: scenarioName(),
+    description: text().optional(),
+    seed: integer(0, 0xffff_ffff)
+      .prefault(1)
+      .describe('same seed: same schedule and same workload (default 1)'),
+    warmup: duration()
+      .prefault('0s')
+      .describe('arrivals in the first part of the run are excluded from the summary (default 0s: none)'),
+    window: duration({ positive: true }).prefault('1s').describe("width of the recorder's time windows (default 1s)"),
+    requests: integer(1)
+      .describe('the run is exactly this many arrivals (sent or dropped); the duration then no longer ends it')
+      .optional(),
+    target: targetSchema().prefault({}),
+    simulator: simulatorSchema().prefault({}),
+    load: loadSchema(),
+    workload: workloadSchema().prefault({}),
+    slo: mapping(sloShape(), 'a mapping from metric name to a list of thresholds, like {ttft_ms: ["p(95)<500"]}')
+      .prefault({})
+      .describe('k6 threshold syntax over inferload metric names, e.g. {ttft_ms: ["p(95)<500"]}'),
+  },
+  'a mapping of scenario fields (name, load, workload, ...)',
+)
+  .superRefine(checkWarmup, { when: fieldsParsed(['warmup', 'requests', 'load']) })
+  .meta({
+    title: 'inferload scenario',
+    description: 'A load test for an OpenAI-compatible LLM inference server (see docs: cli.md, "Scenario files").',
+  });
+
+/** What `scenarioSchema` produces: k6's field names, durations already in seconds. */
+export type ParsedScenario = z.output<typeof scenarioSchema>;
+
+/** The JSON Schema of a scenario file as a user writes it (draft-07, which editors support best). */
+export function scenarioJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(scenarioSchema, { io: 'input', target: 'draft-07' }) as Record<string, unknown>;
+}
+
+/** `scenarioJsonSchema()` as the text of schema/scenario.schema.json. */
+export function renderScenarioJsonSchema(): string {
+  return `${JSON.stringify(scenarioJsonSchema(), null, 2)}\n`;
+}

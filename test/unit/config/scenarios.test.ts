@@ -1,0 +1,113 @@
+// Every shipped scenario validates, says what it models, and has the shape cli.md promises.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { loadScenario, SCENARIOS_DIR, shippedScenarios } from '../../../src/config/load.js';
+import type { ScenarioSpec } from '../../../src/core/types.js';
+
+const SHIPPED = ['smoke', 'soak', 'soak-rate', 'spike', 'spike-rate', 'sustained', 'sustained-rate'];
+
+const PRODUCTION_SLO = {
+  ttft_ms: [{ threshold: 'p(95)<500', abortOnFail: false }],
+  e2e_ms: [
+    { threshold: 'p(95)<3000', abortOnFail: false },
+    { threshold: 'p(99)<6000', abortOnFail: false },
+  ],
+};
+
+const RUNBOOK_WORKLOAD = {
+  promptTokens: { dist: 'lognormal', mean: 512, stddev: 128, min: 16, max: 4096 },
+  outputTokens: { dist: 'fixed', value: 256 },
+  ignoreEos: true,
+  minTokens: false,
+  temperature: 0,
+};
+
+describe('shipped scenarios', () => {
+  test('are the ones cli.md names, found next to the package', () => {
+    expect(shippedScenarios()).toEqual(SHIPPED);
+    expect(SCENARIOS_DIR.replace(/\\/g, '/')).toMatch(/\/scenarios\/$/);
+  });
+
+  test.each(SHIPPED)('%s validates, is named after its file, and opens with its schema and what it models', (name) => {
+    const spec = loadScenario(name);
+    expect(spec.name).toBe(name);
+    expect(spec.description).toEqual(expect.any(String));
+    const lines = readFileSync(join(SCENARIOS_DIR, `${name}.yaml`), 'utf8').split('\n');
+    expect(lines[0]).toBe('# yaml-language-server: $schema=../schema/scenario.schema.json');
+    expect(lines[1]).toMatch(/^# \S/);
+    // No target url: every shipped scenario runs against the built-in simulator unless --target says otherwise.
+    expect(spec.target.url).toBeUndefined();
+  });
+
+  test('smoke is a few seconds of open loop with small outputs and no warm-up', () => {
+    const spec = loadScenario('smoke');
+    expect(spec.load).toEqual({
+      executor: 'constant-arrival-rate',
+      rate: 5,
+      durationS: 5,
+      timeUnitS: 1,
+      arrival: 'constant',
+      burstiness: 1,
+      maxInFlight: 100,
+      gracefulStopS: 10,
+    });
+    expect(spec.warmupS).toBe(0);
+    expect(spec.workload.outputTokens).toEqual({ dist: 'fixed', value: 32 });
+    expect(spec.workload.promptTokens).toEqual({ dist: 'uniform', min: 96, max: 160 });
+    expect(Object.keys(spec.slo).sort()).toEqual(['e2e_ms', 'error_ratio', 'ttft_ms']);
+  });
+
+  test('sustained is k6 --vus 100 --duration 30m with a minute of warm-up', () => {
+    const spec = loadScenario('sustained');
+    expect(spec.load).toEqual({ executor: 'constant-vus', vus: 100, durationS: 1800, thinkTimeS: 0, gracefulStopS: 30 });
+    expect(spec.warmupS).toBe(60);
+  });
+
+  test('spike is k6 --stage 5m:100,10m:500,5m:100,5m:0', () => {
+    const spec = loadScenario('spike');
+    expect(spec.load).toEqual({
+      executor: 'ramping-vus',
+      startVUs: 0,
+      stages: [
+        { durationS: 300, target: 100 },
+        { durationS: 600, target: 500 },
+        { durationS: 300, target: 100 },
+        { durationS: 300, target: 0 },
+      ],
+      thinkTimeS: 0,
+      gracefulStopS: 30,
+    });
+  });
+
+  test('soak is k6 --vus 50 --duration 24h', () => {
+    const spec = loadScenario('soak');
+    expect(spec.load).toMatchObject({ executor: 'constant-vus', vus: 50, durationS: 86_400 });
+  });
+
+  test('the open-loop twins use arrival-rate executors with Poisson arrivals', () => {
+    expect(loadScenario('sustained-rate').load).toMatchObject({ executor: 'constant-arrival-rate', arrival: 'poisson', durationS: 1800 });
+    expect(loadScenario('soak-rate').load).toMatchObject({ executor: 'constant-arrival-rate', arrival: 'poisson', durationS: 86_400 });
+    const spike = loadScenario('spike-rate').load;
+    expect(spike.executor).toBe('ramping-arrival-rate');
+    if (spike.executor !== 'ramping-arrival-rate') return;
+    expect(spike.arrival).toBe('poisson');
+    // A sudden step: from the base rate to at least 4x within seconds, held, and back.
+    const targets = spike.stages.map((s) => s.target);
+    const peak = Math.max(...targets);
+    expect(peak).toBeGreaterThanOrEqual(4 * spike.startRate);
+    const rise = spike.stages.find((s) => s.target === peak);
+    expect(rise?.durationS).toBeLessThanOrEqual(30);
+    expect(targets[targets.length - 1]).toBe(spike.startRate);
+  });
+
+  test.each(['sustained', 'sustained-rate', 'spike', 'spike-rate', 'soak', 'soak-rate'])(
+    '%s carries the runbook workload and production SLOs',
+    (name) => {
+      const spec: ScenarioSpec = loadScenario(name);
+      expect(spec.workload).toEqual(RUNBOOK_WORKLOAD);
+      expect(spec.slo).toMatchObject(PRODUCTION_SLO);
+      expect(spec.slo['error_ratio']?.[0]).toEqual({ threshold: 'rate<0.001', abortOnFail: false });
+    },
+  );
+});
