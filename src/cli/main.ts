@@ -42,7 +42,11 @@ export function buildProgram(exit: (code: number) => void): Command {
     .option('--set <key=value>', 'override any scenario field by its path; repeatable', collect)
     .option('--quiet', 'no live progress')
     .option('--strict', 'exit 107 when the load generator itself was the bottleneck')
-    .action(async (scenario: string, flags: RunFlags & { out?: string; recordChunks?: boolean; quiet?: boolean; strict?: boolean }) => {
+    .option('--checkpoint <seconds>', 'rewrite results.json every this many seconds during the run', '5')
+    .action(async (scenario: string, allFlags: RunFlags & { out?: string; recordChunks?: boolean; quiet?: boolean; strict?: boolean; checkpoint: string }) => {
+      const { out, recordChunks, quiet, strict, checkpoint, ...flags } = allFlags;
+      const checkpointS = Number(checkpoint);
+      if (!(checkpointS > 0)) throw new InvalidInputError([{ path: '--checkpoint', message: `expected a number of seconds > 0, found "${checkpoint}"` }]);
       const spec = resolveScenario(scenario, flags);
       let control: RunControl | null = null;
       let signals = 0;
@@ -62,11 +66,12 @@ export function buildProgram(exit: (code: number) => void): Command {
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
-      const showProgress = !flags.quiet && process.stderr.isTTY === true;
+      const showProgress = !quiet && process.stderr.isTTY === true;
       const { result, exitCode, dir } = await executeRun(spec, {
-        out: flags.out,
-        recordChunks: flags.recordChunks,
-        strict: flags.strict,
+        out,
+        recordChunks,
+        strict,
+        checkpointS,
         argv: redactArgv(process.argv.slice(2)),
         onStart: (c) => {
           control = c;

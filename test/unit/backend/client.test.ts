@@ -19,7 +19,9 @@ let server: ScriptedServer;
 const clock = runClock();
 
 beforeAll(async () => {
-  server = await startScriptedServer((_q, res) => res.end());
+  server = await startScriptedServer((_q, res) => {
+    res.end();
+  });
 });
 afterAll(async () => {
   await server.close();

@@ -10,7 +10,11 @@ describe('capacity of the default profile with the default workload', () => {
   it('lies between 5 and 50 req/s', () => {
     expect(capacity.requestsPerS).toBeGreaterThan(5);
     expect(capacity.requestsPerS).toBeLessThan(50);
-    expect(capacity.outputTokensPerS).toBeCloseTo(capacity.requestsPerS * 256, -2);
+    // every request yields 256 tokens: the two throughputs agree within a few %
+    expect(capacity.outputTokensPerS / (capacity.requestsPerS * 256)).toBeGreaterThan(0.97);
+    expect(capacity.outputTokensPerS / (capacity.requestsPerS * 256)).toBeLessThan(1.03);
+    // saturated: max_num_seqs is the binding limit with this workload, not the KV cache
+    expect(capacity.meanRunning).toBeGreaterThan(250);
   });
 
   it('shows a knee: TTFT flat at light load, queueing and climbing TTFT past capacity', () => {

@@ -192,7 +192,7 @@ describe('EngineModel', () => {
     const r = model.add(spec(1000, 100), null, 0);
     const s = model.beginStep(0)!;
     expect(model.gauges().kvBlocksUsed).toBe(Math.ceil(1000 / 16));
-    model.abort(r, 10);
+    model.abort(r);
     expect(model.gauges()).toMatchObject({ running: 0, kvBlocksUsed: 0 });
     expect(model.endStep(s.endUs)).toEqual([]); // the step in flight skips it
     expect(model.beginStep(s.endUs)).toBeUndefined();

@@ -36,7 +36,9 @@ describe('RequestPlanner', () => {
       outputTokens: 100,
       finishReason: 'length',
     });
-    for (let i = 0; i < 200; i++) expect(p.next({ maxTokens: 100, minTokens: 90, ignoreEos: false }).outputTokens).toBeGreaterThanOrEqual(90);
+    for (let i = 0; i < 200; i++) {
+      expect(p.next({ maxTokens: 100, minTokens: 90, ignoreEos: false }).outputTokens).toBeGreaterThanOrEqual(90);
+    }
     expect(p.next({ maxTokens: 3, minTokens: 0, ignoreEos: false }).outputTokens).toBeLessThanOrEqual(3);
   });
 
@@ -49,7 +51,14 @@ describe('RequestPlanner', () => {
   });
 
   it('injects faults at their ratios, mid-stream', () => {
-    const all = plans(2, 4000, { http500Ratio: 0.1, http429Ratio: 0.1, stallRatio: 0.1, dropRatio: 0.1, midStreamErrorRatio: 0.1, stallS: 2 });
+    const all = plans(2, 4000, {
+      http500Ratio: 0.1,
+      http429Ratio: 0.1,
+      stallRatio: 0.1,
+      dropRatio: 0.1,
+      midStreamErrorRatio: 0.1,
+      stallS: 2,
+    });
     const share = (kind: string): number => all.filter((p) => p.fault.kind === kind).length / all.length;
     for (const kind of ['http500', 'http429', 'stall', 'drop', 'midStreamError']) {
       expect(share(kind)).toBeGreaterThan(0.08);

@@ -1,0 +1,624 @@
+// The simulator's HTTP front end: OpenAI-compatible endpoints over node:http with vLLM's SSE
+// framing, one engine-step timer for every stream, seeded fault injection, client-abort handling.
+
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { approxTokenCount } from '../core/tokens.js';
+import type { SimFaults } from '../core/types.js';
+import { EngineModel } from './model.js';
+import type { EngineCounters, EngineGauges, SimRequest, TokenEvent } from './model.js';
+import { StepLoop } from './loop.js';
+import { RequestPlanner } from './planner.js';
+import type { FaultKind, RequestPlan } from './planner.js';
+import { resolveProfile } from './profiles.js';
+import type { SimProfile } from './profiles.js';
+import { DONE_FRAME, STREAM_ERROR_FRAME, errorBody, outputText, streamFrames, tokenText } from './sse.js';
+import type { ApiKind, StreamFrames } from './sse.js';
+
+/** How to start the simulator. Everything is optional; JSON-serialisable (it crosses to a child). */
+export interface SimServerOptions {
+  /** default 127.0.0.1 */
+  host?: string;
+  /** 0 (default): an ephemeral port */
+  port?: number;
+  /** a built-in profile name (default `default`) or a custom profile */
+  profile?: string | SimProfile;
+  /** scales every engine step: 0.8 = a build 20 % slower; 20 = a fast simulator for tests */
+  speed?: number;
+  /** seeds output lengths and faults (default 1) */
+  seed?: number;
+  faults?: Partial<SimFaults>;
+  /** put `inferload_emit_ms` (epoch ms, taken just before the write) in every chunk */
+  emitTimestamps?: boolean;
+}
+
+/** Counters of the server and the engine behind it. */
+export interface SimServerStats {
+  /** valid generation requests (chat + completions), faulted ones included */
+  requestsTotal: number;
+  /** rejected with 4xx before reaching the engine */
+  badRequestsTotal: number;
+  /** responses that ran to their end ([DONE] or the JSON body) */
+  completedTotal: number;
+  /** clients that went away before the end */
+  clientAbortsTotal: number;
+  /** generation requests open right now */
+  activeRequests: number;
+  /** generation requests that carried an Authorization header (its value is never kept) */
+  authorizationSeenTotal: number;
+  faults: Record<Exclude<FaultKind, 'none'>, number>;
+  /** worst lateness of the step timer against the step's virtual end */
+  maxTimerLagMs: number;
+  engine: EngineCounters & EngineGauges;
+}
+
+/** A running simulator. */
+export interface SimServer {
+  /** OpenAI base URL, e.g. `http://127.0.0.1:PORT/v1` */
+  url: string;
+  port: number;
+  profile: SimProfile;
+  /** ends open streams, destroys sockets, resolves once the server is closed */
+  close(): Promise<void>;
+  stats(): SimServerStats;
+}
+
+const MAX_BODY_BYTES = 16 * 1024 * 1024;
+const DEFAULT_MAX_TOKENS = 256;
+/** a step due within this much is run now rather than re-armed (timers have 1 ms granularity) */
+const TIMER_TOLERANCE_US = 500;
+const EMIT_TIMESTAMPS_HEADER = 'x-inferload-emit-timestamps';
+const SSE_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache',
+};
+const JSON_HEADERS = { 'content-type': 'application/json' };
+
+/** One open generation request. */
+interface Exchange {
+  kind: ApiKind;
+  res: ServerResponse;
+  id: string;
+  created: number;
+  plan: RequestPlan;
+  promptTokens: number;
+  includeUsage: boolean;
+  emitTimestamps: boolean;
+  frames: StreamFrames | undefined;
+  request: SimRequest<Exchange> | undefined;
+  /** the response is over (sent in full, failed, or the client left) */
+  done: boolean;
+}
+
+/** The parsed, validated body of a generation request. */
+interface GenerationParams {
+  promptTokens: number;
+  maxTokens: number | undefined;
+  minTokens: number;
+  ignoreEos: boolean;
+  stream: boolean;
+  includeUsage: boolean;
+}
+
+class BadRequest extends Error {
+  constructor(
+    message: string,
+    readonly param: string | null = null,
+  ) {
+    super(message);
+  }
+}
+
+/** Start the simulator and resolve once it listens. Throws on an unknown profile or bad options. */
+export async function startSimServer(options: SimServerOptions = {}): Promise<SimServer> {
+  const sim = new Simulator(options);
+  return sim.listen(options.host ?? '127.0.0.1', options.port ?? 0);
+}
+
+class Simulator {
+  private readonly profile: SimProfile;
+  private readonly model: EngineModel<Exchange>;
+  private readonly loop: StepLoop<Exchange>;
+  private readonly planner: RequestPlanner;
+  private readonly emitTimestamps: boolean;
+  private readonly originUs = performance.now() * 1000;
+  private readonly idPrefix = randomBytes(12).toString('hex');
+  private readonly modelsBody: string;
+  private readonly open = new Set<Exchange>();
+  private server: Server | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  private timerDueUs = -1;
+  private advancing = false;
+  private closed = false;
+  private readonly counts = {
+    requestsTotal: 0,
+    badRequestsTotal: 0,
+    completedTotal: 0,
+    clientAbortsTotal: 0,
+    authorizationSeenTotal: 0,
+    maxTimerLagUs: 0,
+  };
+  private readonly faultCounts: Record<Exclude<FaultKind, 'none'>, number> = {
+    http500: 0,
+    http429: 0,
+    stall: 0,
+    drop: 0,
+    midStreamError: 0,
+  };
+
+  constructor(options: SimServerOptions) {
+    this.profile = resolveProfile(options.profile ?? 'default');
+    const seed = options.seed ?? 1;
+    if (!Number.isInteger(seed)) throw new RangeError(`seed must be an integer, got ${seed}`);
+    this.model = new EngineModel<Exchange>(this.profile, { speed: options.speed ?? 1 });
+    this.loop = new StepLoop<Exchange>(this.model, (events) => this.onTokens(events));
+    this.planner = new RequestPlanner(seed, options.faults);
+    this.emitTimestamps = options.emitTimestamps ?? false;
+    this.modelsBody = JSON.stringify({
+      object: 'list',
+      data: [
+        {
+          id: this.profile.modelName,
+          object: 'model',
+          created: Math.floor(Date.now() / 1000),
+          owned_by: 'vllm',
+          root: this.profile.modelName,
+          parent: null,
+          max_model_len: this.profile.maxModelLen,
+        },
+      ],
+    });
+  }
+
+  listen(host: string, port: number): Promise<SimServer> {
+    const server = createServer({ keepAlive: true, noDelay: true }, (req, res) => this.route(req, res));
+    this.server = server;
+    server.on('connection', (socket) => socket.setNoDelay(true));
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        const boundPort = (server.address() as AddressInfo).port;
+        const hostInUrl = host.includes(':') ? `[${host}]` : host;
+        resolve({
+          url: `http://${hostInUrl}:${boundPort}/v1`,
+          port: boundPort,
+          profile: this.profile,
+          close: () => this.close(),
+          stats: () => this.stats(),
+        });
+      });
+    });
+  }
+
+  private nowUs(): number {
+    return performance.now() * 1000 - this.originUs;
+  }
+
+  // ---- HTTP -------------------------------------------------------------------------------
+
+  private route(req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q >= 0 ? url.slice(0, q) : url;
+    const method = req.method ?? 'GET';
+    switch (path) {
+      case '/v1/chat/completions':
+      case '/v1/completions': {
+        if (method !== 'POST') return this.methodNotAllowed(req, res);
+        const kind: ApiKind = path === '/v1/chat/completions' ? 'chat' : 'completions';
+        this.readBody(req, res, (body) => this.generate(kind, body, req, res));
+        return;
+      }
+      case '/v1/models':
+        if (method !== 'GET') return this.methodNotAllowed(req, res);
+        res.writeHead(200, JSON_HEADERS).end(this.modelsBody);
+        return;
+      case '/health':
+        if (method !== 'GET') return this.methodNotAllowed(req, res);
+        res.writeHead(200).end();
+        return;
+      default:
+        req.resume();
+        sendError(res, 404, 'NotFoundError', `Not Found: ${method} ${path}`);
+    }
+  }
+
+  private methodNotAllowed(req: IncomingMessage, res: ServerResponse): void {
+    req.resume();
+    sendError(res, 405, 'MethodNotAllowed', `Method Not Allowed: ${req.method ?? ''} ${req.url ?? ''}`);
+  }
+
+  private readBody(req: IncomingMessage, res: ServerResponse, then: (body: string) => void): void {
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      if (tooLarge) return;
+      bytes += chunk.length;
+      if (bytes > MAX_BODY_BYTES) {
+        tooLarge = true;
+        chunks.length = 0;
+        this.counts.badRequestsTotal++;
+        res.setHeader('connection', 'close');
+        sendError(res, 413, 'BadRequestError', `request body larger than ${MAX_BODY_BYTES} bytes`);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (!tooLarge) then(Buffer.concat(chunks).toString('utf8'));
+    });
+    // a client that leaves mid-upload: nothing to answer, and no unhandled 'error'
+    req.on('error', () => res.destroy());
+  }
+
+  private generate(kind: ApiKind, body: string, req: IncomingMessage, res: ServerResponse): void {
+    if (this.closed) return void sendError(res, 503, 'ServiceUnavailable', 'the simulator is shutting down');
+    let params: GenerationParams;
+    try {
+      params = parseGeneration(kind, body);
+    } catch (err) {
+      if (!(err instanceof BadRequest)) throw err;
+      this.counts.badRequestsTotal++;
+      return void sendError(res, 400, 'BadRequestError', err.message, err.param);
+    }
+    const maxModelLen = this.model.maxRequestTokens;
+    if (params.promptTokens >= maxModelLen) {
+      this.counts.badRequestsTotal++;
+      const message =
+        `This model's maximum context length is ${maxModelLen} tokens. However, your request has ` +
+        `${params.promptTokens} input tokens. Please reduce the length of the input messages.`;
+      return void sendError(res, 400, 'BadRequestError', message, 'messages');
+    }
+    const maxTokens = Math.min(params.maxTokens ?? DEFAULT_MAX_TOKENS, maxModelLen - params.promptTokens);
+    if (params.minTokens > maxTokens) {
+      this.counts.badRequestsTotal++;
+      const message = 'min_tokens must be less than or equal to max_tokens';
+      return void sendError(res, 400, 'BadRequestError', message, 'min_tokens');
+    }
+    if (req.headers.authorization !== undefined) this.counts.authorizationSeenTotal++;
+    this.counts.requestsTotal++;
+    const plan = this.planner.next({ maxTokens, minTokens: params.minTokens, ignoreEos: params.ignoreEos });
+    const fault = plan.fault;
+    switch (fault.kind) {
+      case 'http500':
+        this.faultCounts.http500++;
+        return void sendError(res, 500, 'InternalServerError', 'Internal server error (injected fault)');
+      case 'http429':
+        this.faultCounts.http429++;
+        res.setHeader('retry-after', '1');
+        return void sendError(res, 429, 'RateLimitError', 'Too many requests (injected fault); retry after 1 s');
+      case 'stall':
+        this.faultCounts.stall++;
+        break;
+      case 'drop':
+      case 'midStreamError':
+      case 'none':
+        break;
+      default: {
+        const unreachable: never = fault;
+        throw new Error(`unknown fault ${JSON.stringify(unreachable)}`);
+      }
+    }
+
+    const id = `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${this.idPrefix}${plan.ordinal.toString(16).padStart(8, '0')}`;
+    const created = Math.floor(Date.now() / 1000);
+    const ex: Exchange = {
+      kind,
+      res,
+      id,
+      created,
+      plan,
+      promptTokens: params.promptTokens,
+      includeUsage: params.includeUsage,
+      emitTimestamps: this.emitTimestamps || req.headers[EMIT_TIMESTAMPS_HEADER] === '1',
+      frames: params.stream ? streamFrames(kind, id, created, this.profile.modelName) : undefined,
+      request: undefined,
+      done: false,
+    };
+    ex.request = this.model.add(
+      {
+        promptTokens: params.promptTokens,
+        outputTokens: plan.outputTokens,
+        finishReason: plan.finishReason,
+        ...(fault.kind === 'stall' ? { stall: { afterTokens: fault.afterTokens, stallUs: fault.stallUs } } : {}),
+      },
+      ex,
+      this.nowUs(),
+    );
+    this.open.add(ex);
+    res.on('close', () => {
+      if (ex.done) return;
+      this.counts.clientAbortsTotal++;
+      this.finish(ex);
+      this.kick();
+    });
+    if (params.stream) {
+      res.writeHead(200, SSE_HEADERS);
+      res.flushHeaders();
+    }
+    this.kick();
+  }
+
+  // ---- engine timer -------------------------------------------------------------------------
+
+  /** Run what is due and re-arm the single step timer. */
+  private kick(nowUs = this.nowUs()): void {
+    if (this.closed || this.advancing) return;
+    this.advancing = true;
+    let next: number | undefined;
+    try {
+      next = this.loop.advance(nowUs);
+    } finally {
+      this.advancing = false;
+    }
+    this.arm(next);
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    this.immediate = undefined;
+    const nowUs = this.nowUs();
+    const lagUs = nowUs - this.timerDueUs;
+    if (lagUs > this.counts.maxTimerLagUs) this.counts.maxTimerLagUs = lagUs;
+    this.kick(nowUs + TIMER_TOLERANCE_US);
+  };
+
+  private arm(dueUs: number | undefined): void {
+    if (dueUs === undefined) {
+      this.disarm();
+      return;
+    }
+    if ((this.timer || this.immediate) && this.timerDueUs === dueUs) return;
+    this.disarm();
+    this.timerDueUs = dueUs;
+    const delayUs = dueUs - this.nowUs();
+    if (delayUs <= TIMER_TOLERANCE_US) this.immediate = setImmediate(this.onTimer);
+    else this.timer = setTimeout(this.onTimer, Math.max(1, Math.round(delayUs / 1000)));
+  }
+
+  private disarm(): void {
+    if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.timer = undefined;
+    this.immediate = undefined;
+  }
+
+  // ---- writing tokens -------------------------------------------------------------------------
+
+  /** All tokens of one step, written in the same tick. */
+  private onTokens(events: ReadonlyArray<TokenEvent<Exchange>>): void {
+    for (const e of events) {
+      const ex = e.request.ctx;
+      if (ex.done) continue;
+      if (ex.frames) this.writeToken(ex, ex.frames, e);
+      else this.advanceNonStreaming(ex, e);
+    }
+  }
+
+  private writeToken(ex: Exchange, frames: StreamFrames, e: TokenEvent<Exchange>): void {
+    const text = tokenText(ex.plan.ordinal, e.tokenCount);
+    const emitMs = ex.emitTimestamps ? performance.timeOrigin + performance.now() : undefined;
+    const first = e.tokenCount === 1 && ex.kind === 'chat' ? frames.role(emitMs) : '';
+    if (e.finishReason !== null) {
+      const usage = ex.includeUsage ? frames.usage(ex.promptTokens, e.tokenCount, emitMs) : '';
+      ex.res.end(first + frames.last(text, e.finishReason, emitMs) + usage + DONE_FRAME);
+      this.counts.completedTotal++;
+      this.finish(ex);
+      return;
+    }
+    const chunk = first + frames.token(text, emitMs);
+    const fault = ex.plan.fault;
+    if (fault.kind === 'drop' && fault.afterTokens === e.tokenCount) {
+      this.faultCounts.drop++;
+      ex.res.write(chunk);
+      this.finish(ex);
+      ex.res.socket?.destroy();
+    } else if (fault.kind === 'midStreamError' && fault.afterTokens === e.tokenCount) {
+      this.faultCounts.midStreamError++;
+      ex.res.end(chunk + STREAM_ERROR_FRAME + DONE_FRAME);
+      this.finish(ex);
+    } else {
+      ex.res.write(chunk);
+    }
+  }
+
+  private advanceNonStreaming(ex: Exchange, e: TokenEvent<Exchange>): void {
+    const fault = ex.plan.fault;
+    if (e.finishReason === null) {
+      if (fault.kind === 'drop' && fault.afterTokens === e.tokenCount) {
+        this.faultCounts.drop++;
+        this.finish(ex);
+        ex.res.socket?.destroy();
+      } else if (fault.kind === 'midStreamError' && fault.afterTokens === e.tokenCount) {
+        this.faultCounts.midStreamError++;
+        this.finish(ex);
+        sendError(ex.res, 500, 'InternalServerError', 'Internal server error (injected fault)');
+      }
+      return;
+    }
+    const completionTokens = e.tokenCount;
+    const usage = {
+      prompt_tokens: ex.promptTokens,
+      total_tokens: ex.promptTokens + completionTokens,
+      completion_tokens: completionTokens,
+    };
+    const text = outputText(ex.plan.ordinal, completionTokens);
+    const body =
+      ex.kind === 'chat'
+        ? {
+            id: ex.id,
+            object: 'chat.completion',
+            created: ex.created,
+            model: this.profile.modelName,
+            choices: [
+              {
+                index: 0,
+                message: { role: 'assistant', content: text, tool_calls: [] },
+                logprobs: null,
+                finish_reason: e.finishReason,
+                stop_reason: null,
+              },
+            ],
+            usage,
+          }
+        : {
+            id: ex.id,
+            object: 'text_completion',
+            created: ex.created,
+            model: this.profile.modelName,
+            choices: [{ index: 0, text, logprobs: null, finish_reason: e.finishReason, stop_reason: null }],
+            usage,
+          };
+    ex.res.writeHead(200, JSON_HEADERS).end(JSON.stringify(body));
+    this.counts.completedTotal++;
+    this.finish(ex);
+  }
+
+  /** The exchange is over: out of the engine (blocks freed) and out of the open set. */
+  private finish(ex: Exchange): void {
+    ex.done = true;
+    this.open.delete(ex);
+    if (ex.request) this.model.abort(ex.request);
+  }
+
+  // ---- lifecycle --------------------------------------------------------------------------------
+
+  private stats(): SimServerStats {
+    return {
+      requestsTotal: this.counts.requestsTotal,
+      badRequestsTotal: this.counts.badRequestsTotal,
+      completedTotal: this.counts.completedTotal,
+      clientAbortsTotal: this.counts.clientAbortsTotal,
+      activeRequests: this.open.size,
+      authorizationSeenTotal: this.counts.authorizationSeenTotal,
+      faults: { ...this.faultCounts },
+      maxTimerLagMs: this.counts.maxTimerLagUs / 1000,
+      engine: { ...this.model.counters, ...this.model.gauges() },
+    };
+  }
+
+  private close(): Promise<void> {
+    const server = this.server;
+    if (!server || this.closed) return Promise.resolve();
+    this.closed = true;
+    this.disarm();
+    for (const ex of [...this.open]) {
+      ex.done = true;
+      if (ex.request) this.model.abort(ex.request);
+      ex.res.destroy();
+    }
+    this.open.clear();
+    return new Promise((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+}
+
+function sendError(
+  res: ServerResponse,
+  status: number,
+  type: string,
+  message: string,
+  param: string | null = null,
+): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(status, JSON_HEADERS).end(errorBody(status, type, message, param));
+}
+
+// ---- request parsing ------------------------------------------------------------------------------
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Parse and check a chat/completions body the way vLLM's pydantic models would reject it. */
+function parseGeneration(kind: ApiKind, body: string): GenerationParams {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch (err) {
+    throw new BadRequest(`invalid JSON body: ${(err as Error).message}`);
+  }
+  if (!isObject(json)) throw new BadRequest('the request body must be a JSON object');
+
+  const promptTokens = kind === 'chat' ? chatPromptTokens(json.messages) : completionPromptTokens(json.prompt);
+  const maxTokens = optionalInt(json, 'max_completion_tokens', 1) ?? optionalInt(json, 'max_tokens', 1);
+  const minTokens = optionalInt(json, 'min_tokens', 0) ?? 0;
+  const ignoreEos = optionalBool(json, 'ignore_eos') ?? false;
+  const stream = optionalBool(json, 'stream') ?? false;
+  const n = optionalInt(json, 'n', 1);
+  if (n !== undefined && n !== 1) throw new BadRequest('the simulator supports n = 1 only', 'n');
+  let includeUsage = false;
+  const so = json.stream_options;
+  if (so !== undefined && so !== null) {
+    if (!stream) throw new BadRequest('Stream options can only be defined when `stream=True`.', 'stream_options');
+    if (!isObject(so)) throw new BadRequest('stream_options must be an object', 'stream_options');
+    const iu = so.include_usage;
+    if (iu !== undefined && iu !== null && typeof iu !== 'boolean') {
+      throw new BadRequest('stream_options.include_usage must be a boolean', 'stream_options');
+    }
+    includeUsage = iu === true;
+  }
+  return { promptTokens: Math.max(1, promptTokens), maxTokens, minTokens, ignoreEos, stream, includeUsage };
+}
+
+function chatPromptTokens(messages: unknown): number {
+  if (messages === undefined) throw new BadRequest('messages: Field required', 'messages');
+  if (!Array.isArray(messages) || messages.length === 0) {
+    throw new BadRequest('messages must be a non-empty array', 'messages');
+  }
+  let tokens = 0;
+  for (const m of messages) {
+    if (!isObject(m) || typeof m.role !== 'string') {
+      throw new BadRequest('each message must be an object with a string role', 'messages');
+    }
+    const content = m.content;
+    if (typeof content === 'string') tokens += approxTokenCount(content);
+    else if (Array.isArray(content)) {
+      for (const part of content) {
+        if (isObject(part) && part.type === 'text' && typeof part.text === 'string') {
+          tokens += approxTokenCount(part.text);
+        }
+      }
+    } else if (content !== null && content !== undefined) {
+      throw new BadRequest('message content must be a string, an array of parts or null', 'messages');
+    }
+  }
+  return tokens;
+}
+
+function completionPromptTokens(prompt: unknown): number {
+  if (prompt === undefined || prompt === null) throw new BadRequest('prompt: Field required', 'prompt');
+  if (typeof prompt === 'string') return approxTokenCount(prompt);
+  if (Array.isArray(prompt)) {
+    if (prompt.length > 0 && prompt.every((t) => Number.isInteger(t))) return prompt.length;
+    if (prompt.length === 1) return completionPromptTokens(prompt[0]);
+    throw new BadRequest('batched prompts are not supported by the simulator; send one prompt', 'prompt');
+  }
+  throw new BadRequest('prompt must be a string, an array of token ids, or a one-element array', 'prompt');
+}
+
+function optionalInt(o: Record<string, unknown>, key: string, min: number): number | undefined {
+  const v = o[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
+    throw new BadRequest(`${key} must be an integer >= ${min}`, key);
+  }
+  return v;
+}
+
+function optionalBool(o: Record<string, unknown>, key: string): boolean | undefined {
+  const v = o[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'boolean') throw new BadRequest(`${key} must be a boolean`, key);
+  return v;
+}
