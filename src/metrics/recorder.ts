@@ -89,7 +89,10 @@ export interface WindowResult {
   output_tokens: number;
   output_tokens_per_s: number;
   request_per_s: number;
+  /** canonical server signals over this window (aggregated over GPUs: mean of ratios, sum of bytes/watts) */
   server: Record<string, number>;
+  /** per-GPU signals over this window, when a GPU exporter was scraped */
+  gpus?: { gpu: string; uuid?: string; [signal: string]: number | string | undefined }[];
   hdr: Record<WindowMetric, string>;
 }
 

@@ -71,6 +71,53 @@ export interface SloVerdict {
   abort_on_fail: boolean;
 }
 
+/** One scraped Prometheus endpoint, as results.server.endpoints[] reports it. */
+export interface ServerEndpoint {
+  url: string;
+  /** the detected server profile(s): vllm, sglang, tgi, llamacpp, triton, dcgm; [] when unknown */
+  profiles: string[];
+  /** the first detected profile, or null (cli.md's `profile`) */
+  profile: string | null;
+  scrapes: number;
+  failures: number;
+  interval_s: number;
+  last_error: string | null;
+  warnings: string[];
+}
+
+/** Client vs server token counts over the run. */
+export interface TokenReconciliation {
+  client_output: number;
+  server_generation: number;
+  /** (client − server) / server */
+  diff_ratio: number | null;
+}
+
+/** One alert rule judged over the run's windows (would production's alerts have fired?). */
+export interface AlertResult {
+  name: string;
+  severity: 'info' | 'warning' | 'critical';
+  /** the condition as written, e.g. `queue_depth > 20` */
+  condition: string;
+  for_s: number;
+  /** run time (s) at which the condition first held, or null */
+  first_held_s: number | null;
+  /** longest continuous time the condition held, s */
+  held_s: number;
+  fired: boolean;
+  /** the arrival rate when it first held, or null */
+  offered_rate: number | null;
+}
+
+/** results.server: what the scraper saw. */
+export interface ServerSection {
+  endpoints: ServerEndpoint[];
+  tokens: TokenReconciliation | null;
+  /** GPUs seen by the GPU exporter (or declared), null when unknown */
+  gpu_count: number | null;
+  alerts: AlertResult[];
+}
+
 export interface RunResult {
   schema: typeof RESULTS_SCHEMA;
   status: RunStatus;
@@ -79,7 +126,9 @@ export interface RunResult {
   run: RunMeta;
   summary: RunSummary;
   windows: WindowResult[];
-  server: { endpoints: unknown[]; tokens: unknown | null };
+  server: ServerSection;
+  /** pearson r between client metrics and server signals over windows, e.g. ttft_p95_vs_queue_depth */
+  correlation: Record<string, number>;
   slo: SloVerdict[];
   generator: GeneratorHealth;
   /** the first few distinct failure messages, scrubbed of secrets */
