@@ -11,7 +11,7 @@ export const HDR_DIGITS = 3;
 
 /** A new empty latency histogram (integer µs). */
 export function newHistogram(): Histogram {
-  return hdr.build({
+  const h = hdr.build({
     lowestDiscernibleValue: HDR_LOWEST_US,
     highestTrackableValue: HDR_HIGHEST_US,
     numberOfSignificantValueDigits: HDR_DIGITS,
@@ -19,6 +19,37 @@ export function newHistogram(): Histogram {
     autoResize: false,
     useWebAssembly: false,
   });
+  useIntegerIndex(h);
+  return h;
+}
+
+interface IndexInternals {
+  countsArrayIndex(value: number): number;
+  subBucketHalfCountMagnitude: number;
+  subBucketHalfCount: number;
+  unitMagnitude: number;
+}
+
+/**
+ * hdr-histogram-js finds a value's slot with floating-point log2 and pow, which is most of its
+ * cost per recorded value (the client records one value per chunk). For values below 2^32 (ours:
+ * at most 3.6e9 µs) the same slot comes from integer arithmetic: the bucket is the position of
+ * the highest set bit, exactly as the Java original's numberOfLeadingZeros. Same index for every
+ * value (a test checks it against the library's own), about 3x cheaper.
+ */
+export function useIntegerIndex(h: Histogram): void {
+  const internals = h as unknown as IndexInternals;
+  const halfMag = internals.subBucketHalfCountMagnitude;
+  const halfCount = internals.subBucketHalfCount;
+  const unitMag = internals.unitMagnitude;
+  if (typeof halfMag !== 'number' || typeof halfCount !== 'number' || typeof unitMag !== 'number') return;
+  const original = internals.countsArrayIndex.bind(h);
+  internals.countsArrayIndex = (value: number): number => {
+    if (value < 0 || value >= 4294967296) return original(value);
+    const bucket = Math.max(0, 31 - Math.clz32(value) - halfMag - unitMag);
+    const sub = Math.floor(value / 2 ** (bucket + unitMag));
+    return ((bucket + 1) << halfMag) + sub - halfCount;
+  };
 }
 
 /** Records a µs value, rounded to an integer and clamped into the trackable range. */

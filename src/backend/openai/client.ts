@@ -271,6 +271,7 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
       this.record.endUs = t;
       return;
     }
+    if (this.fastChunk(data, t)) return;
     let obj: unknown;
     try {
       obj = JSON.parse(data.toString('utf8'));
@@ -313,6 +314,52 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
     }
   }
 
+  /**
+   * The fast path for the common event, a compact content chunk with one choice
+   * (`{...,"choices":[{"index":0,"delta":{"content":"tok"},...,"finish_reason":null}]...}`),
+   * classified by a few bounded string searches instead of JSON.parse, which cost most of the
+   * client's CPU per chunk. Each search is anchored so that absent patterns scan only a short
+   * stretch. Anything unusual (an error key before the choices, usage, a finish reason, a second
+   * choice, other key order or spacing) returns false and takes the full JSON path, so the fast
+   * path can only ever agree with it (a test checks that on every shape we know).
+   */
+  private fastChunk(data: Buffer, t: number): boolean {
+    // latin1: one char per byte, and V8's string search is far cheaper per call than Buffer#indexOf
+    const text = data.toString('latin1');
+    const choices = text.indexOf('"choices":[{');
+    if (choices === -1 || text.lastIndexOf('"error"', choices) !== -1) return false;
+    const finish = text.indexOf('"finish_reason":null', choices);
+    if (finish === -1) return false;
+    const tail = finish + 20;
+    // one choice, closed right after its finish_reason; nothing but harmless keys after it
+    if (text.charCodeAt(tail) !== 125 /* } */ || text.charCodeAt(tail + 1) !== 93 /* ] */) return false;
+    if (text.indexOf('"usage"', tail) !== -1) return false;
+    let emitMs = NaN;
+    if (this.opts.recordEmitTimes) {
+      const at = text.indexOf('"inferload_emit_ms":', tail);
+      if (at !== -1) emitMs = parseFloat(text.slice(at + 20, at + 40));
+    }
+    let chars = 0;
+    for (const pat of CONTENT_PATTERNS) {
+      const at = text.indexOf(pat, choices);
+      if (at === -1 || at > finish) continue;
+      const start = at + pat.length;
+      const end = closingQuote(text, start);
+      if (end === -1 || end > finish) return false;
+      chars += end - start;
+      if (chars > 0) break;
+    }
+    const r = this.record;
+    if (Number.isNaN(r.firstChunkUs)) r.firstChunkUs = t;
+    if (chars > 0) {
+      if (Number.isNaN(r.firstTokenUs)) r.firstTokenUs = t;
+      r.chunkUs.push(t);
+      r.chunkChars.push(chars);
+      if (!Number.isNaN(emitMs)) (r.emitMs ??= []).push(emitMs);
+    }
+    return true;
+  }
+
   onSseErrorField(data: Buffer): void {
     if (this.finished) return;
     let message = data.toString('utf8');
@@ -349,6 +396,21 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
     if (Number.isNaN(r.sentUs)) queueMicrotask(() => this.done(r));
     else this.done(r);
   }
+}
+
+/** delta.content, delta.reasoning_content, delta.reasoning (chat) and text (completions) */
+const CONTENT_PATTERNS = ['"content":"', '"reasoning_content":"', '"reasoning":"', '"text":"'];
+
+/** The index of the quote that closes a JSON string whose first char is at `start`, or -1. */
+function closingQuote(text: string, start: number): number {
+  let i = text.indexOf('"', start);
+  while (i !== -1) {
+    let backslashes = 0;
+    for (let j = i - 1; j >= start && text.charCodeAt(j) === 92; j--) backslashes++;
+    if (backslashes % 2 === 0) return i;
+    i = text.indexOf('"', i + 1);
+  }
+  return -1;
 }
 
 interface StreamChunk {

@@ -49,10 +49,14 @@ export class SseParser {
       this.carry = EMPTY;
     }
     const len = buf.length;
+    // the next CR at or after pos (-1: none left in this buffer); searched again only once
+    // passed, so a read without CRs costs one scan, not one per line
+    let nextCr = buf.indexOf(CR, pos);
     while (pos < len) {
       const lf = buf.indexOf(LF, pos);
+      if (nextCr !== -1 && nextCr < pos) nextCr = buf.indexOf(CR, pos);
       // a CR may end a line on its own (SSE allows CR, LF and CRLF)
-      let cr = buf.indexOf(CR, pos);
+      let cr = nextCr;
       if (cr !== -1 && lf !== -1 && cr > lf) cr = -1;
       let lineEnd: number;
       let next: number;

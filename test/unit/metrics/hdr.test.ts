@@ -1,0 +1,45 @@
+import * as hdr from 'hdr-histogram-js';
+import { describe, expect, it } from 'vitest';
+import { decodeHistogram, encodeHistogram, newHistogram, recordUs } from '../../../src/metrics/hdr.js';
+
+describe('HDR histograms', () => {
+  it('the integer slot index equals the library\'s own for every magnitude', () => {
+    const ours = newHistogram() as unknown as { countsArrayIndex(v: number): number };
+    const ref = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 }) as unknown as {
+      countsArrayIndex(v: number): number;
+    };
+    const values: number[] = [];
+    for (let v = 0; v < 5000; v++) values.push(v);
+    for (let e = 11; e < 32; e++) for (const d of [-2, -1, 0, 1, 2, 777]) values.push(2 ** e + d);
+    for (let i = 0; i < 20000; i++) values.push(Math.floor(Math.random() * 3_600_000_000));
+    values.push(3_600_000_000);
+    for (const v of values) expect(ours.countsArrayIndex(v)).toBe(ref.countsArrayIndex(v));
+  });
+
+  it('records, encodes and decodes to the same distribution', () => {
+    const h = newHistogram();
+    for (let i = 1; i <= 10_000; i++) recordUs(h, i * 37.3);
+    recordUs(h, 0.2); // clamped to 1 µs
+    recordUs(h, 1e13); // clamped to 1 h
+    const d = decodeHistogram(encodeHistogram(h));
+    expect(d.totalCount).toBe(10_002);
+    for (const p of [50, 90, 99, 99.9]) expect(d.getValueAtPercentile(p)).toBe(h.getValueAtPercentile(p));
+    // the encoding keeps buckets, not the exact max: it comes back as the top of its bucket
+    expect(Math.abs(d.maxValue - h.maxValue) / h.maxValue).toBeLessThan(0.001);
+  });
+
+  it('merges exactly: two halves add up to the whole', () => {
+    const whole = newHistogram();
+    const a = newHistogram();
+    const b = newHistogram();
+    for (let i = 0; i < 5000; i++) {
+      const v = 1000 + ((i * 7919) % 100_000);
+      recordUs(whole, v);
+      recordUs(i % 2 === 0 ? a : b, v);
+    }
+    const merged = decodeHistogram(encodeHistogram(a));
+    merged.add(decodeHistogram(encodeHistogram(b)));
+    for (const p of [1, 25, 50, 75, 95, 99, 99.99]) expect(merged.getValueAtPercentile(p)).toBe(whole.getValueAtPercentile(p));
+    expect(merged.totalCount).toBe(whole.totalCount);
+  });
+});
