@@ -24,6 +24,8 @@ export interface OpenAIBackendOptions {
   recordEmitTimes?: boolean;
   /** extra headers sent with every request */
   headers?: Record<string, string>;
+  /** JSON.parse every event, skipping the byte-search fast path (for checks; slower) */
+  parseEveryEvent?: boolean;
 }
 
 const MAX_ERROR_BODY = 4096;
@@ -271,7 +273,7 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
       this.record.endUs = t;
       return;
     }
-    if (this.fastChunk(data, t)) return;
+    if (!this.opts.parseEveryEvent && this.fastChunk(data, t)) return;
     let obj: unknown;
     try {
       obj = JSON.parse(data.toString('utf8'));
