@@ -298,6 +298,7 @@ function toSpec(parsed: ParsedScenario): ScenarioSpec {
       ...(target.apiKeyEnv !== undefined && { apiKeyEnv: target.apiKeyEnv }),
       metrics: target.metrics,
       timeoutS: target.timeout,
+      ...(target.gpuCount !== undefined && { gpuCount: target.gpuCount }),
     },
     simulator: {
       profile: simulator.profile,
@@ -321,5 +322,14 @@ function toSpec(parsed: ParsedScenario): ScenarioSpec {
       temperature: workload.temperature,
     },
     slo: toSlo(parsed.slo),
+    sweep: {
+      startRate: parsed.sweep.startRate,
+      maxRate: parsed.sweep.maxRate,
+      precision: parsed.sweep.precision,
+      stepS: parsed.sweep.step,
+      stepWarmupS: parsed.sweep.stepWarmup,
+      maxSteps: parsed.sweep.maxSteps,
+      arrival: parsed.sweep.arrival,
+    },
   };
 }

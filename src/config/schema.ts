@@ -538,6 +538,9 @@ function targetSchema() {
       timeout: duration({ positive: true })
         .prefault('10m')
         .describe('per-request deadline from send to the end of the stream (default 10m)'),
+      gpuCount: integer(1)
+        .describe('GPUs behind the target, for capacity per GPU when no GPU exporter is scraped')
+        .optional(),
     },
     'a mapping like {url: http://127.0.0.1:8000/v1, model: my-model}',
   ).describe('the server under test; omitted: the built-in simulator');
@@ -567,6 +570,27 @@ function simulatorSchema() {
     },
     'a mapping like {profile: default, speed: 1}',
   ).describe('the built-in simulator, used only when no target url is given');
+}
+
+function sweepSchema() {
+  return mapping(
+    {
+      startRate: positiveNumber().prefault(1).describe('the first rate tried, requests/s (default 1)'),
+      maxRate: positiveNumber().prefault(1000).describe('never try above this rate, requests/s (default 1000)'),
+      precision: number('a fraction between 0.01 and 0.5')
+        .min(0.01)
+        .max(0.5)
+        .prefault(0.05)
+        .describe('bisect until the bracket is within this fraction of the sustainable rate (default 0.05)'),
+      step: duration({ positive: true }).prefault('30s').describe('how long each rate is held (default 30s)'),
+      stepWarmup: duration()
+        .prefault('10s')
+        .describe('the start of each step that is discarded while the server reaches steady state (default 10s)'),
+      maxSteps: integer(2, 100).prefault(16).describe('give up after this many steps (default 16)'),
+      arrival: oneOf(['constant', 'poisson']).prefault('poisson').describe('arrival process of each step (default poisson)'),
+    },
+    'a mapping like {startRate: 1, precision: 0.05, step: 30s}',
+  ).describe('inferload sweep: how the sustainable rate is searched (doubling, then bisection)');
 }
 
 function workloadSchema() {
@@ -631,6 +655,7 @@ export const scenarioSchema = mapping(
     simulator: simulatorSchema().prefault({}),
     load: loadSchema(),
     workload: workloadSchema().prefault({}),
+    sweep: sweepSchema().prefault({}),
     slo: mapping(sloShape(), 'a mapping from metric name to a list of thresholds, like {ttft_ms: ["p(95)<500"]}')
       .prefault({})
       .describe('k6 threshold syntax over inferload metric names, e.g. {ttft_ms: ["p(95)<500"]}'),

@@ -54,6 +54,20 @@ export interface TargetSpec {
   metrics: string[];
   /** per-request deadline from send to end of stream */
   timeoutS: number;
+  /** GPUs behind the target, declared (a GPU exporter's count wins when scraped) */
+  gpuCount?: number;
+}
+
+/** How `inferload sweep` searches the sustainable rate. */
+export interface SweepSpec {
+  startRate: number;
+  maxRate: number;
+  /** stop bisecting when (bad − good) / good is at most this */
+  precision: number;
+  stepS: number;
+  stepWarmupS: number;
+  maxSteps: number;
+  arrival: 'constant' | 'poisson';
 }
 
 /** Deterministic fault injection in the simulator; each ratio is per request. */
@@ -116,6 +130,7 @@ export interface ScenarioSpec {
   workload: WorkloadSpec;
   /** metric name → thresholds */
   slo: Record<string, SloThreshold[]>;
+  sweep: SweepSpec;
 }
 
 /** Failure classes (metrics.md). */

@@ -41,6 +41,7 @@ describe('defaults', () => {
         temperature: 0,
       },
       slo: {},
+      sweep: { startRate: 1, maxRate: 1000, precision: 0.05, stepS: 30, stepWarmupS: 10, maxSteps: 16, arrival: 'poisson' },
     });
   });
 
@@ -119,6 +120,7 @@ slo:
         error_ratio: [{ threshold: 'rate<0.001', abortOnFail: false }],
         output_token_throughput: [{ threshold: 'avg>100', abortOnFail: false }],
       },
+      sweep: { startRate: 1, maxRate: 1000, precision: 0.05, stepS: 30, stepWarmupS: 10, maxSteps: 16, arrival: 'poisson' },
     });
   });
 });
