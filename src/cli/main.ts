@@ -8,6 +8,7 @@ import { renderConsoleSummary } from '../report/console.js';
 import { executeRun, type RunControl } from './execute.js';
 import { startProgress } from './progress.js';
 import { resolveScenario, type RunFlags } from './scenario.js';
+import { executeSweep, renderSweepSummary } from './sweep.js';
 import { VERSION } from './version.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -81,6 +82,45 @@ export function buildProgram(exit: (code: number) => void): Command {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       process.stdout.write(renderConsoleSummary(result, { dir }) + '\n');
+      exit(exitCode);
+    });
+
+  program
+    .command('sweep')
+    .description("find the sustainable rate under the scenario's SLOs (doubling, then bisection); capacity per GPU")
+    .argument('[scenario]', 'scenario file or shipped name', 'sustained-rate')
+    .option('--target <url>', 'OpenAI-compatible base URL (omitted: the built-in simulator)')
+    .option('--model <name>', 'model name (default: the first of GET {target}/models)')
+    .option('--api-key-env <var>', 'environment variable holding the API key')
+    .option('--metrics <url>', 'a Prometheus endpoint to scrape; repeatable', collect)
+    .option('--out <dir>', 'output directory (default reports/runs/<scenario>-sweep-<UTC timestamp>/)')
+    .option('--seed <n>', 'override the seed')
+    .addOption(new Option('--endpoint <endpoint>', 'which OpenAI endpoint to drive').choices(['chat', 'completions']))
+    .option('--max-tokens <n>', 'output length to ask for (fixed)')
+    .option('--set <key=value>', 'override any scenario field by its path, e.g. sweep.step=20s; repeatable', collect)
+    .action(async (scenario: string, allFlags: RunFlags & { out?: string }) => {
+      const { out, ...flags } = allFlags;
+      const spec = resolveScenario(scenario, flags);
+      let control: RunControl | null = null;
+      let stopped = false;
+      const onSignal = (sig: NodeJS.Signals): void => {
+        if (stopped) process.exit(ExitCode.interrupted);
+        stopped = true;
+        process.stderr.write(`\ninferload: ${sig}: stopping the sweep after writing this step (again to quit now)\n`);
+        control?.interrupt(`interrupted by ${sig}`);
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      const { capacity, exitCode, dir } = await executeSweep(spec, {
+        out,
+        onStep: (c) => {
+          control = c;
+        },
+        stopped: () => stopped,
+      });
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      process.stdout.write(renderSweepSummary(capacity, dir) + '\n');
       exit(exitCode);
     });
 

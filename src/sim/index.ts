@@ -20,6 +20,16 @@ export type {
   TokenEvent,
 } from './model.js';
 export { StepLoop } from './loop.js';
+export {
+  BucketHistogram,
+  PROMETHEUS_TEXT_CONTENT_TYPE,
+  SimMetrics,
+  StepActivityWindow,
+  VLLM_BUCKETS,
+  buckets125,
+  formatPrometheusFloat,
+} from './metrics.js';
+export type { SimGpuSample, SimMetricsOptions, SimMetricsSource, StepActivity } from './metrics.js';
 export { RequestPlanner, resolveFaults, DEFAULT_FAULTS } from './planner.js';
 export type { PlannedFault, RequestPlan } from './planner.js';
 export { DEFAULT_SIM_WORKLOAD, measureCapacity, simulateOpenLoop } from './capacity.js';

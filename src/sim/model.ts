@@ -34,6 +34,8 @@ export class SimRequest<T> {
   firstScheduledUs = -1;
   firstTokenUs = -1;
   lastTokenUs = -1;
+  /** the token before the last one (-1 before the second token): step-to-step ITL for `/metrics` */
+  previousTokenUs = -1;
   finishedUs = -1;
   /** out of the batch until then (stall fault) */
   pausedUntilUs = -1;
@@ -343,6 +345,7 @@ export class EngineModel<T = unknown> {
       if (request.numComputed < request.numTokens) continue;
       request.numTokens++;
       request.outputTokens++;
+      request.previousTokenUs = request.lastTokenUs;
       request.lastTokenUs = nowUs;
       if (request.firstTokenUs < 0) {
         request.firstTokenUs = nowUs;

@@ -1,5 +1,6 @@
 // The simulator's HTTP front end: OpenAI-compatible endpoints over node:http with vLLM's SSE
-// framing, one engine-step timer for every stream, seeded fault injection, client-abort handling.
+// framing, one engine-step timer for every stream, seeded fault injection, client-abort handling,
+// and its telemetry (`/metrics` in vLLM's names, `/gpu/metrics` in the DCGM exporter's).
 
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -10,6 +11,7 @@ import type { SimFaults } from '../core/types.js';
 import { EngineModel } from './model.js';
 import type { EngineCounters, EngineGauges, SimRequest, TokenEvent } from './model.js';
 import { StepLoop } from './loop.js';
+import { PROMETHEUS_TEXT_CONTENT_TYPE, SimMetrics } from './metrics.js';
 import { RequestPlanner } from './planner.js';
 import type { FaultKind, RequestPlan } from './planner.js';
 import { resolveProfile } from './profiles.js';
@@ -121,6 +123,7 @@ class Simulator {
   private readonly profile: SimProfile;
   private readonly model: EngineModel<Exchange>;
   private readonly loop: StepLoop<Exchange>;
+  private readonly metrics: SimMetrics;
   private readonly planner: RequestPlanner;
   private readonly emitTimestamps: boolean;
   private readonly originUs = performance.now() * 1000;
@@ -154,7 +157,17 @@ class Simulator {
     const seed = options.seed ?? 1;
     if (!Number.isInteger(seed)) throw new RangeError(`seed must be an integer, got ${seed}`);
     this.model = new EngineModel<Exchange>(this.profile, { speed: options.speed ?? 1 });
-    this.loop = new StepLoop<Exchange>(this.model, (events) => this.onTokens(events));
+    this.metrics = new SimMetrics(this.model, { startUs: this.nowUs(), instanceId: this.idPrefix });
+    this.loop = new StepLoop<Exchange>(
+      this.model,
+      (events, stepEndUs) => {
+        // write first: the histograms can wait until the bytes are on their way
+        this.onTokens(events);
+        this.metrics.onTokens(events, stepEndUs);
+      },
+      undefined,
+      (plan) => this.metrics.onStep(plan),
+    );
     this.planner = new RequestPlanner(seed, options.faults);
     this.emitTimestamps = options.emitTimestamps ?? false;
     this.modelsBody = JSON.stringify({
@@ -220,6 +233,14 @@ class Simulator {
       case '/health':
         if (method !== 'GET') return this.methodNotAllowed(req, res);
         res.writeHead(200).end();
+        return;
+      case '/metrics':
+        if (method !== 'GET') return this.methodNotAllowed(req, res);
+        res.writeHead(200, { 'content-type': PROMETHEUS_TEXT_CONTENT_TYPE }).end(this.metrics.vllmText());
+        return;
+      case '/gpu/metrics':
+        if (method !== 'GET') return this.methodNotAllowed(req, res);
+        res.writeHead(200, { 'content-type': PROMETHEUS_TEXT_CONTENT_TYPE }).end(this.metrics.dcgmText(this.nowUs()));
         return;
       default:
         req.resume();

@@ -1,0 +1,106 @@
+// `inferload sweep`: find the sustainable rate under the scenario's SLOs by holding a series of
+// open-loop rates (doubling, then bisection), each a full run with its own results, and report
+// capacity per GPU. No argv or exit here: main.ts does those.
+import { join } from 'node:path';
+import { ExitCode } from '../core/errors.js';
+import type { ScenarioSpec } from '../core/types.js';
+import { capacityReport, judgeStep, SweepPlanner, type CapacityResult, type SweepStep } from '../analysis/capacity.js';
+import type { RunResult } from '../results/types.js';
+import { RunOutput } from '../results/writer.js';
+import { resolveProfile } from '../sim/profiles.js';
+import { executeRun, utcStamp, type RunControl } from './execute.js';
+
+export interface SweepOptions {
+  out?: string;
+  log?: (line: string) => void;
+  /** called with a handle to interrupt the step under way (signals) */
+  onStep?: (control: RunControl) => void;
+  /** true once the user asked to stop: no further step starts */
+  stopped?: () => boolean;
+}
+
+export interface SweepOutcome {
+  capacity: CapacityResult;
+  /** the results.json of the sweep: the best sustainable step's results, with `capacity` */
+  result: RunResult & { capacity: CapacityResult };
+  exitCode: ExitCode;
+  dir: string;
+}
+
+/** The scenario of one step: the same target and workload at a constant open-loop rate. */
+export function stepScenario(spec: ScenarioSpec, ratePerS: number): ScenarioSpec {
+  const maxInFlight = 'maxInFlight' in spec.load ? spec.load.maxInFlight : 10_000;
+  const { requests: _ignored, ...rest } = spec;
+  return {
+    ...rest,
+    warmupS: spec.sweep.stepWarmupS,
+    load: {
+      executor: 'constant-arrival-rate',
+      rate: ratePerS,
+      timeUnitS: 1,
+      durationS: spec.sweep.stepS,
+      arrival: spec.sweep.arrival,
+      burstiness: 1,
+      maxInFlight,
+      gracefulStopS: Math.min(spec.load.gracefulStopS, 15),
+    },
+  };
+}
+
+export async function executeSweep(spec: ScenarioSpec, opts: SweepOptions = {}): Promise<SweepOutcome> {
+  const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const dir = opts.out ?? join('reports', 'runs', `${spec.name}-sweep-${utcStamp(new Date())}`);
+  const planner = new SweepPlanner(spec.sweep);
+  const steps: SweepStep[] = [];
+  const results = new Map<number, RunResult>();
+  let last: RunResult | null = null;
+  for (let rate = planner.next(), i = 1; rate !== null && !opts.stopped?.(); rate = planner.next(), i++) {
+    const stepDir = join(dir, `step-${String(i).padStart(2, '0')}-${rate}rps`);
+    log(`sweep step ${i}: ${rate} req/s for ${spec.sweep.stepS} s (first ${spec.sweep.stepWarmupS} s discarded)`);
+    const { result } = await executeRun(stepScenario(spec, rate), { out: stepDir, onStart: opts.onStep, log });
+    last = result;
+    if (result.status === 'interrupted') break;
+    const step = judgeStep(rate, result, join(stepDir, 'results.json'));
+    steps.push(step);
+    results.set(rate, result);
+    log(
+      `  ${step.sustainable ? 'sustainable' : 'NOT sustainable'}: ${step.request_per_s.toFixed(2)} req/s done, TTFT p95 ${fmt(step.ttft_p95_ms)} ms, ITL p95 ${fmt(step.itl_p95_ms)} ms` +
+        (step.reasons.length > 0 ? ` (${step.reasons.join('; ')})` : ''),
+    );
+    if (result.status === 'failed') break;
+    planner.report(rate, step.sustainable);
+  }
+  const gpu = gpuCount(spec);
+  const capacity = capacityReport(steps, gpu);
+  const best = capacity.sustainable_request_per_s !== null ? results.get(capacity.sustainable_request_per_s) : undefined;
+  const base = best ?? last;
+  if (!base) throw new Error('the sweep ran no step');
+  const result = { ...base, capacity };
+  const output = new RunOutput(dir, false);
+  output.writeFinal(result);
+  await output.close();
+  const interrupted = last?.status === 'interrupted';
+  const exitCode = interrupted ? ExitCode.interrupted : capacity.sustainable_request_per_s === null ? ExitCode.thresholdFailed : ExitCode.ok;
+  return { capacity, result, exitCode, dir };
+}
+
+/** GPUs behind the target: declared in the scenario, or the simulator profile's. */
+function gpuCount(spec: ScenarioSpec): { count: number | null; source: CapacityResult['gpu_count_source'] } {
+  if (spec.target.gpuCount !== undefined) return { count: spec.target.gpuCount, source: 'scenario' };
+  if (!spec.target.url) return { count: resolveProfile(spec.simulator.profile).gpuCount, source: 'simulator' };
+  return { count: null, source: null };
+}
+
+const fmt = (v: number | null): string => (v === null ? '-' : v.toFixed(0));
+
+/** The console summary of a sweep. */
+export function renderSweepSummary(c: CapacityResult, dir: string): string {
+  const lines = ['', 'inferload sweep', `  ${'rate/s'.padStart(8)} ${'done/s'.padStart(8)} ${'TTFT p95'.padStart(9)} ${'ITL p95'.padStart(8)} ${'E2E p95'.padStart(8)}  verdict`];
+  for (const s of [...c.steps].sort((a, b) => a.rate_per_s - b.rate_per_s)) {
+    lines.push(
+      `  ${String(s.rate_per_s).padStart(8)} ${s.request_per_s.toFixed(2).padStart(8)} ${fmt(s.ttft_p95_ms).padStart(9)} ${fmt(s.itl_p95_ms).padStart(8)} ${fmt(s.e2e_p95_ms).padStart(8)}  ${s.sustainable ? 'ok' : 'NOT sustainable'}`,
+    );
+  }
+  lines.push('', `  ${c.finding}`, '', `  results    ${dir}/results.json  (each step in its own directory)`);
+  return lines.join('\n');
+}
