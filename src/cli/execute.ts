@@ -19,6 +19,11 @@ import { RunOutput } from '../results/writer.js';
 import { isArrivalLoad, loadDurationS } from '../schedule/arrivals.js';
 import { Workload } from '../workload/workload.js';
 import { spawnSimulator } from '../sim/spawn.js';
+import { Scraper, type ScrapeEndpointOptions, type ScrapeSample } from '../scrape/poller.js';
+import { fetchExposition } from '../scrape/fetch.js';
+import { correlations, reconcileTokens } from '../analysis/server.js';
+import { defaultAlertRules, evaluateAlerts } from '../analysis/alerts.js';
+import type { Clock } from '../core/clock.js';
 import { VERSION } from './version.js';
 
 export interface ExecuteOptions {
@@ -113,8 +118,30 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
       return { result, exitCode: ExitCode.invalidRun, dir };
     }
 
+    // the scraper takes its first look before the run clock starts (its counters' baseline)
+    const recorder = new Recorder({ windowS: spec.windowS, warmupS: spec.warmupS, requestSlos: requestSlos(spec.slo) });
+    let clock: Clock = runClock();
+    const scraperClock: Clock = {
+      now: () => clock.now(),
+      get epochMs() {
+        return clock.epochMs;
+      },
+    };
+    const endpoints = await scrapeEndpoints(spec, baseUrl, sim !== null);
+    const scraper = new Scraper(
+      endpoints,
+      scraperClock,
+      {
+        onSample: (sample) => {
+          if (sample.ok) recorder.addServerSample(Math.max(0, sample.tUs), sample.signals, sample.perGpu);
+          output.writeServerSample(serverLine(sample));
+        },
+      },
+      spec.windowS,
+    );
+    if (scraper.size > 0) await scraper.start();
     // the run clock starts now: intended times are relative to this instant
-    const clock = runClock();
+    clock = runClock();
     const backend = new OpenAIBackend({
       baseUrl,
       model,
@@ -127,7 +154,6 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
       clock,
     });
     await backend.preconnect(Math.min(4, expectedConcurrency(spec)));
-    const recorder = new Recorder({ windowS: spec.windowS, warmupS: spec.warmupS, requestSlos: requestSlos(spec.slo) });
     const errorSamples = new ErrorSamples();
     const health = new HealthMonitor();
     meta.started_at = new Date(clock.epochMs).toISOString();
@@ -135,10 +161,19 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
     let nextCheckpointUs = checkpointUs;
     let outcome: EngineOutcome | null = null;
 
+    let clientTokensAll = 0;
     const snapshotResult = (status: RunStatus, reason: string | null, arrivalsEndUs: number): RunResult => {
       const snapshot = recorder.snapshot();
       const summary = buildSummary(snapshot, { warmupS: spec.warmupS, arrivalsEndUs, openLoop: isArrivalLoad(spec.load) });
+      const serverTokens = scraper.serverGenerationTokens();
       return buildResult({
+        server: {
+          endpoints: scraper.info(),
+          tokens: serverTokens === null ? null : reconcileTokens(clientTokensAll, serverTokens),
+          gpu_count: scraper.gpuCount() ?? spec.target.gpuCount ?? null,
+          alerts: evaluateAlerts(defaultAlertRules(), snapshot.windows),
+        },
+        correlation: correlations(snapshot.windows),
         status,
         statusReason: reason,
         meta: { ...meta, ended_at: status === 'running' ? null : new Date().toISOString() },
@@ -158,6 +193,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
       clock,
       onRequestEnd: (r: RequestRecord) => {
         output.writeRequest(r);
+        if (!r.dropped) clientTokensAll += r.outputTokens;
         if (!r.ok && !r.dropped) errorSamples.add(r.errorClass ?? 'invalid_response', r.errorMessage ?? '');
       },
       onTick: (nowUs) => {
@@ -176,6 +212,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
         aborted = true;
         engine.stop('interrupted', reason, 0);
         engine.abortAll(reason);
+        void scraper.stop();
         recorder.flush();
         const result = snapshotResult('interrupted', reason, clock.now());
         output.writeFinal(result);
@@ -189,6 +226,8 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
       stopProgress?.();
     }
     await backend.close();
+    // one last scrape, so the server's counters cover every request
+    await scraper.stop();
     recorder.flush();
     const status: RunStatus =
       outcome.stoppedBy === 'interrupted' ? 'interrupted' : outcome.stoppedBy === 'target-failed' ? 'failed' : 'complete';
@@ -237,6 +276,40 @@ function arrivalPeriodEndUs(outcome: EngineOutcome, spec: ScenarioSpec, recorder
       throw new Error(`unknown stop reason ${String(never)}`);
     }
   }
+}
+
+/**
+ * The Prometheus endpoints of a run: the scenario's (or --metrics); else the simulator's
+ * /metrics and /gpu/metrics; else {target origin}/metrics when it answers.
+ */
+async function scrapeEndpoints(spec: ScenarioSpec, baseUrl: string, simulated: boolean): Promise<ScrapeEndpointOptions[]> {
+  if (spec.target.metrics.length > 0) return spec.target.metrics.map((url) => ({ url, intervalS: 1 }));
+  const origin = new URL(baseUrl).origin;
+  if (simulated) return [`${origin}/metrics`, `${origin}/gpu/metrics`].map((url) => ({ url, intervalS: 1 }));
+  try {
+    const res = await fetchExposition(`${origin}/metrics`, { timeoutMs: 2000 });
+    return res.status === 200 ? [{ url: `${origin}/metrics`, intervalS: 1 }] : [];
+  } catch {
+    return [];
+  }
+}
+
+/** One line of server-metrics.jsonl: when, what the canonical signals were, and the raw samples. */
+function serverLine(s: ScrapeSample): Record<string, unknown> {
+  return {
+    t_s: Math.round(s.tUs) / 1e6,
+    url: s.url,
+    ok: s.ok,
+    elapsed_ms: Math.round(s.elapsedMs * 1000) / 1000,
+    ...(s.error !== null && { error: s.error }),
+    profiles: s.profiles,
+    signals: s.signals,
+    ...(s.perGpu.length > 0 && { per_gpu: s.perGpu }),
+    ...(s.parsed && {
+      samples: s.parsed.families.flatMap((f) => f.samples.map((x) => [x.name, x.labels, x.value])),
+      ...(s.parsed.problems.length > 0 && { problems: s.parsed.problems.slice(0, 20) }),
+    }),
+  };
 }
 
 /** A rough number of requests in flight at once, to open that many connections up front. */

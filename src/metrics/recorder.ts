@@ -108,6 +108,9 @@ interface OpenWindow {
   outputTokens: number;
   errors: Record<string, number>;
   h: Record<WindowMetric, Histogram>;
+  /** scraped server signals in this window: sums and counts, averaged at close */
+  server: Map<string, { sum: number; n: number }>;
+  gpus: Map<string, { uuid: string; sums: Map<string, { sum: number; n: number }> }>;
 }
 
 /** Summary counters (warm-up excluded). */
@@ -212,6 +215,23 @@ export class Recorder {
   private noteArrival(tUs: number): void {
     if (!(tUs <= this.counters.lastArrivalUs)) this.counters.lastArrivalUs = tUs;
     if (!(tUs >= this.counters.firstArrivalUs)) this.counters.firstArrivalUs = tUs;
+  }
+
+  /**
+   * Scraped server signals read at `tUs` (gauges, rates, GPU aggregates) and per GPU; each
+   * window reports the mean of the samples that fell into it.
+   */
+  addServerSample(tUs: number, signals: Record<string, number | undefined>, perGpu: readonly { gpu: string; uuid?: string; [k: string]: unknown }[]): void {
+    const w = this.windowFor(tUs);
+    for (const [k, v] of Object.entries(signals)) if (typeof v === 'number' && Number.isFinite(v)) add(w.server, k, v);
+    for (const g of perGpu) {
+      let entry = w.gpus.get(g.gpu);
+      if (!entry) {
+        entry = { uuid: typeof g.uuid === 'string' ? g.uuid : '', sums: new Map() };
+        w.gpus.set(g.gpu, entry);
+      }
+      for (const [k, v] of Object.entries(g)) if (k !== 'gpu' && k !== 'uuid' && typeof v === 'number' && Number.isFinite(v)) add(entry.sums, k, v);
+    }
   }
 
   /** A request ended (success or failure). */
@@ -392,6 +412,8 @@ export class Recorder {
         e2e: this.take(),
         schedule_lag: this.take(),
       },
+      server: new Map(),
+      gpus: new Map(),
     };
     this.open.push(w);
     this.lastEndUs = startUs + widthUs;
@@ -418,7 +440,10 @@ export class Recorder {
       output_tokens: w.outputTokens,
       output_tokens_per_s: w.outputTokens / widthS,
       request_per_s: w.completed / widthS,
-      server: {},
+      server: means(w.server),
+      ...(w.gpus.size > 0 && {
+        gpus: [...w.gpus.entries()].map(([gpu, g]) => ({ gpu, ...(g.uuid ? { uuid: g.uuid } : {}), ...means(g.sums) })),
+      }),
       hdr: hdr ?? {
         ttft: encodeHistogram(w.h.ttft),
         itl: encodeHistogram(w.h.itl),
@@ -479,6 +504,20 @@ export class Recorder {
   get measuredStartUs(): number {
     return this.warmupUs;
   }
+}
+
+function add(m: Map<string, { sum: number; n: number }>, k: string, v: number): void {
+  const e = m.get(k);
+  if (e) {
+    e.sum += v;
+    e.n++;
+  } else m.set(k, { sum: v, n: 1 });
+}
+
+function means(m: Map<string, { sum: number; n: number }>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, { sum, n }] of m) out[k] = Math.round((sum / n) * 1e6) / 1e6;
+  return out;
 }
 
 type WindowPercentiles = Pick<
@@ -542,7 +581,29 @@ export function mergeWindows(a: WindowResult, b: WindowResult): WindowResult {
     const vb = b.server[k];
     server[k] = va === undefined ? vb! : vb === undefined ? va : (va * a.window_s + vb * b.window_s) / widthS;
   }
+  let gpus: WindowResult['gpus'];
+  if (a.gpus || b.gpus) {
+    const byId = new Map<string, NonNullable<WindowResult['gpus']>[number]>();
+    for (const [src, weight] of [
+      [a.gpus ?? [], a.window_s],
+      [b.gpus ?? [], b.window_s],
+    ] as const) {
+      for (const g of src) {
+        const cur = byId.get(g.gpu);
+        if (!cur) {
+          byId.set(g.gpu, { ...g });
+          continue;
+        }
+        for (const [k, v] of Object.entries(g)) {
+          const c = cur[k];
+          if (typeof v === 'number' && typeof c === 'number') cur[k] = (c * (widthS - weight) + v * weight) / widthS;
+        }
+      }
+    }
+    gpus = [...byId.values()];
+  }
   return {
+    ...(gpus && { gpus }),
     t_s: a.t_s,
     window_s: widthS,
     arrivals: a.arrivals + b.arrivals,

@@ -1,6 +1,6 @@
 // Recorder snapshot + run facts → RunSummary and RunResult (metrics.md's per-run definitions).
 import type { RecorderSnapshot } from '../metrics/recorder.js';
-import type { GeneratorHealth, RunMeta, RunResult, RunStatus, RunSummary, SloVerdict } from './types.js';
+import type { GeneratorHealth, RunMeta, RunResult, RunStatus, RunSummary, ServerSection, SloVerdict } from './types.js';
 import { RESULTS_SCHEMA } from './types.js';
 
 export interface SummaryFacts {
@@ -63,6 +63,8 @@ export interface ResultParts {
   slo: SloVerdict[];
   generator: GeneratorHealth;
   errorSamples: RunResult['error_samples'];
+  server?: ServerSection;
+  correlation?: Record<string, number>;
 }
 
 export function buildResult(p: ResultParts): RunResult {
@@ -73,8 +75,8 @@ export function buildResult(p: ResultParts): RunResult {
     run: p.meta,
     summary: p.summary,
     windows: p.snapshot.windows,
-    server: { endpoints: [], tokens: null, gpu_count: null, alerts: [] },
-    correlation: {},
+    server: p.server ?? { endpoints: [], tokens: null, gpu_count: null, alerts: [] },
+    correlation: p.correlation ?? {},
     slo: p.slo,
     generator: p.generator,
     error_samples: p.errorSamples,

@@ -39,6 +39,7 @@ export function requestLine(r: RequestRecord, recordChunks: boolean): string {
 export class RunOutput {
   readonly dir: string;
   private readonly requests: WriteStream;
+  private serverMetrics: WriteStream | null = null;
   private checkpointing: Promise<void> | null = null;
   private closed = false;
 
@@ -59,6 +60,16 @@ export class RunOutput {
 
   writeRequest(r: RequestRecord): void {
     if (!this.closed) this.requests.write(requestLine(r, this.recordChunks) + '\n');
+  }
+
+  /** One line of server-metrics.jsonl: a scrape, with its raw samples (created on first use). */
+  writeServerSample(line: Record<string, unknown>): void {
+    if (this.closed) return;
+    if (!this.serverMetrics) {
+      this.serverMetrics = createWriteStream(join(this.dir, 'server-metrics.jsonl'), { flags: 'w' });
+      this.serverMetrics.on('error', () => undefined);
+    }
+    this.serverMetrics.write(JSON.stringify(line) + '\n');
   }
 
   /** Rewrites results.json in the background (skipped while the previous one is in flight). */
@@ -91,5 +102,7 @@ export class RunOutput {
     if (this.closed) return;
     this.closed = true;
     await new Promise<void>((resolve) => this.requests.end(resolve));
+    const sm = this.serverMetrics;
+    if (sm) await new Promise<void>((resolve) => sm.end(resolve));
   }
 }
