@@ -60,7 +60,7 @@ describe('inferload run (the real binary)', () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('20 sent, 20 completed, 0 failed, 0 dropped');
     expect(run.stdout).toContain('TTFT');
-    expect(readdirSync(dir).sort()).toEqual(['requests.jsonl', 'results.json']);
+    expect(readdirSync(dir).sort()).toEqual(expect.arrayContaining(['requests.jsonl', 'results.json', 'server-metrics.jsonl']));
     const results = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'));
     expect(results.schema).toBe('inferload/results@1');
     expect(results.status).toBe('complete');
@@ -75,6 +75,24 @@ describe('inferload run (the real binary)', () => {
     expect(results.windows.length).toBeGreaterThan(0);
     expect(results.slo.every((v: { passed: boolean }) => v.passed)).toBe(true);
     expect(results.run.target.simulator).toEqual({ profile: 'default', speed: 1 });
+  });
+
+  it("scrapes the simulator's /metrics and /gpu/metrics and joins them with the client's view", () => {
+    const results = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'));
+    const endpoints = results.server.endpoints;
+    expect(endpoints.map((e: { profile: string }) => e.profile).sort()).toEqual(['dcgm', 'vllm']);
+    expect(endpoints.every((e: { failures: number; scrapes: number }) => e.failures === 0 && e.scrapes >= 2)).toBe(true);
+    // every token the client counted, the server generated
+    expect(results.server.tokens).toEqual({ client_output: 640, server_generation: 640, diff_ratio: 0 });
+    expect(results.server.gpu_count).toBe(1);
+    const withServer = results.windows.filter((w: { server: Record<string, number> }) => 'requests_running' in w.server);
+    expect(withServer.length).toBeGreaterThan(0);
+    expect(withServer.some((w: { server: Record<string, number> }) => w.server.requests_running! > 0)).toBe(true);
+    expect(withServer.some((w: { gpus?: unknown[] }) => (w.gpus ?? []).length === 1)).toBe(true);
+    const lines = readJsonl(join(dir, 'server-metrics.jsonl'));
+    expect(lines.length).toBeGreaterThanOrEqual(4);
+    expect(lines[0]).toHaveProperty('samples');
+    expect(results.server.alerts.length).toBeGreaterThan(0);
   });
 
   it('writes requests.jsonl with the stable fields, and its stamps reproduce results.json', () => {
@@ -175,7 +193,7 @@ describe('inferload run: bad input, failures, interrupts, secrets', () => {
       env: { MY_KEY: key },
     });
     expect(r.code).toBe(0);
-    const last = server.requests[server.requests.length - 1]!;
+    const last = server.requests.filter((q) => q.url.endsWith('/chat/completions')).at(-1)!;
     expect(last.headers.authorization).toBe(`Bearer ${key}`);
     expect(r.stdout + r.stderr).not.toContain(key);
     for (const f of readdirSync(d)) expect(readFileSync(join(d, f), 'utf8')).not.toContain(key);
