@@ -9,6 +9,7 @@ import { executeRun, type RunControl } from './execute.js';
 import { startProgress } from './progress.js';
 import { resolveScenario, type RunFlags } from './scenario.js';
 import { executeSweep, renderSweepSummary } from './sweep.js';
+import { runScrapeCommand } from './scrape-command.js';
 import { VERSION } from './version.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -122,6 +123,20 @@ export function buildProgram(exit: (code: number) => void): Command {
       process.off('SIGTERM', onSignal);
       process.stdout.write(renderSweepSummary(capacity, dir) + '\n');
       exit(exitCode);
+    });
+
+  program
+    .command('scrape')
+    .description('parse one Prometheus endpoint (URL), file or stdin (-) and print its canonical signals')
+    .argument('<source>', 'a URL, a file, or - for stdin')
+    .option('--once', 'scrape a URL once (no counter rates)')
+    .option('--json', 'print the parsed families, detected profiles, signals and problems as JSON')
+    .addOption(
+      new Option('--format <format>', 'exposition format; openmetrics also checks strictly').choices(['auto', 'prometheus', 'openmetrics']).default('auto'),
+    )
+    .option('--check', 'exit 104 when any line breaks the format (like promtool check metrics)')
+    .action(async (source: string, flags: { once?: boolean; json?: boolean; format: 'auto' | 'prometheus' | 'openmetrics'; check?: boolean }) => {
+      exit(await runScrapeCommand(source, flags, { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s), stdin: process.stdin }));
     });
 
   program
