@@ -5,7 +5,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { OpenAIBackend } from '../dist/backend/openai/client.js';
-import { runClock } from '../dist/core/clock.js';
+import { nowUs, runClock } from '../dist/core/clock.js';
 import { RequestRecord } from '../dist/core/record.js';
 import { Recorder } from '../dist/metrics/recorder.js';
 
@@ -61,7 +61,10 @@ const cpu = () => {
  * path (undici dispatch, SSE framing, JSON, stamps, recorder with HDR histograms).
  */
 export async function driveFull({ url, headers, tokens, concurrency, durationS, recordEmit = false, onRecord }) {
-  const clock = runClock();
+  const startUs = nowUs();
+  const clock = runClock(startUs);
+  /** epoch ms of the run clock's zero, on the same time base as the server's performance.timeOrigin stamps */
+  const epochAtZeroMs = performance.timeOrigin + startUs / 1000;
   const backend = new OpenAIBackend({
     baseUrl: url,
     model: 'bench',
@@ -109,7 +112,7 @@ export async function driveFull({ url, headers, tokens, concurrency, durationS, 
   clearInterval(ticker);
   await backend.close();
   recorder.flush();
-  return { chunks, requests, failed, cpuS, wallS, recorder };
+  return { chunks, requests, failed, cpuS, wallS, recorder, epochAtZeroMs };
 }
 
 /** The floor: the same streams read by a bare undici dispatch that only counts bytes. */
