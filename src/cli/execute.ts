@@ -59,6 +59,10 @@ export interface ExecuteResult {
   dir: string;
 }
 
+/** abortOnFail is judged only after this much measured time and this many completions. */
+const ABORT_MIN_MEASURED_US = 5e6;
+const ABORT_MIN_COMPLETED = 20;
+
 /** Interrupted runs give in-flight requests at most this long. */
 export const INTERRUPT_GRACE_S = 10;
 
@@ -200,7 +204,12 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
         health.sample();
         if (nowUs >= nextCheckpointUs) {
           nextCheckpointUs = nowUs + checkpointUs;
-          output.checkpoint(snapshotResult('running', null, Math.min(nowUs, loadDurationS(spec.load) * 1e6)));
+          const partial = snapshotResult('running', null, Math.min(nowUs, loadDurationS(spec.load) * 1e6));
+          output.checkpoint(partial);
+          // k6's abortOnFail: a threshold so marked stops the run once it fails on enough data
+          const broken = partial.slo.find((v) => v.abort_on_fail && !v.passed && v.observed !== null);
+          if (broken && nowUs >= spec.warmupS * 1e6 + ABORT_MIN_MEASURED_US && partial.summary.requests.completed >= ABORT_MIN_COMPLETED)
+            engine.stop('aborted', `stopped early: ${broken.name} failed (observed ${broken.observed}; abortOnFail)`);
         }
       },
     });
@@ -229,6 +238,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
     // one last scrape, so the server's counters cover every request
     await scraper.stop();
     recorder.flush();
+    // an abortOnFail stop is a complete run whose SLO failed (exit 99), with the reason said
     const status: RunStatus =
       outcome.stoppedBy === 'interrupted' ? 'interrupted' : outcome.stoppedBy === 'target-failed' ? 'failed' : 'complete';
     let reason = outcome.reason;

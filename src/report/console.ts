@@ -23,7 +23,11 @@ export function renderConsoleSummary(result: RunResult, files: { dir: string }):
   const r = s.requests;
   const lines: string[] = [];
   const status =
-    result.status === 'complete' ? '' : ` [${result.status.toUpperCase()}${result.status_reason ? `: ${safeText(result.status_reason)}` : ''}]`;
+    result.status === 'complete'
+      ? result.status_reason
+        ? ` [${safeText(result.status_reason)}]`
+        : ''
+      : ` [${result.status.toUpperCase()}${result.status_reason ? `: ${safeText(result.status_reason)}` : ''}]`;
   lines.push(
     `inferload ${safeText(result.run.scenario)} → ${safeText(result.run.target.url)} (${safeText(result.run.target.model)}, ${result.run.target.endpoint})${status}`,
   );

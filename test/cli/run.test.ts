@@ -180,6 +180,29 @@ describe('inferload run: bad input, failures, interrupts, secrets', () => {
     expect(existsSync(join(d, 'out'))).toBe(false);
   });
 
+  it('stops early when an abortOnFail threshold fails, still writes results, exits 99', async () => {
+    const d = tmp();
+    const file = join(d, 'abort.yaml');
+    writeFileSync(
+      file,
+      [
+        'name: abort-test',
+        'load: {executor: constant-arrival-rate, rate: 10, duration: 60s}',
+        'workload: {outputTokens: {dist: fixed, value: 8}, promptTokens: {dist: fixed, value: 16}}',
+        'slo:',
+        '  ttft_ms: [{threshold: "p(95)<1", abortOnFail: true}]',
+      ].join('\n'),
+    );
+    const t0 = Date.now();
+    const r = await inferload(['run', file, '--quiet', '--checkpoint', '1', '--out', join(d, 'out')]);
+    expect(r.code).toBe(99);
+    expect(Date.now() - t0).toBeLessThan(30_000);
+    const results = JSON.parse(readFileSync(join(d, 'out', 'results.json'), 'utf8'));
+    expect(results.status_reason).toContain('abortOnFail');
+    expect(results.slo[0].passed).toBe(false);
+    expect(r.stdout).toContain('stopped early');
+  });
+
   it('exits 104 for a bad flag with the flag named', async () => {
     const r = await inferload(['run', 'smoke', '--rate', 'fast']);
     expect(r.code).toBe(104);
