@@ -1,6 +1,7 @@
 // One run, end to end: resolve the target (start the simulator when there is none), preflight,
 // drive the load, write requests.jsonl as it goes and results.json as checkpoints and at the
 // end. No process.exit and no argv here: main.ts does those.
+import { writeFileSync } from 'node:fs';
 import { cpus, platform } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -24,6 +25,9 @@ import { fetchExposition } from '../scrape/fetch.js';
 import { correlations, reconcileTokens } from '../analysis/server.js';
 import { defaultAlertRules, evaluateAlerts } from '../analysis/alerts.js';
 import type { Clock } from '../core/clock.js';
+import { computeErrorBudget } from '../analysis/error-budget.js';
+import { renderReports } from '../report/render.js';
+import { sloJUnit } from '../report/junit.js';
 import { VERSION } from './version.js';
 
 export interface ExecuteOptions {
@@ -57,6 +61,19 @@ export interface ExecuteResult {
   result: RunResult;
   exitCode: ExitCode;
   dir: string;
+}
+
+/**
+ * report.md, report.html and (when the scenario has SLOs) junit.xml beside results.json. A
+ * failure to render never costs the measurements: results.json is already on disk.
+ */
+export function writeReports(result: RunResult, dir: string, log: (line: string) => void): void {
+  try {
+    renderReports(result, dir);
+    if (result.slo.length > 0) writeFileSync(join(dir, 'junit.xml'), sloJUnit(result));
+  } catch (e) {
+    log(`inferload: could not render the reports (${(e as Error).message}); results.json is written; try: inferload report ${join(dir, 'results.json')}`);
+  }
 }
 
 /** abortOnFail is judged only after this much measured time and this many completions. */
@@ -250,9 +267,13 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
     }
     const arrivalsEndUs = arrivalPeriodEndUs(outcome, spec, recorder);
     const result = snapshotResult(finalStatus, reason, arrivalsEndUs);
+    result.error_budget = computeErrorBudget(result);
     health.stop();
     await output.settle();
-    if (!aborted) output.writeFinal(result);
+    if (!aborted) {
+      output.writeFinal(result);
+      writeReports(result, dir, log);
+    }
     await output.close();
     if (outcome.abortedInFlight > 0) log(`inferload: ${outcome.abortedInFlight} request(s) were still in flight at the graceful stop and were cut`);
     return { result, exitCode: exitCodeOf(result, opts.strict ?? false), dir };

@@ -10,6 +10,9 @@ import { startProgress } from './progress.js';
 import { resolveScenario, type RunFlags } from './scenario.js';
 import { executeSweep, renderSweepSummary } from './sweep.js';
 import { runScrapeCommand } from './scrape-command.js';
+import { runCompareCommand } from './compare-command.js';
+import { runBaselineCommand } from './baseline-command.js';
+import { runReportCommand } from './report-command.js';
 import { VERSION } from './version.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -123,6 +126,52 @@ export function buildProgram(exit: (code: number) => void): Command {
       process.off('SIGTERM', onSignal);
       process.stdout.write(renderSweepSummary(capacity, dir) + '\n');
       exit(exitCode);
+    });
+
+  const io = { stdout: (s: string) => void process.stdout.write(s), stderr: (s: string) => void process.stderr.write(s) };
+
+  program
+    .command('compare')
+    .description('regression gate: compare a run with a baseline (a baseline file or a results.json), metric by metric, against run-to-run noise')
+    .argument('<baseline>', 'baseline file (inferload baseline add) or a results.json')
+    .argument('<current>', 'the results.json to judge')
+    .option('--tolerance <pct>', 'a change must exceed this relative change (%) to fail the gate', '20')
+    .option('--markdown <file>', 'also write the markdown table here (e.g. $GITHUB_STEP_SUMMARY)')
+    .option('--junit <file>', 'write a JUnit XML file, one testcase per compared metric')
+    .option('--json <file>', 'write the comparison as JSON')
+    .option('--benchmark-json <file>', "write github-action-benchmark's customSmallerIsBetter JSON of the current run")
+    .option('--benchmark-json-bigger <file>', "write github-action-benchmark's customBiggerIsBetter JSON (throughputs)")
+    .option('--seed <n>', 'seed of the bootstrap', '1')
+    .action(async (baseline: string, current: string, flags: Record<string, string>) => {
+      exit(await runCompareCommand(baseline, current, flags, io));
+    });
+
+  const baselineCmd = program.command('baseline').description('keep several runs as the baseline of the regression gate');
+  baselineCmd
+    .command('add')
+    .description('add a run to a baseline file (created when missing); keeps the newest runs')
+    .argument('<baseline>', 'baseline file')
+    .argument('<results>', 'results.json of a complete run')
+    .option('--max-runs <n>', 'how many runs the baseline keeps', '10')
+    .action(async (baseline: string, results: string, flags: { maxRuns?: string }) => {
+      exit(await runBaselineCommand('add', baseline, results, flags, io));
+    });
+  baselineCmd
+    .command('show')
+    .description("show a baseline's runs and their spread")
+    .argument('<baseline>', 'baseline file')
+    .option('--json', 'print JSON')
+    .action(async (baseline: string, flags: { json?: boolean }) => {
+      exit(await runBaselineCommand('show', baseline, undefined, flags, io));
+    });
+
+  program
+    .command('report')
+    .description('re-render report.md and report.html (and junit.xml when SLOs exist) from a saved results.json')
+    .argument('<results>', 'a results.json')
+    .option('--out <dir>', 'write the reports here (default: beside results.json)')
+    .action(async (results: string, flags: { out?: string }) => {
+      exit(await runReportCommand(results, flags, io));
     });
 
   program

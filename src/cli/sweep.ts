@@ -8,7 +8,7 @@ import { capacityReport, judgeStep, SweepPlanner, type CapacityResult, type Swee
 import type { RunResult } from '../results/types.js';
 import { RunOutput } from '../results/writer.js';
 import { resolveProfile } from '../sim/profiles.js';
-import { executeRun, utcStamp, type RunControl } from './execute.js';
+import { executeRun, utcStamp, writeReports, type RunControl } from './execute.js';
 
 export interface SweepOptions {
   out?: string;
@@ -79,6 +79,7 @@ export async function executeSweep(spec: ScenarioSpec, opts: SweepOptions = {}):
   const output = new RunOutput(dir, false);
   output.writeFinal(result);
   await output.close();
+  writeReports(result, dir, log);
   const interrupted = last?.status === 'interrupted';
   const exitCode = interrupted ? ExitCode.interrupted : capacity.sustainable_request_per_s === null ? ExitCode.thresholdFailed : ExitCode.ok;
   return { capacity, result, exitCode, dir };

@@ -76,6 +76,6 @@ export function renderConsoleSummary(result: RunResult, files: { dir: string }):
     for (const w of g.warnings) lines.push(`    - ${w}`);
   }
   lines.push('');
-  lines.push(`  results    ${files.dir}/results.json  (requests.jsonl beside it)`);
+  lines.push(`  results    ${files.dir}/results.json  (requests.jsonl, report.html and report.md beside it)`);
   return lines.join('\n');
 }

@@ -131,6 +131,10 @@ export interface RunResult {
   correlation: Record<string, number>;
   slo: SloVerdict[];
   generator: GeneratorHealth;
+  /** burn rate of an availability SLO at this run's error ratio (analysis/error-budget.ts) */
+  error_budget?: import('../analysis/error-budget.js').ErrorBudget | null;
+  /** sweeps only: capacity at the SLOs (analysis/capacity.ts) */
+  capacity?: import('../analysis/capacity.js').CapacityResult;
   /** the first few distinct failure messages, scrubbed of secrets */
   error_samples: { error_class: string; message: string; count: number }[];
 }

@@ -1,0 +1,185 @@
+// What the markdown and HTML reports share: escaping of user-controlled text for each target,
+// number formatting with units, and the list of warnings a reader must see before the numbers.
+import type { RunResult } from '../results/types.js';
+
+/** Control characters (and the Unicode line/paragraph separators) that must never reach a report verbatim. */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+/** One line of user text: control characters become spaces, and it is cut at `max` characters (with …). */
+export function oneLine(s: string, max = 500): string {
+  const flat = String(s).replace(CONTROL, ' ');
+  return flat.length > max ? flat.slice(0, max - 1) + '…' : flat;
+}
+
+/** Escapes text for HTML element content and quoted attribute values. */
+export function escapeHtml(s: string): string {
+  return String(s).replace(/[&<>"']/g, (c) => {
+    switch (c) {
+      case '&':
+        return '&amp;';
+      case '<':
+        return '&lt;';
+      case '>':
+        return '&gt;';
+      case '"':
+        return '&quot;';
+      default:
+        return '&#39;';
+    }
+  });
+}
+
+/**
+ * JSON for an inline `<script>` block: `<`, `>`, `&` and U+2028/2029 become `\uXXXX` escapes, so no
+ * string inside can close the script (`</script>`), open an HTML comment (`<!--`) or end a JS line.
+ * JSON.parse reads it back unchanged.
+ */
+export function jsonForScript(value: unknown): string {
+  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+}
+
+/**
+ * Escapes user text for GitHub-flavoured markdown, inline and inside table cells: markdown
+ * punctuation is backslash-escaped, `<`, `>` and `&` become entities (so no raw HTML and no
+ * autolinks in angle brackets), `@` cannot mention anyone, and control characters become spaces.
+ */
+export function escapeMarkdown(s: string, max = 300): string {
+  return oneLine(s, max)
+    .replace(/[\\`*_[\]|~]/g, '\\$&')
+    .replace(/[&<>]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : '&gt;'))
+    .replace(/@/g, '@\u200b');
+}
+
+/** A number for people: `-` for null/NaN, fixed digits otherwise (fewer digits for big values). */
+export function fmt(v: number | null | undefined, digits = 1): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '-';
+  return v.toFixed(digits);
+}
+
+/** A latency in ms with a precision that suits its size (0.123, 4.56, 78.9, 1234). */
+export function fmtMs(v: number | null | undefined): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '-';
+  const a = Math.abs(v);
+  return a < 1 ? v.toFixed(3) : a < 10 ? v.toFixed(2) : a < 1000 ? v.toFixed(1) : v.toFixed(0);
+}
+
+/** A ratio (0–1) as a percentage. */
+export function fmtPct(v: number | null | undefined, digits = 1): string {
+  return v === null || v === undefined || !Number.isFinite(v) ? '-' : `${(v * 100).toFixed(digits)} %`;
+}
+
+/** Bytes in binary units (GiB, MiB, …). */
+export function fmtBytes(v: number | null | undefined): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '-';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let x = v;
+  let i = 0;
+  while (Math.abs(x) >= 1024 && i < units.length - 1) {
+    x /= 1024;
+    i++;
+  }
+  return `${x.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
+
+/** The unit an SLO's observed value is in, from its metric name (metrics.md: names carry units). */
+export function sloUnit(metric: string): 'ms' | 'ratio' | 'req/s' | 'tok/s' | '' {
+  if (metric.endsWith('_ms')) return 'ms';
+  if (metric.endsWith('_ratio')) return 'ratio';
+  if (metric === 'request_throughput') return 'req/s';
+  if (metric === 'output_token_throughput') return 'tok/s';
+  return '';
+}
+
+/** An SLO's observed value with its unit, or "no data". */
+export function fmtObserved(metric: string, observed: number | null): string {
+  if (observed === null) return 'no data';
+  switch (sloUnit(metric)) {
+    case 'ms':
+      return `${fmtMs(observed)} ms`;
+    case 'ratio':
+      return fmtPct(observed, observed !== 0 && observed < 0.01 ? 3 : 2);
+    case 'req/s':
+      return `${fmt(observed, 2)} req/s`;
+    case 'tok/s':
+      return `${fmt(observed, 0)} tok/s`;
+    case '':
+      return String(observed);
+    default:
+      return String(observed);
+  }
+}
+
+/** The headline latency rows of every report: label and summary key, in reading order. */
+export const LATENCY_ROWS = [
+  ['TTFT', 'ttft'],
+  ['TTFT from send', 'ttft_sent'],
+  ['ITL', 'itl'],
+  ['TPOT', 'tpot'],
+  ['E2E', 'e2e'],
+  ['schedule lag', 'schedule_lag'],
+] as const;
+
+/** How serious a report warning is: `error` (numbers unusable or the run broke), `warning` (numbers suspect). */
+export type WarningLevel = 'error' | 'warning';
+
+/** One thing the reader must know before trusting the numbers. Text is raw (escape it for the target). */
+export interface ReportWarning {
+  level: WarningLevel;
+  text: string;
+  /** the individual findings behind it (generator warnings, endpoint problems), raw */
+  details: string[];
+}
+
+/** A run's warnings, most serious first: status, no completions, generator health, drops, scrape problems, estimates. */
+export function collectWarnings(result: RunResult): ReportWarning[] {
+  const out: ReportWarning[] = [];
+  const add = (level: WarningLevel, text: string, details: string[] = []): void => {
+    out.push({ level, text, details });
+  };
+  const r = result.summary.requests;
+  switch (result.status) {
+    case 'complete':
+      break;
+    case 'failed':
+      add('error', `The run failed${result.status_reason ? `: ${result.status_reason}` : ''}. The numbers cover only what happened before.`);
+      break;
+    case 'interrupted':
+      add('error', `The run was interrupted${result.status_reason ? ` (${result.status_reason})` : ''}. The numbers cover only part of it.`);
+      break;
+    case 'running':
+      add('warning', 'These are partial results: the run was still going when results.json was written.');
+      break;
+    default: {
+      const never: never = result.status;
+      add('warning', `Unknown run status ${String(never)}.`);
+    }
+  }
+  if (r.completed === 0) add('error', 'No request completed: there is no latency to report.');
+  const g = result.generator;
+  if (!g.valid) add('warning', 'The load generator may have been the bottleneck: latencies may include its own delays.', g.warnings);
+  if (r.dropped > 0)
+    add('warning', `${r.dropped} arrivals were dropped because the in-flight cap was reached: the target rate was not offered in full.`);
+  const scrape: string[] = [];
+  for (const e of result.server?.endpoints ?? []) {
+    if (e.scrapes === 0 && e.failures > 0) scrape.push(`${e.url} never answered (${e.failures} failed scrapes)${e.last_error ? `: ${e.last_error}` : ''}`);
+    else if (e.failures > 0) scrape.push(`${e.url}: ${e.failures} of ${e.scrapes + e.failures} scrapes failed`);
+    for (const w of e.warnings) scrape.push(`${e.url}: ${w}`);
+  }
+  if (scrape.length > 0) add('warning', 'Server metrics are incomplete or coarse: read the server charts with care.', scrape);
+  const est = result.summary.tokens.output_estimated_requests;
+  if (est > 0) add('warning', `${est} requests reported no token usage; their output tokens are counted from stream chunks (an estimate).`);
+  return out;
+}
+
+/** Whether any window carries a scraped server or GPU signal. */
+export function hasServerSignals(result: RunResult): boolean {
+  return result.windows.some((w) => Object.keys(w.server ?? {}).length > 0 || (w.gpus?.length ?? 0) > 0);
+}
+
+/** The run's verdict over its SLOs: pass/fail counts, or null when the scenario has none. */
+export function sloVerdict(result: RunResult): { passed: number; failed: number; total: number } | null {
+  if (result.slo.length === 0) return null;
+  const failed = result.slo.filter((s) => !s.passed).length;
+  return { passed: result.slo.length - failed, failed, total: result.slo.length };
+}

@@ -1,0 +1,301 @@
+// report.md: the run as GitHub-flavoured markdown, fit for a CI job summary or a pull-request
+// comment. Headline, SLO verdicts, key percentiles, errors, server summary, generator health.
+// Every user-supplied string is escaped, long lists are cut, and the whole stays under 1 MiB.
+import type { RunResult } from '../results/types.js';
+import { signalUnit } from './charts.js';
+import {
+  collectWarnings,
+  escapeMarkdown as md,
+  fmt,
+  fmtBytes,
+  fmtMs,
+  fmtObserved,
+  fmtPct,
+  LATENCY_ROWS,
+  sloVerdict,
+} from './common.js';
+
+/** The most report.md may weigh, bytes (GitHub's job-summary limit is 1 MiB). */
+export const MARKDOWN_MAX_BYTES = 1024 * 1024;
+
+const LIMITS = { warnings: 30, errorClasses: 30, errorSamples: 20, endpoints: 20, signals: 40, gpus: 16, correlation: 30, alerts: 30 } as const;
+
+/** A GFM table; cells must already be escaped. `align` per column: l or r. */
+function table(head: string[], rows: string[][], align: ('l' | 'r')[]): string {
+  const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
+  return [line(head), line(align.map((a) => (a === 'r' ? '--:' : ':--'))), ...rows.map(line)].join('\n');
+}
+
+const more = (shown: number, total: number, what: string): string[] =>
+  total > shown ? ['', `_… and ${total - shown} more ${what} (see results.json)._`] : [];
+
+/** Renders report.md for a run. Pure. */
+export function renderMarkdown(result: RunResult): string {
+  const run = result.run;
+  const s = result.summary;
+  const r = s.requests;
+  const out: string[] = [];
+
+  out.push(`# inferload report: ${md(run.scenario, 200)}`, '');
+  if (run.description) out.push(md(run.description, 1000), '');
+
+  const warnings = collectWarnings(result);
+  if (warnings.length > 0) {
+    const kind = warnings.some((w) => w.level === 'error') ? 'CAUTION' : 'WARNING';
+    out.push(`> [!${kind}]`);
+    for (const w of warnings.slice(0, LIMITS.warnings)) {
+      out.push(`> - ${md(w.text, 600)}`);
+      for (const d of w.details.slice(0, LIMITS.warnings)) out.push(`>   - ${md(d, 400)}`);
+      if (w.details.length > LIMITS.warnings) out.push(`>   - … and ${w.details.length - LIMITS.warnings} more`);
+    }
+    if (warnings.length > LIMITS.warnings) out.push(`> - … and ${warnings.length - LIMITS.warnings} more`);
+    out.push('');
+  }
+
+  const verdict = sloVerdict(result);
+  if (verdict === null) out.push('**No SLOs defined**: the scenario sets no thresholds, so there is no pass/fail verdict.', '');
+  else if (verdict.failed === 0) out.push(`**PASS**: all ${verdict.total} SLO${verdict.total === 1 ? '' : 's'} held.`, '');
+  else out.push(`**FAIL**: ${verdict.failed} of ${verdict.total} SLO${verdict.total === 1 ? '' : 's'} failed.`, '');
+
+  const t = run.target;
+  const sim = t.simulator ? ` (built-in simulator, profile ${md(t.simulator.profile, 60)}, speed ${t.simulator.speed})` : '';
+  const rate =
+    s.rate.target_per_s !== null
+      ? `${fmt(s.rate.achieved_per_s, 2)} req/s sent of ${fmt(s.rate.target_per_s, 2)} req/s intended`
+      : `${fmt(s.rate.achieved_per_s, 2)} req/s sent (closed loop)`;
+  const headRows: string[][] = [
+    ['target', md(t.url, 300)],
+    ['model', md(t.model, 300)],
+    ['endpoint', `${md(t.endpoint, 40)}${sim}`],
+    ['started', md(run.started_at, 40)],
+    ['status', `${result.status}${result.status_reason ? `: ${md(result.status_reason, 300)}` : ''}`],
+    ['duration', `${fmt(s.duration_s, 1)} s measured${run.warmup_s > 0 ? ` (after ${fmt(run.warmup_s, 0)} s warm-up)` : ''}`],
+    [
+      'requests',
+      `${r.sent} sent · ${r.completed} completed · ${r.failed} failed · ${r.dropped} dropped${r.warmup_sent > 0 ? ` (+${r.warmup_sent} in warm-up, not counted)` : ''}`,
+    ],
+    ['throughput', `${fmt(s.throughput.request_per_s, 2)} req/s · ${fmt(s.throughput.output_tokens_per_s, 0)} output tok/s · ${fmt(s.throughput.total_tokens_per_s, 0)} total tok/s`],
+    [
+      'goodput',
+      `${fmt(s.throughput.goodput_request_per_s, 2)} req/s${s.throughput.goodput_ratio !== null ? ` (${fmtPct(s.throughput.goodput_ratio)} of completed met every SLO)` : ''}`,
+    ],
+    ['arrival rate', rate],
+  ];
+  out.push(table(['run', ''], headRows, ['l', 'l']), '');
+
+  if (result.slo.length > 0) {
+    out.push('## SLOs', '');
+    out.push(
+      table(
+        ['SLO', 'observed', 'verdict'],
+        result.slo.map((v) => [
+          `${md(v.name, 200)}${v.abort_on_fail ? ' (aborts the run)' : ''}`,
+          md(fmtObserved(v.metric, v.observed)),
+          v.passed ? '✅ pass' : '❌ **FAIL**',
+        ]),
+        ['l', 'r', 'l'],
+      ),
+      '',
+    );
+  }
+
+  out.push('## Latency (ms)', '');
+  out.push(
+    table(
+      ['metric', 'p50', 'p90', 'p95', 'p99', 'p99.9', 'max', 'count'],
+      LATENCY_ROWS.map(([label, key]) => {
+        const l = s.latency_ms[key];
+        return [label, ...[l.p50, l.p90, l.p95, l.p99, l.p999, l.max].map(fmtMs), String(l.count)];
+      }),
+      ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ),
+    '',
+    'TTFT and E2E count from the intended send time (coordinated-omission correct); TTFT from send is what vLLM bench reports.',
+    '',
+  );
+
+  out.push('## Errors', '');
+  const errs = Object.entries(s.errors)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1]);
+  if (errs.length === 0) out.push('No request failed.', '');
+  else {
+    const ended = r.completed + r.failed;
+    out.push(
+      table(
+        ['class', 'requests', 'share of ended'],
+        errs.slice(0, LIMITS.errorClasses).map(([k, n]) => [md(k, 100), String(n), ended > 0 ? fmtPct(n / ended, 2) : '-']),
+        ['l', 'r', 'r'],
+      ),
+      ...more(LIMITS.errorClasses, errs.length, 'classes'),
+      '',
+    );
+    const samples = result.error_samples ?? [];
+    if (samples.length > 0) {
+      out.push('Sample messages:', '');
+      out.push(
+        table(
+          ['class', 'count', 'message'],
+          samples.slice(0, LIMITS.errorSamples).map((e) => [md(e.error_class, 100), String(e.count), md(e.message, 300)]),
+          ['l', 'r', 'l'],
+        ),
+        ...more(LIMITS.errorSamples, samples.length, 'messages'),
+        '',
+      );
+    }
+  }
+
+  out.push('## Server', '');
+  out.push(...serverMarkdown(result), '');
+
+  const g = result.generator;
+  out.push('## Load generator', '');
+  out.push(
+    table(
+      ['event-loop lag p99', 'schedule lag p99', 'client CPU', 'max RSS', 'trustworthy'],
+      [[`${fmtMs(g.event_loop_lag_p99_ms)} ms`, `${fmtMs(g.schedule_lag_p99_ms)} ms`, fmtPct(g.cpu_ratio, 0), fmtBytes(g.rss_max_bytes), g.valid ? 'yes' : '**no**']],
+      ['r', 'r', 'r', 'r', 'l'],
+    ),
+    '',
+  );
+  for (const w of g.warnings.slice(0, LIMITS.warnings)) out.push(`- ${md(w, 500)}`);
+  if (g.warnings.length > 0) out.push('');
+
+  out.push(
+    '---',
+    '',
+    `<sub>inferload ${md(run.inferload_version, 40)} · run ${md(run.id, 120)} · seed ${run.seed} · charts in report.html beside this file</sub>`,
+    '',
+  );
+  return capBytes(out.join('\n'), MARKDOWN_MAX_BYTES);
+}
+
+/** The server part: endpoints, signal ranges over the run, per-GPU figures, correlation, alerts. */
+function serverMarkdown(result: RunResult): string[] {
+  const server = result.server;
+  const endpoints = server?.endpoints ?? [];
+  const out: string[] = [];
+  const keys = new Set<string>();
+  for (const w of result.windows) for (const k of Object.keys(w.server ?? {})) keys.add(k);
+  if (endpoints.length === 0 && keys.size === 0) {
+    out.push('_No server metrics were scraped._ Pass `--metrics URL` (the server\'s Prometheus endpoint, a DCGM exporter) to see queue depth, KV-cache usage and GPU utilisation beside the latency.');
+    return out;
+  }
+  if (endpoints.length > 0) {
+    out.push(
+      table(
+        ['metrics endpoint', 'profile', 'scrapes', 'failures', 'notes'],
+        endpoints
+          .slice(0, LIMITS.endpoints)
+          .map((e) => [
+            md(e.url, 200),
+            e.profiles.length > 0 ? e.profiles.map((p) => md(p, 40)).join(', ') : 'unknown',
+            String(e.scrapes),
+            String(e.failures),
+            [e.last_error ? `last error: ${md(e.last_error, 200)}` : '', ...e.warnings.slice(0, 5).map((w) => md(w, 200))].filter((x) => x).join(' · '),
+          ]),
+        ['l', 'l', 'r', 'r', 'l'],
+      ),
+      ...more(LIMITS.endpoints, endpoints.length, 'endpoints'),
+      '',
+    );
+  }
+  if (keys.size === 0) out.push('_No server signal was recorded over time._', '');
+  else {
+    const rows: string[][] = [];
+    for (const k of [...keys].sort().slice(0, LIMITS.signals)) {
+      const vals = result.windows.map((w) => w.server?.[k]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+      if (vals.length === 0) continue;
+      const { unit, scale } = signalUnit(k);
+      const f = (v: number): string => fmt(v * scale, Math.abs(v * scale) < 10 ? 2 : 1);
+      const mean = vals.reduce((a, b) => a + b, 0) / vals.length;
+      rows.push([md(k, 100), unit, f(Math.min(...vals)), f(mean), f(Math.max(...vals))]);
+    }
+    out.push(
+      'Server signals over the run (per-window values):',
+      '',
+      table(['signal', 'unit', 'min', 'mean', 'max'], rows, ['l', 'l', 'r', 'r', 'r']),
+      ...more(LIMITS.signals, keys.size, 'signals'),
+      '',
+    );
+  }
+  const gpus = new Map<string, { util: number[]; mem: number[] }>();
+  for (const w of result.windows)
+    for (const g of w.gpus ?? []) {
+      const id = String(g.gpu);
+      const e = gpus.get(id) ?? { util: [], mem: [] };
+      if (typeof g.gpu_utilization_ratio === 'number') e.util.push(g.gpu_utilization_ratio);
+      if (typeof g.gpu_memory_used_bytes === 'number') e.mem.push(g.gpu_memory_used_bytes);
+      gpus.set(id, e);
+    }
+  if (gpus.size > 0) {
+    const avg = (a: number[]): number | null => (a.length === 0 ? null : a.reduce((x, y) => x + y, 0) / a.length);
+    const mx = (a: number[]): number | null => (a.length === 0 ? null : Math.max(...a));
+    out.push(
+      table(
+        ['GPU', 'utilisation mean', 'utilisation max', 'memory used max'],
+        [...gpus.entries()].slice(0, LIMITS.gpus).map(([id, e]) => [md(id, 60), fmtPct(avg(e.util), 0), fmtPct(mx(e.util), 0), fmtBytes(mx(e.mem))]),
+        ['l', 'r', 'r', 'r'],
+      ),
+      ...more(LIMITS.gpus, gpus.size, 'GPUs'),
+      '',
+    );
+  }
+  if (server?.tokens) {
+    const tk = server.tokens;
+    out.push(
+      `Output tokens: client ${tk.client_output} · server ${tk.server_generation}${tk.diff_ratio !== null ? ` · difference ${fmtPct(tk.diff_ratio, 2)}` : ''}`,
+      '',
+    );
+  }
+  const corr = Object.entries(result.correlation ?? {})
+    .filter(([, v]) => typeof v === 'number' && Number.isFinite(v))
+    .sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]));
+  if (corr.length > 0) {
+    out.push(
+      table(
+        ['client metric vs server signal', 'pearson r'],
+        corr.slice(0, LIMITS.correlation).map(([k, v]) => [md(k, 120), fmt(v, 2)]),
+        ['l', 'r'],
+      ),
+      ...more(LIMITS.correlation, corr.length, 'pairs'),
+      '',
+    );
+  }
+  const alerts = server?.alerts ?? [];
+  if (alerts.length > 0) {
+    out.push(
+      table(
+        ['alert', 'severity', 'condition', 'first held at', 'longest held', 'fired'],
+        alerts
+          .slice(0, LIMITS.alerts)
+          .map((a) => [
+            md(a.name, 120),
+            md(a.severity, 20),
+            md(a.condition, 200),
+            a.first_held_s === null ? '-' : `${fmt(a.first_held_s, 0)} s`,
+            `${fmt(a.held_s, 0)} s`,
+            a.fired ? '**FIRED**' : 'no',
+          ]),
+        ['l', 'l', 'l', 'r', 'r', 'l'],
+      ),
+      ...more(LIMITS.alerts, alerts.length, 'alerts'),
+      '',
+    );
+  }
+  while (out.length > 0 && out[out.length - 1] === '') out.pop();
+  return out;
+}
+
+/** Cuts text at a line boundary so that it stays within `max` bytes of UTF-8, with a note. */
+export function capBytes(text: string, max: number): string {
+  if (Buffer.byteLength(text, 'utf8') <= max) return text;
+  const note = '\n\n_… report cut at 1 MiB; the full data is in results.json._\n';
+  const budget = max - Buffer.byteLength(note, 'utf8');
+  const buf = Buffer.from(text, 'utf8').subarray(0, budget);
+  let cut = buf.toString('utf8');
+  // a multi-byte character split at the end decodes as U+FFFD: drop it with the partial line
+  const nl = cut.lastIndexOf('\n');
+  if (nl > 0) cut = cut.slice(0, nl);
+  return cut + note;
+}

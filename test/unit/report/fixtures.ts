@@ -1,0 +1,304 @@
+// Hand-made RunResults for the report tests: a ramp past the knee with server and per-GPU signals,
+// errors, drops and a warm-up (real HDR histograms from seeded samples), a run with zero completed
+// requests, and a copy of any result with hostile strings in every user- or server-supplied field.
+import { Rng } from '../../../src/core/rng.js';
+import { encodeHistogram, newHistogram, percentileMs, recordUs, summarizeMs, type Histogram } from '../../../src/metrics/hdr.js';
+import { LATENCY_METRICS, type LatencyMetric, type WindowResult } from '../../../src/metrics/recorder.js';
+import type { RunResult } from '../../../src/results/types.js';
+
+export interface SyntheticOptions {
+  windows?: number;
+  warmupS?: number;
+  /** scraped server signals (aggregate and per GPU), endpoints, correlation, alerts */
+  server?: boolean;
+  /** every request fails (connect refused): no latency at all */
+  noneCompleted?: boolean;
+  seed?: number;
+}
+
+const CAPACITY_PER_S = 45;
+const IN_FLIGHT_CAP = 400;
+
+/** A ramp from 8 to 8+N req/s against a server that serves 45 req/s: queue, TTFT, KV cache and 429s grow past the knee. */
+export function syntheticResult(opts: SyntheticOptions = {}): RunResult {
+  const nWindows = opts.windows ?? 60;
+  const warmupS = opts.warmupS ?? 10;
+  const rng = new Rng(opts.seed ?? 7);
+  const run = Object.fromEntries(LATENCY_METRICS.map((m) => [m, newHistogram()])) as Record<LatencyMetric, Histogram>;
+  const windows: WindowResult[] = [];
+  const errors: Record<string, number> = {};
+  let queue = 0;
+  let sent = 0;
+  let completed = 0;
+  let failed = 0;
+  let dropped = 0;
+  let outputTokens = 0;
+  let good = 0;
+  for (let i = 0; i < nWindows; i++) {
+    const measured = i >= warmupS;
+    const target = 8 + i;
+    const wh = { ttft: newHistogram(), itl: newHistogram(), e2e: newHistogram(), schedule_lag: newHistogram() };
+    const arrivals = target;
+    const inFlight = Math.min(IN_FLIGHT_CAP, Math.round(queue + CAPACITY_PER_S * 2.5));
+    const wDropped = queue > 300 ? Math.round((queue - 300) / 10) : 0;
+    const wSent = arrivals - wDropped;
+    const wErrors: Record<string, number> = {};
+    let wFailed = 0;
+    let wCompleted = 0;
+    let wTokens = 0;
+    if (opts.noneCompleted) {
+      wFailed = wSent;
+      wErrors.connect = wSent;
+    } else {
+      queue = Math.max(0, queue + wSent - CAPACITY_PER_S);
+      const served = Math.min(wSent + queue, CAPACITY_PER_S);
+      const throttled = queue > 120 ? Math.round(served * 0.08) : 0;
+      const timeouts = queue > 200 ? 1 : 0;
+      if (throttled > 0) wErrors.http_429 = throttled;
+      if (timeouts > 0) wErrors.timeout = timeouts;
+      wFailed = throttled + timeouts;
+      wCompleted = served - wFailed;
+      const ttftBaseMs = 35 + queue * 9;
+      const itlBaseMs = 11 * (1 + Math.min(queue, 150) / 300);
+      for (let k = 0; k < wCompleted; k++) {
+        const ttftUs = ttftBaseMs * 1000 * Math.exp(0.25 * rng.normal());
+        const lagUs = 150 + 300 * rng.next();
+        let t = ttftUs;
+        for (let c = 0; c < 63; c++) {
+          const gap = itlBaseMs * 1000 * Math.exp(0.12 * rng.normal());
+          t += gap;
+          recordUs(wh.itl, gap);
+          if (measured) {
+            recordUs(run.itl, gap);
+            recordUs(run.itl_per_token, gap);
+          }
+        }
+        recordUs(wh.ttft, ttftUs);
+        recordUs(wh.e2e, t);
+        recordUs(wh.schedule_lag, lagUs);
+        if (measured) {
+          recordUs(run.ttft, ttftUs);
+          recordUs(run.ttft_sent, ttftUs - lagUs);
+          recordUs(run.tpot, (t - ttftUs) / 63);
+          recordUs(run.e2e, t);
+          recordUs(run.e2e_sent, t - lagUs);
+          recordUs(run.schedule_lag, lagUs);
+          if (ttftUs < 500_000) good++;
+        }
+      }
+      wTokens = wCompleted * 64;
+    }
+    if (measured) {
+      sent += wSent;
+      completed += wCompleted;
+      failed += wFailed;
+      dropped += wDropped;
+      outputTokens += wTokens;
+      for (const [k, n] of Object.entries(wErrors)) errors[k] = (errors[k] ?? 0) + n;
+    }
+    const w: WindowResult = {
+      t_s: i,
+      window_s: 1,
+      arrivals,
+      sent: wSent,
+      completed: wCompleted,
+      failed: wFailed,
+      dropped: wDropped,
+      in_flight_max: inFlight,
+      errors: wErrors,
+      ttft_p50_ms: percentileMs(wh.ttft, 50),
+      ttft_p95_ms: percentileMs(wh.ttft, 95),
+      ttft_p99_ms: percentileMs(wh.ttft, 99),
+      itl_p50_ms: percentileMs(wh.itl, 50),
+      itl_p95_ms: percentileMs(wh.itl, 95),
+      itl_p99_ms: percentileMs(wh.itl, 99),
+      e2e_p50_ms: percentileMs(wh.e2e, 50),
+      e2e_p95_ms: percentileMs(wh.e2e, 95),
+      e2e_p99_ms: percentileMs(wh.e2e, 99),
+      schedule_lag_p99_ms: percentileMs(wh.schedule_lag, 99),
+      output_tokens: wTokens,
+      output_tokens_per_s: wTokens,
+      request_per_s: wCompleted,
+      server: {},
+      hdr: {
+        ttft: encodeHistogram(wh.ttft),
+        itl: encodeHistogram(wh.itl),
+        e2e: encodeHistogram(wh.e2e),
+        schedule_lag: encodeHistogram(wh.schedule_lag),
+      },
+    };
+    if (opts.server && !opts.noneCompleted) {
+      const running = Math.min(256, Math.round(CAPACITY_PER_S * 2.5 + Math.min(queue, 100) * 1.3));
+      const kv = Math.min(0.995, (running / 256) * 0.85 + Math.min(queue, 200) * 0.0008);
+      const util = Math.min(0.98, 0.35 + Math.min(wSent, CAPACITY_PER_S) / 60);
+      w.server = {
+        queue_depth: queue,
+        requests_running: running,
+        kv_cache_usage_ratio: Math.round(kv * 1000) / 1000,
+        preemptions_per_s: kv > 0.9 ? Math.round((kv - 0.9) * 400) / 10 : 0,
+        generation_tokens_per_s: wTokens * 1.01,
+        prompt_tokens_per_s: wCompleted * 512,
+        prefix_cache_hit_ratio: 0.32,
+        server_ttft_s: (w.ttft_p50_ms ?? 0) / 1000 * 0.93,
+        gpu_utilization_ratio: util,
+        gpu_memory_used_bytes: 2 * 74.2 * 2 ** 30,
+        gpu_power_watts: 2 * (320 + util * 300),
+        gpu_count: 2,
+      };
+      w.gpus = [
+        { gpu: '0', uuid: 'GPU-0a1b', gpu_utilization_ratio: util, gpu_memory_used_bytes: 74.3 * 2 ** 30, gpu_power_watts: 320 + util * 310 },
+        { gpu: '1', uuid: 'GPU-2c3d', gpu_utilization_ratio: Math.max(0, util - 0.04), gpu_memory_used_bytes: 74.1 * 2 ** 30, gpu_power_watts: 315 + util * 290 },
+      ];
+    }
+    windows.push(w);
+  }
+  const durationS = nWindows - warmupS;
+  const r3 = (x: number): number => Math.round(x * 1000) / 1000;
+  const latency = Object.fromEntries(LATENCY_METRICS.map((m) => [m, summarizeMs(run[m])])) as RunResult['summary']['latency_ms'];
+  const result: RunResult = {
+    schema: 'inferload/results@1',
+    status: opts.noneCompleted ? 'failed' : 'complete',
+    status_reason: opts.noneCompleted ? 'the first 20 requests all failed (last: connect: connect ECONNREFUSED 10.0.0.5:8000)' : null,
+    run: {
+      id: 'ramp-20260101T000000Z',
+      scenario: 'ramp',
+      description: 'a ramp from 8 to 68 req/s past the knee (hand-made fixture)',
+      started_at: '2026-01-01T00:00:00.000Z',
+      ended_at: `2026-01-01T00:01:${String(nWindows % 60).padStart(2, '0')}.000Z`,
+      seed: opts.seed ?? 7,
+      warmup_s: warmupS,
+      window_s: 1,
+      requests_limit: null,
+      target: { url: 'http://10.0.0.5:8000/v1', model: 'meta-llama/Llama-3.1-70B-Instruct', endpoint: 'chat', api_key_env: 'OPENAI_API_KEY', simulator: null },
+      load: { executor: 'ramping-arrival-rate', startRate: 8, stages: [{ durationS: nWindows, target: 8 + nWindows }] },
+      workload: { promptTokens: { dist: 'fixed', value: 512 }, outputTokens: { dist: 'fixed', value: 64 } },
+      inferload_version: '0.1.0',
+      node_version: 'v22.0.0',
+      platform: 'linux-x64',
+      cpus: 8,
+      argv: ['run', 'ramp.yaml', '--target', 'http://10.0.0.5:8000/v1'],
+    },
+    summary: {
+      duration_s: durationS,
+      requests: { sent, completed, failed, dropped, warmup_sent: warmupS * 8, warmup_dropped: 0 },
+      errors,
+      throughput: {
+        request_per_s: r3(completed / durationS),
+        output_tokens_per_s: r3(outputTokens / durationS),
+        total_tokens_per_s: r3((outputTokens + completed * 512) / durationS),
+        goodput_request_per_s: r3(good / durationS),
+        goodput_ratio: completed > 0 ? r3(good / completed) : null,
+      },
+      rate: { target_per_s: r3((sent + dropped) / durationS), achieved_per_s: r3(sent / durationS), arrival_period_s: durationS },
+      latency_ms: latency,
+      tokens: { prompt: completed * 512, output: outputTokens, output_usage: outputTokens, output_chunks: outputTokens, output_estimated_requests: 0 },
+    },
+    windows,
+    server: { endpoints: [], tokens: null, gpu_count: null, alerts: [] },
+    correlation: {},
+    slo: [
+      { name: 'ttft_ms: p(95)<500', metric: 'ttft_ms', threshold: 'p(95)<500', observed: latency.ttft.p95, passed: (latency.ttft.p95 ?? Infinity) < 500, abort_on_fail: false },
+      { name: 'e2e_ms: p(95)<3000', metric: 'e2e_ms', threshold: 'p(95)<3000', observed: latency.e2e.p95, passed: (latency.e2e.p95 ?? Infinity) < 3000, abort_on_fail: false },
+      {
+        name: 'error_ratio: rate<0.001',
+        metric: 'error_ratio',
+        threshold: 'rate<0.001',
+        observed: completed + failed > 0 ? r3(failed / (completed + failed)) : null,
+        passed: failed === 0,
+        abort_on_fail: false,
+      },
+    ],
+    generator: { event_loop_lag_p99_ms: 0.4, event_loop_lag_max_ms: 3.1, cpu_ratio: 0.21, schedule_lag_p99_ms: latency.schedule_lag.p99, rss_max_bytes: 140e6, valid: true, warnings: [] },
+    error_samples: Object.entries(errors).map(([cls, count]) => ({
+      error_class: cls,
+      message: cls === 'http_429' ? 'HTTP 429: {"error": "rate limited, retry after 1 s"}' : cls === 'connect' ? 'connect ECONNREFUSED 10.0.0.5:8000' : 'no byte for 30 s',
+      count,
+    })),
+  };
+  if (opts.server && !opts.noneCompleted) {
+    result.server = {
+      endpoints: [
+        { url: 'http://10.0.0.5:8000/metrics', profiles: ['vllm'], profile: 'vllm', scrapes: nWindows, failures: 0, interval_s: 1, last_error: null, warnings: [] },
+        {
+          url: 'http://10.0.0.5:9400/metrics',
+          profiles: ['dcgm'],
+          profile: 'dcgm',
+          scrapes: nWindows - 1,
+          failures: 1,
+          interval_s: 1,
+          last_error: 'timeout after 1 s',
+          warnings: ['samples repeat for 30 s: DCGM collects every 30 s, coarser than the 1 s window'],
+        },
+      ],
+      tokens: { client_output: outputTokens, server_generation: Math.round(outputTokens * 1.01), diff_ratio: -0.0099 },
+      gpu_count: 2,
+      alerts: [
+        { name: 'QueueBacklog', severity: 'warning', condition: 'queue_depth > 20', for_s: 10, first_held_s: 40, held_s: 20, fired: true, offered_rate: 48 },
+        { name: 'KVCacheFull', severity: 'critical', condition: 'kv_cache_usage_ratio > 0.98', for_s: 60, first_held_s: null, held_s: 0, fired: false, offered_rate: null },
+      ],
+    };
+    result.correlation = { ttft_p95_vs_queue_depth: 0.97, ttft_p95_vs_kv_cache_usage_ratio: 0.83, itl_p95_vs_requests_running: 0.71, ttft_p95_vs_gpu_utilization_ratio: 0.12 };
+  }
+  return result;
+}
+
+/** Strings that break out of HTML text, attributes, script blocks, comments, markdown tables and JS lines. */
+export const HOSTILE = [
+  '<script>window.__xss=1;alert(1)</script>',
+  '</script><script>window.__xss=2</script><!--',
+  '"><img src=x onerror="window.__xss=3">',
+  "'><svg onload=window.__xss=4>",
+  '| pipe | `tick` *bold* _em_ [link](javascript:alert(5)) <b>x</b> &amp; @everyone #1',
+  'line\u2028sep\u2029para\nnewline\r\u0000nul\u001b[31mred',
+  '{{constructor.constructor("window.__xss=6")()}} ${window.__xss=7}',
+];
+
+/** A copy of `result` with hostile strings in every field a user, a server or an error message can set. */
+export function withHostileStrings(result: RunResult): RunResult {
+  const r = structuredClone(result);
+  let i = 0;
+  const h = (): string => HOSTILE[i++ % HOSTILE.length]!;
+  r.status_reason = h();
+  r.run.id = h();
+  r.run.scenario = HOSTILE[0]!;
+  r.run.description = h();
+  r.run.started_at = h();
+  r.run.ended_at = h();
+  r.run.target = { url: HOSTILE[2]!, model: HOSTILE[0]!, endpoint: h(), api_key_env: h(), simulator: { profile: h(), speed: 1 } };
+  r.run.load = { executor: h(), [h()]: h() };
+  r.run.workload = { [h()]: [h(), { nested: h() }] };
+  r.run.inferload_version = h();
+  r.run.node_version = h();
+  r.run.platform = h();
+  r.run.argv = HOSTILE.slice();
+  for (const s of r.slo) {
+    s.name = h();
+    s.threshold = h();
+  }
+  r.slo.push({ name: h(), metric: h(), threshold: h(), observed: null, passed: false, abort_on_fail: true });
+  r.generator.valid = false;
+  r.generator.warnings = HOSTILE.slice();
+  r.summary.errors = { ...r.summary.errors, [HOSTILE[1]!]: 3, [HOSTILE[4]!]: 2 };
+  r.error_samples = HOSTILE.map((m, k) => ({ error_class: HOSTILE[(k + 1) % HOSTILE.length]!, message: m, count: k + 1 }));
+  r.server.endpoints = HOSTILE.map((u, k) => ({
+    url: u,
+    profiles: [h()],
+    profile: h(),
+    scrapes: k,
+    failures: k % 2,
+    interval_s: 1,
+    last_error: h(),
+    warnings: [h(), h()],
+  }));
+  r.server.alerts = [{ name: h(), severity: 'critical', condition: h(), for_s: 1, first_held_s: 2, held_s: 3, fired: true, offered_rate: 4 }];
+  r.correlation = Object.fromEntries(HOSTILE.map((k, n) => [`${k}_vs_${h()}`, n / 10]));
+  for (const w of r.windows) {
+    w.errors = { ...w.errors, [HOSTILE[1]!]: 1 };
+    w.server = { ...w.server, [HOSTILE[0]!]: 1, [HOSTILE[3]!]: 2, queue_depth: w.server.queue_depth ?? 1 };
+    w.gpus = [
+      { gpu: HOSTILE[0]!, uuid: HOSTILE[2]!, gpu_utilization_ratio: 0.5, gpu_memory_used_bytes: 1e9 },
+      { gpu: HOSTILE[1]!, uuid: HOSTILE[3]!, gpu_utilization_ratio: 0.6, gpu_memory_used_bytes: 2e9 },
+    ];
+  }
+  return r;
+}
