@@ -26,6 +26,7 @@ import { correlations, reconcileTokens } from '../analysis/server.js';
 import { defaultAlertRules, evaluateAlerts } from '../analysis/alerts.js';
 import type { Clock } from '../core/clock.js';
 import { computeErrorBudget } from '../analysis/error-budget.js';
+import { analyzeSoak, analyzeSpike } from '../analysis/spike-soak.js';
 import { renderReports } from '../report/render.js';
 import { sloJUnit } from '../report/junit.js';
 import { VERSION } from './version.js';
@@ -268,6 +269,8 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
     const arrivalsEndUs = arrivalPeriodEndUs(outcome, spec, recorder);
     const result = snapshotResult(finalStatus, reason, arrivalsEndUs);
     result.error_budget = computeErrorBudget(result);
+    result.spike = analyzeSpike(result);
+    result.soak = analyzeSoak(result, result.generator.rss_samples ?? []);
     health.stop();
     await output.settle();
     if (!aborted) {

@@ -1,10 +1,12 @@
-// `inferload report RESULTS.json [--out DIR]`: re-renders report.md and report.html from a saved
-// results file, without re-running anything. Checks the file is inferload's results (schema
-// `inferload/results@1`) and names what is wrong otherwise (exit 104).
+// `inferload report RESULTS.json [--out DIR]`: re-renders report.md, report.html and (when the run
+// has SLOs) junit.xml from a saved results file, without re-running anything. Checks the file is
+// inferload's results (schema `inferload/results@1`) and names what is wrong otherwise (exit 104).
+import { writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ExitCode, InvalidInputError, type InputProblem } from '../core/errors.js';
 import { LATENCY_METRICS } from '../metrics/recorder.js';
+import { sloJUnit } from '../report/junit.js';
 import { renderReports } from '../report/render.js';
 import { RESULTS_SCHEMA, type RunResult } from '../results/types.js';
 
@@ -115,9 +117,10 @@ export function normalizeResults(raw: Json): RunResult {
 }
 
 /**
- * Re-renders report.md and report.html from a saved results.json, next to it or into `opts.out`.
- * Returns the exit code: 0 when both were written, 104 when the file cannot be read or is not
- * inferload's results (the message names the field and the fix).
+ * Re-renders report.md, report.html and (when the run has SLOs) junit.xml from a saved
+ * results.json, next to it or into `opts.out`. Returns the exit code: 0 when they were written,
+ * 104 when the file cannot be read or is not inferload's results (the message names the field and
+ * the fix) or `--out` cannot be written.
  */
 export async function runReportCommand(resultsPath: string, opts: ReportCommandOptions, io: ReportCommandIo): Promise<number> {
   const fail = (problems: InputProblem[]): number => {
@@ -143,14 +146,19 @@ export async function runReportCommand(resultsPath: string, opts: ReportCommandO
   const result = normalizeResults(raw as Json);
   const dir = opts.out ?? dirname(resultsPath);
   let written: ReturnType<typeof renderReports>;
+  let junitPath: string | null = null;
   try {
     written = renderReports(result, dir);
+    if (result.slo.length > 0) {
+      junitPath = join(dir, 'junit.xml');
+      writeFileSync(junitPath, sloJUnit(result));
+    }
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EACCES' || code === 'EROFS' || code === 'ENOTDIR' || code === 'EEXIST' || code === 'EPERM')
       return fail([{ path: opts.out !== undefined ? '--out' : 'RESULTS.json', message: `cannot write the reports into ${dir} (${code}); choose a writable directory with --out` }]);
     throw err;
   }
-  io.stdout(`report.md    ${written.markdownPath}\nreport.html  ${written.htmlPath}\n`);
+  io.stdout(`report.md    ${written.markdownPath}\nreport.html  ${written.htmlPath}\n${junitPath ? `junit.xml    ${junitPath}\n` : ''}`);
   return ExitCode.ok;
 }

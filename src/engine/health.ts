@@ -24,10 +24,29 @@ export class HealthMonitor {
     this.sample();
   }
 
+  private rssSamples: [number, number][] = [];
+  private nextRssSampleMs = 0;
+  private rssEveryMs = 10_000;
+
   /** Samples memory; call now and then (the run's tick). */
   sample(): void {
     const rss = process.memoryUsage.rss();
     if (rss > this.rssMax) this.rssMax = rss;
+    const t = performance.now() - this.wallStartMs;
+    if (t >= this.nextRssSampleMs) {
+      this.rssSamples.push([Math.round(t / 100) / 10, rss]);
+      this.nextRssSampleMs = t + this.rssEveryMs;
+      // bounded: keep every other sample and sample half as often
+      if (this.rssSamples.length > 720) {
+        this.rssSamples = this.rssSamples.filter((_, i) => i % 2 === 0);
+        this.rssEveryMs *= 2;
+      }
+    }
+  }
+
+  /** [seconds since start, RSS bytes] samples so far. */
+  rss(): [number, number][] {
+    return this.rssSamples.slice();
   }
 
   /** CPU used by this process as a share of one core since the start. */
@@ -64,6 +83,7 @@ export class HealthMonitor {
       cpu_ratio: round3(cpu),
       schedule_lag_p99_ms: scheduleLagP99Ms,
       rss_max_bytes: this.rssMax,
+      rss_samples: this.rss(),
       valid: warnings.length === 0,
       warnings,
     };

@@ -48,7 +48,7 @@ const VISIBLE_POINTS_MAX = 120;
 const POINTS_MAX = 600;
 
 /** Where a chart goes in the report. */
-export type ChartSection = 'time-client' | 'time-server' | 'errors' | 'distribution' | 'generator';
+export type ChartSection = 'capacity' | 'time-client' | 'time-server' | 'errors' | 'distribution' | 'generator';
 
 /** One chart of the report: a stable id (used for its HTML element), a title, a caption, the spec. */
 export interface ReportChart {
@@ -623,7 +623,12 @@ export function otherServerSignalsChart(result: RunResult): ReportChart | null {
       width: TIME_CHART.width,
       height: 70,
       title: { text: `${family} (${unit})` },
-      mark: { type: 'line', strokeWidth: 1.5, invalid: 'break-paths-filter-domains', point: { size: 10, opacity: 0 } },
+      mark: {
+        type: 'line',
+        strokeWidth: 1.5,
+        invalid: 'break-paths-filter-domains',
+        point: result.windows.length <= POINTS_MAX ? { size: 10, opacity: 0 } : false,
+      },
       encoding: {
         x: { field: 't_s', type: 'quantitative', scale: { domain, nice: false, zero: true }, title: TIME_TITLE },
         y: { field: 'value', type: 'quantitative', title: unit, axis: { tickCount: 3 } },
@@ -840,9 +845,108 @@ export function distributionChart(result: RunResult, metric: CurveMetric): Repor
   };
 }
 
+/** One step of a sweep as a chart row: the offered rate, a series, its value, and whether the step held. */
+interface SweepRow {
+  rate_per_s: number;
+  series: string;
+  value: number | null;
+  sustainable: string;
+}
+
+/** Vertical markers of a sweep chart: the knee and the sustainable rate. */
+function sweepMarkers(result: RunResult): LayerList {
+  const cap = result.capacity;
+  if (!cap) return [];
+  const marks: { rate: number; label: string; color: string }[] = [];
+  if (cap.sustainable_request_per_s !== null) marks.push({ rate: cap.sustainable_request_per_s, label: `sustainable ${cap.sustainable_request_per_s} req/s`, color: '#2ca02c' });
+  if (cap.knee) marks.push({ rate: cap.knee.rate_per_s, label: `knee ≈ ${cap.knee.rate_per_s} req/s`, color: '#555' });
+  return marks.flatMap((m, i): LayerList => [
+    { data: { values: [m] }, mark: { type: 'rule', strokeDash: [5, 4], color: m.color }, encoding: { x: { field: 'rate', type: 'quantitative' } } },
+    {
+      data: { values: [m] },
+      mark: { type: 'text', align: 'left', baseline: 'top', dx: 3, dy: 3 + 12 * i, fontSize: 10, color: m.color, y: 0 },
+      encoding: { x: { field: 'rate', type: 'quantitative' }, text: { field: 'label', type: 'nominal' } },
+    },
+  ]);
+}
+
+function sweepChart(
+  result: RunResult,
+  o: { id: string; title: string; caption: string; yTitle: string; series: { name: string; color: string; dash?: number[]; value: (s: NonNullable<RunResult['capacity']>['steps'][number]) => number | null }[] },
+): ReportChart | null {
+  const steps = [...(result.capacity?.steps ?? [])].sort((a, b) => a.rate_per_s - b.rate_per_s);
+  if (steps.length === 0) return null;
+  const rows: SweepRow[] = steps.flatMap((st) =>
+    o.series.map((se) => {
+      const v = se.value(st);
+      return { rate_per_s: st.rate_per_s, series: se.name, value: v === null || !Number.isFinite(v) ? null : r3(v), sustainable: st.sustainable ? 'yes' : 'no' };
+    }),
+  );
+  if (!rows.some((r) => r.value !== null)) return null;
+  const names = o.series.map((s) => s.name);
+  return {
+    id: o.id,
+    section: 'capacity',
+    title: o.title,
+    caption: o.caption,
+    spec: {
+      $schema: SCHEMA,
+      width: TIME_CHART.width,
+      height: 170,
+      layer: [
+        {
+          data: { values: rows },
+          mark: { type: 'line', strokeWidth: 1.8, invalid: 'break-paths-filter-domains', point: { filled: true, size: 40 } },
+          encoding: {
+            x: { field: 'rate_per_s', type: 'quantitative', title: 'offered rate (req/s)', scale: { zero: true } },
+            y: { field: 'value', type: 'quantitative', title: o.yTitle, scale: { zero: true } },
+            color: { field: 'series', type: 'nominal', scale: { domain: names, range: o.series.map((s) => s.color) }, legend: { title: null, orient: 'top', direction: 'horizontal', symbolType: 'stroke' } },
+            strokeDash: { field: 'series', type: 'nominal', scale: { domain: names, range: o.series.map((s) => s.dash ?? [1, 0]) }, legend: { title: null, orient: 'top', direction: 'horizontal', symbolType: 'stroke' } },
+            tooltip: [
+              { field: 'series', type: 'nominal', title: 'series' },
+              { field: 'rate_per_s', type: 'quantitative', title: 'offered rate (req/s)', format: ',.2~f' },
+              { field: 'value', type: 'quantitative', title: o.yTitle, format: ',.2~f' },
+              { field: 'sustainable', type: 'nominal', title: 'sustainable' },
+            ],
+          },
+        },
+        ...sweepMarkers(result),
+      ],
+      config: baseConfig(),
+    },
+  };
+}
+
+/** A sweep's latency per offered rate: TTFT p50/p95/p99 of each step, with the knee and the sustainable rate. */
+export function sweepLatencyChart(result: RunResult): ReportChart | null {
+  return sweepChart(result, {
+    id: 'sweep-latency',
+    title: 'Sweep: TTFT per offered rate (ms)',
+    caption: 'Each point is one step of the sweep held at a constant rate. Where the curves leave their low-load level is the knee; the sustainable rate is the highest step at which every SLO held and the server kept up.',
+    yTitle: 'TTFT (ms)',
+    series: PERCENTILES.map((p) => ({ name: `TTFT ${p}`, color: PERCENTILE_COLORS[p], value: (st) => st[`ttft_${p}_ms`] })),
+  });
+}
+
+/** A sweep's throughput per offered rate: completed requests against the offered rate (the diagonal). */
+export function sweepThroughputChart(result: RunResult): ReportChart | null {
+  return sweepChart(result, {
+    id: 'sweep-throughput',
+    title: 'Sweep: throughput per offered rate (req/s)',
+    caption: 'Completed requests per second at each step. While the server keeps up they follow the offered rate (dashed); where they fall below it, requests pile up.',
+    yTitle: 'throughput (req/s)',
+    series: [
+      { name: 'offered', color: '#555', dash: [6, 4], value: (st) => st.rate_per_s },
+      { name: 'completed', color: '#2ca02c', value: (st) => st.request_per_s },
+    ],
+  });
+}
+
 /** Every chart the report has data for, in page order. Charts without data are left out (the page says why). */
 export function buildCharts(result: RunResult): ReportChart[] {
   const charts = [
+    sweepLatencyChart(result),
+    sweepThroughputChart(result),
     loadChart(result),
     latencyOverTimeChart(result, 'ttft'),
     // right under TTFT: the queue is where TTFT comes from

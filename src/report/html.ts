@@ -248,6 +248,7 @@ export function renderHtml(result: RunResult, assets: VegaAssets = loadVegaAsset
 <main>
 ${headline(result, verdict)}
 ${warnings.map((w) => banner(w))}
+${capacitySection(result, bySection('capacity'))}
 ${tiles(result)}
 ${sloSection(result)}
 <nav aria-label="sections"><a href="#time">Over time</a><a href="#server">Server &amp; GPUs</a><a href="#errors">Errors</a><a href="#distributions">Distributions</a><a href="#generator">Load generator</a><a href="#details">Run details</a></nav>
@@ -265,6 +266,7 @@ ${serverDetails(result)}
 <section id="errors">
 <h2>Errors</h2>
 ${errorsSection(result, bySection('errors'))}
+${errorBudgetSection(result)}
 </section>
 <section id="distributions">
 <h2>Latency distributions</h2>
@@ -434,6 +436,45 @@ ${server.alerts.slice(0, 50).map(
   (a) => html`<tr><td class="text">${oneLine(a.name, 200)}</td><td class="text">${a.severity}</td><td class="text">${oneLine(a.condition, 200)}</td><td>${fmt(a.for_s, 0)} s</td><td>${a.first_held_s === null ? '-' : `${fmt(a.first_held_s, 0)} s`}</td><td>${fmt(a.held_s, 0)} s</td><td>${a.offered_rate === null ? '-' : `${fmt(a.offered_rate, 2)} req/s`}</td><td class="${a.fired ? 'fail' : 'pass'}">${a.fired ? 'FIRED' : 'no'}</td></tr>\n`,
 )}</tbody></table>`);
   return html`${parts}`;
+}
+
+function capacitySection(result: RunResult, charts: ReportChart[]): Markup {
+  const cap = result.capacity;
+  if (!cap) return html``;
+  const gpus = cap.gpu_count !== null ? `${cap.gpu_count} GPU${cap.gpu_count === 1 ? '' : 's'}${cap.gpu_count_source ? ` (from the ${cap.gpu_count_source})` : ''}` : 'GPU count unknown';
+  const steps = [...cap.steps].sort((a, b) => a.rate_per_s - b.rate_per_s);
+  return html`<section id="capacity" aria-label="capacity">
+<h2>Capacity at the SLOs (sweep)</h2>
+<p class="desc">${oneLine(cap.finding, 1000)}</p>
+<div class="tiles">
+${tile('sustainable rate', cap.sustainable_request_per_s !== null ? `${fmt(cap.sustainable_request_per_s, 2)} req/s` : 'none', 'every SLO held, server kept up', cap.sustainable_request_per_s === null ? 'bad' : '')}
+${tile('output tokens at capacity', cap.sustainable_output_tokens_per_s !== null ? `${fmt(cap.sustainable_output_tokens_per_s, 0)} tok/s` : '-', '')}
+${tile('per GPU', cap.per_gpu.request_per_s !== null ? `${fmt(cap.per_gpu.request_per_s, 2)} req/s` : '-', cap.per_gpu.output_tokens_per_s !== null ? `${fmt(cap.per_gpu.output_tokens_per_s, 0)} tok/s · ${gpus}` : gpus)}
+${tile('knee', cap.knee ? `≈ ${fmt(cap.knee.rate_per_s, 1)} req/s` : '-', cap.knee ? `${oneLine(cap.knee.metric, 40)} left ${fmtMs(cap.knee.baseline_ms)} ms` : 'latency never left its low-load level')}
+${tile('first unsustainable', cap.first_unsustainable ? `${fmt(cap.first_unsustainable.rate_per_s, 2)} req/s` : '-', cap.first_unsustainable ? cap.first_unsustainable.reasons.slice(0, 2).map((r) => oneLine(r, 120)).join('; ') : 'none tried')}
+${tile('steps', String(cap.steps.length), 'rates held')}
+</div>
+${figures(charts)}
+<table class="wide"><thead><tr><th>offered (req/s)</th><th class="text">sustainable</th><th>completed (req/s)</th><th>output (tok/s)</th><th>TTFT p95 (ms)</th><th>ITL p95 (ms)</th><th>E2E p95 (ms)</th><th>goodput</th><th>errors</th><th class="text">why not</th></tr></thead><tbody>
+${steps.slice(0, 100).map(
+  (st) => html`<tr><td>${fmt(st.rate_per_s, 2)}</td><td class="text ${st.sustainable ? 'pass' : 'fail'}">${st.sustainable ? 'yes' : 'no'}</td><td>${fmt(st.request_per_s, 2)}</td><td>${fmt(st.output_tokens_per_s, 0)}</td><td>${fmtMs(st.ttft_p95_ms)}</td><td>${fmtMs(st.itl_p95_ms)}</td><td>${fmtMs(st.e2e_p95_ms)}</td><td>${fmtPct(st.goodput_ratio)}</td><td>${fmtPct(st.error_ratio, 2)}</td><td class="text">${st.reasons.slice(0, 3).map((r) => oneLine(r, 200)).join('; ')}</td></tr>\n`,
+)}</tbody></table>
+<p class="note">The numbers below are those of the best sustainable step's run.</p>
+</section>`;
+}
+
+function errorBudgetSection(result: RunResult): Markup {
+  const b = result.error_budget;
+  if (!b) return html``;
+  return html`<h3>Error budget (availability SLO ${fmtPct(b.availability_slo, 2)} over ${b.period_days} days)</h3>
+<table><thead><tr><th class="text">measure</th><th>value</th></tr></thead><tbody>
+<tr><td class="text">error ratio (${b.requests_judged.toLocaleString('en-US')} requests judged)</td><td>${fmtPct(b.error_ratio, 3)}</td></tr>
+<tr><td class="text">burn rate (1 = the budget lasts exactly the period)</td><td>${fmt(b.burn_rate, 2)}</td></tr>
+<tr><td class="text">budget burnt per hour at this load</td><td>${b.budget_minutes_per_hour === null ? '-' : `${fmt(b.budget_minutes_per_hour, 3)} min of ${fmt(b.budget_minutes, 1)} min`}</td></tr>
+<tr><td class="text">budget gone after</td><td>${b.hours_to_exhaustion === null ? 'never (nothing burns)' : `${fmt(b.hours_to_exhaustion, 1)} h`}</td></tr>
+${b.alerts.slice(0, 20).map((a) => html`<tr><td class="text">alert “${oneLine(a.name, 120)}” (burn rate > ${fmt(a.burn_rate_threshold, 1)})</td><td class="${a.would_fire ? 'fail' : 'pass'}">${a.would_fire ? 'would fire' : 'quiet'}</td></tr>\n`)}
+</tbody></table>
+<p class="note">${oneLine(b.note, 1000)}</p>`;
 }
 
 function errorsSection(result: RunResult, charts: ReportChart[]): Markup {

@@ -18,7 +18,7 @@ import {
 /** The most report.md may weigh, bytes (GitHub's job-summary limit is 1 MiB). */
 export const MARKDOWN_MAX_BYTES = 1024 * 1024;
 
-const LIMITS = { warnings: 30, errorClasses: 30, errorSamples: 20, endpoints: 20, signals: 40, gpus: 16, correlation: 30, alerts: 30 } as const;
+const LIMITS = { warnings: 30, steps: 60, errorClasses: 30, errorSamples: 20, endpoints: 20, signals: 40, gpus: 16, correlation: 30, alerts: 30 } as const;
 
 /** A GFM table; cells must already be escaped. `align` per column: l or r. */
 function table(head: string[], rows: string[][], align: ('l' | 'r')[]): string {
@@ -83,6 +83,8 @@ export function renderMarkdown(result: RunResult): string {
   ];
   out.push(table(['run', ''], headRows, ['l', 'l']), '');
 
+  out.push(...capacityMarkdown(result));
+
   if (result.slo.length > 0) {
     out.push('## SLOs', '');
     out.push(
@@ -145,6 +147,27 @@ export function renderMarkdown(result: RunResult): string {
     }
   }
 
+  const b = result.error_budget;
+  if (b) {
+    out.push(`### Error budget (availability ${fmtPct(b.availability_slo, 2)} over ${b.period_days} days)`, '');
+    out.push(
+      table(
+        ['error ratio', 'burn rate', 'budget per hour', 'budget gone after', 'alerts that would fire'],
+        [
+          [
+            fmtPct(b.error_ratio, 3),
+            fmt(b.burn_rate, 2),
+            b.budget_minutes_per_hour === null ? '-' : `${fmt(b.budget_minutes_per_hour, 3)} of ${fmt(b.budget_minutes, 1)} min`,
+            b.hours_to_exhaustion === null ? 'never' : `${fmt(b.hours_to_exhaustion, 1)} h`,
+            b.alerts.filter((a) => a.would_fire).map((a) => md(a.name, 80)).join(', ') || 'none',
+          ],
+        ],
+        ['r', 'r', 'r', 'r', 'l'],
+      ),
+      '',
+    );
+  }
+
   out.push('## Server', '');
   out.push(...serverMarkdown(result), '');
 
@@ -168,6 +191,54 @@ export function renderMarkdown(result: RunResult): string {
     '',
   );
   return capBytes(out.join('\n'), MARKDOWN_MAX_BYTES);
+}
+
+/** The capacity a sweep found: the headline figures, the finding, and its steps. */
+function capacityMarkdown(result: RunResult): string[] {
+  const cap = result.capacity;
+  if (!cap) return [];
+  const out: string[] = ['## Capacity at the SLOs (sweep)', '', md(cap.finding, 1000), ''];
+  const gpus = cap.gpu_count !== null ? `${cap.gpu_count}${cap.gpu_count_source ? ` (from the ${cap.gpu_count_source})` : ''}` : 'unknown';
+  out.push(
+    table(
+      ['sustainable rate', 'output tokens', 'per GPU', 'GPUs', 'knee'],
+      [
+        [
+          cap.sustainable_request_per_s !== null ? `${fmt(cap.sustainable_request_per_s, 2)} req/s` : '**none**',
+          cap.sustainable_output_tokens_per_s !== null ? `${fmt(cap.sustainable_output_tokens_per_s, 0)} tok/s` : '-',
+          cap.per_gpu.request_per_s !== null ? `${fmt(cap.per_gpu.request_per_s, 2)} req/s · ${fmt(cap.per_gpu.output_tokens_per_s, 0)} tok/s` : '-',
+          md(gpus, 60),
+          cap.knee ? `≈ ${fmt(cap.knee.rate_per_s, 1)} req/s (${md(cap.knee.metric, 40)})` : '-',
+        ],
+      ],
+      ['r', 'r', 'r', 'l', 'l'],
+    ),
+    '',
+  );
+  const steps = [...cap.steps].sort((a, b) => a.rate_per_s - b.rate_per_s);
+  out.push(
+    table(
+      ['offered (req/s)', 'sustainable', 'completed (req/s)', 'TTFT p95 (ms)', 'ITL p95 (ms)', 'E2E p95 (ms)', 'errors', 'why not'],
+      steps
+        .slice(0, LIMITS.steps)
+        .map((st) => [
+          fmt(st.rate_per_s, 2),
+          st.sustainable ? 'yes' : '**no**',
+          fmt(st.request_per_s, 2),
+          fmtMs(st.ttft_p95_ms),
+          fmtMs(st.itl_p95_ms),
+          fmtMs(st.e2e_p95_ms),
+          fmtPct(st.error_ratio, 2),
+          st.reasons.slice(0, 3).map((r) => md(r, 150)).join('; '),
+        ]),
+      ['r', 'l', 'r', 'r', 'r', 'r', 'r', 'l'],
+    ),
+    ...more(LIMITS.steps, steps.length, 'steps'),
+    '',
+    'The tables below are those of the best sustainable step.',
+    '',
+  );
+  return out;
 }
 
 /** The server part: endpoints, signal ranges over the run, per-GPU figures, correlation, alerts. */

@@ -42,6 +42,8 @@ export interface GeneratorHealth {
   cpu_ratio: number | null;
   schedule_lag_p99_ms: number | null;
   rss_max_bytes: number;
+  /** [seconds since start, RSS bytes], every 10 s (bounded: halved when long) */
+  rss_samples?: [number, number][];
   valid: boolean;
   warnings: string[];
 }
@@ -133,6 +135,10 @@ export interface RunResult {
   generator: GeneratorHealth;
   /** burn rate of an availability SLO at this run's error ratio (analysis/error-budget.ts) */
   error_budget?: import('../analysis/error-budget.js').ErrorBudget | null;
+  /** ramping runs with a peak: recovery from the spike (analysis/spike-soak.ts) */
+  spike?: import('../analysis/spike-soak.js').SpikeAnalysis | null;
+  /** drift of latency, server signals and the generator's memory over the run */
+  soak?: import('../analysis/spike-soak.js').SoakAnalysis;
   /** sweeps only: capacity at the SLOs (analysis/capacity.ts) */
   capacity?: import('../analysis/capacity.js').CapacityResult;
   /** the first few distinct failure messages, scrubbed of secrets */

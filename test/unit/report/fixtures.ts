@@ -13,6 +13,8 @@ export interface SyntheticOptions {
   server?: boolean;
   /** every request fails (connect refused): no latency at all */
   noneCompleted?: boolean;
+  /** results.capacity of a sweep (steps at 10..60 req/s) and results.error_budget */
+  capacity?: boolean;
   seed?: number;
 }
 
@@ -239,6 +241,62 @@ export function syntheticResult(opts: SyntheticOptions = {}): RunResult {
     };
     result.correlation = { ttft_p95_vs_queue_depth: 0.97, ttft_p95_vs_kv_cache_usage_ratio: 0.83, itl_p95_vs_requests_running: 0.71, ttft_p95_vs_gpu_utilization_ratio: 0.12 };
   }
+  if (opts.capacity) {
+    const steps = [10, 20, 30, 40, 45, 50, 60].map((rate) => {
+      const over = Math.max(0, rate - CAPACITY_PER_S);
+      const ttft = 40 + Math.max(0, rate - 30) * 6 + over * 200;
+      const sustainable = ttft * 1.3 < 500 && over === 0;
+      return {
+        rate_per_s: rate,
+        slo_passed: ttft * 1.3 < 500,
+        steady: over === 0,
+        sustainable,
+        reasons: sustainable ? [] : [`TTFT p95 ${(ttft * 1.3).toFixed(0)} ms > 500 ms`, ...(over > 0 ? ['completions fell behind arrivals'] : [])],
+        request_per_s: Math.min(rate, CAPACITY_PER_S),
+        output_tokens_per_s: Math.min(rate, CAPACITY_PER_S) * 64,
+        ttft_p50_ms: ttft,
+        ttft_p95_ms: ttft * 1.3,
+        ttft_p99_ms: ttft * 1.6,
+        itl_p50_ms: 11,
+        itl_p95_ms: 14 + rate / 10,
+        itl_p99_ms: 16 + rate / 8,
+        e2e_p95_ms: ttft * 1.3 + 64 * 14,
+        goodput_ratio: sustainable ? 0.99 : 0.4,
+        error_ratio: over > 0 ? 0.02 : 0,
+        server: { queue_depth: over * 3, kv_cache_usage_ratio: Math.min(0.99, rate / 50) },
+        results: `steps/${rate}/results.json`,
+      };
+    });
+    result.capacity = {
+      sustainable_request_per_s: 40,
+      sustainable_output_tokens_per_s: 2560,
+      gpu_count: 2,
+      gpu_count_source: 'exporter',
+      per_gpu: { request_per_s: 20, output_tokens_per_s: 1280 },
+      first_unsustainable: { rate_per_s: 45, reasons: ['TTFT p95 520 ms > 500 ms'] },
+      knee: { rate_per_s: 33.3, metric: 'ttft_p95', baseline_ms: 52, server: { queue_depth: 1.5 } },
+      finding: 'Sustainable at 40 req/s (2560 output tok/s), 20.00 req/s per GPU over 2 GPUs. Latency leaves its low-load level (ttft_p95 52 ms) at about 33.3 req/s.',
+      steps,
+    };
+    result.error_budget = {
+      availability_slo: 0.999,
+      period_days: 30,
+      allowed_error_ratio: 0.001,
+      error_ratio: 0.0166,
+      requests_judged: 1872,
+      burn_rate: 16.6,
+      budget_minutes: 43.2,
+      budget_minutes_per_hour: 0.996,
+      budget_ratio_per_hour: 0.023,
+      hours_to_exhaustion: 43.4,
+      run_duration_s: 50,
+      alerts: [
+        { name: 'page: 2 % of budget in 1 h', severity: 'page', window_s: 3600, short_window_s: 300, burn_rate_threshold: 14.4, budget_consumed_ratio: 0.02, would_fire: true, run_covers_short_window: false },
+        { name: 'ticket: 10 % of budget in 3 d', severity: 'ticket', window_s: 259200, short_window_s: 21600, burn_rate_threshold: 1, budget_consumed_ratio: 0.1, would_fire: true, run_covers_short_window: false },
+      ],
+      note: 'A 50 s run cannot show a burn over hours: the alerts assume its error ratio holds.',
+    };
+  }
   return result;
 }
 
@@ -292,6 +350,17 @@ export function withHostileStrings(result: RunResult): RunResult {
   }));
   r.server.alerts = [{ name: h(), severity: 'critical', condition: h(), for_s: 1, first_held_s: 2, held_s: 3, fired: true, offered_rate: 4 }];
   r.correlation = Object.fromEntries(HOSTILE.map((k, n) => [`${k}_vs_${h()}`, n / 10]));
+  if (r.capacity) {
+    r.capacity.finding = h();
+    r.capacity.gpu_count_source = h() as never;
+    r.capacity.first_unsustainable = { rate_per_s: 45, reasons: [h(), h()] };
+    if (r.capacity.knee) r.capacity.knee.metric = h();
+    for (const st of r.capacity.steps) st.reasons = [h()];
+  }
+  if (r.error_budget) {
+    r.error_budget.note = h();
+    for (const a of r.error_budget.alerts) a.name = h();
+  }
   for (const w of r.windows) {
     w.errors = { ...w.errors, [HOSTILE[1]!]: 1 };
     w.server = { ...w.server, [HOSTILE[0]!]: 1, [HOSTILE[3]!]: 2, queue_depth: w.server.queue_depth ?? 1 };

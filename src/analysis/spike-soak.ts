@@ -1,0 +1,230 @@
+// Spike and soak analysis (metrics.md "Spike and soak"), pure functions of a RunResult:
+// time to recover from a spike, peak queue depth, what failed or was dropped during it; and for
+// long runs the drift (slope per hour) of p95 TTFT/ITL, of server signals and of the
+// generator's own memory, with a verdict.
+import { decodeHistogram } from '../metrics/hdr.js';
+import type { WindowResult } from '../metrics/recorder.js';
+import type { RunResult } from '../results/types.js';
+
+/** Recovery is judged on p95 TTFT of windows this long. */
+export const RECOVERY_BUCKET_S = 5;
+/** Recovered when p95 TTFT is back within this fraction of the pre-spike level. */
+export const RECOVERY_TOLERANCE = 0.1;
+
+export interface SpikeAnalysis {
+  /** the load level before the spike and at its peak (arrivals/s or VUs) */
+  base_level: number;
+  peak_level: number;
+  unit: 'req/s' | 'vus';
+  spike_start_s: number;
+  spike_end_s: number;
+  pre_spike_ttft_p95_ms: number | null;
+  peak_ttft_p95_ms: number | null;
+  /** from the end of the spike until 5 s windows' p95 TTFT is within 10 % of the pre-spike level */
+  time_to_recover_s: number | null;
+  recovered: boolean;
+  peak_queue_depth: number | null;
+  failed_during_spike: number;
+  dropped_during_spike: number;
+  finding: string;
+}
+
+interface Level {
+  tS: number;
+  level: number;
+}
+
+/** The load's level over time (the stage end points), or null for non-ramping executors. */
+function levels(result: RunResult): { points: Level[]; unit: 'req/s' | 'vus' } | null {
+  const load = result.run.load as { executor?: string; stages?: { durationS: number; target: number }[]; startRate?: number; startVUs?: number; timeUnitS?: number };
+  if (!load.stages || load.stages.length === 0) return null;
+  const perS = load.executor === 'ramping-arrival-rate' ? 1 / (load.timeUnitS ?? 1) : 1;
+  const unit = load.executor === 'ramping-arrival-rate' ? 'req/s' : 'vus';
+  const points: Level[] = [{ tS: 0, level: (load.startRate ?? load.startVUs ?? 0) * perS }];
+  let t = 0;
+  for (const st of load.stages) {
+    t += st.durationS;
+    points.push({ tS: t, level: st.target * perS });
+  }
+  return { points, unit };
+}
+
+function levelAt(points: Level[], tS: number): number {
+  for (let i = 1; i < points.length; i++) {
+    const a = points[i - 1]!;
+    const b = points[i]!;
+    if (tS <= b.tS) return b.tS === a.tS ? b.level : a.level + ((b.level - a.level) * (tS - a.tS)) / (b.tS - a.tS);
+  }
+  return points[points.length - 1]!.level;
+}
+
+/** p95 TTFT of the windows in [fromS, toS), merged exactly, in ms. */
+function ttftP95(windows: readonly WindowResult[], fromS: number, toS: number): number | null {
+  let merged: ReturnType<typeof decodeHistogram> | null = null;
+  for (const w of windows) {
+    if (w.t_s < fromS || w.t_s >= toS || w.completed === 0) continue;
+    const h = decodeHistogram(w.hdr.ttft);
+    if (merged) merged.add(h);
+    else merged = h;
+  }
+  if (!merged || merged.totalCount === 0) return null;
+  return Math.round(merged.getValueAtPercentile(95)) / 1000;
+}
+
+/** The spike of a ramping run: where the load rose to its peak and came back. Null when there is none. */
+export function analyzeSpike(result: RunResult): SpikeAnalysis | null {
+  const lv = levels(result);
+  if (!lv) return null;
+  const measuredFrom = result.run.warmup_s;
+  const base = levelAt(lv.points, measuredFrom);
+  const peak = Math.max(...lv.points.map((p) => p.level));
+  if (!(peak > base * 1.2) || peak <= 0) return null;
+  const mid = base + (peak - base) / 2;
+  // the spike: from the first moment the level passes halfway to the peak, to the last
+  const step = 0.1;
+  const end = lv.points[lv.points.length - 1]!.tS;
+  let start: number | null = null;
+  let stop: number | null = null;
+  for (let t = measuredFrom; t <= end; t += step) {
+    if (levelAt(lv.points, t) > mid) {
+      start ??= t;
+      stop = t;
+    }
+  }
+  if (start === null || stop === null) return null;
+  const windows = result.windows;
+  const pre = ttftP95(windows, measuredFrom, start);
+  const during = ttftP95(windows, start, stop + RECOVERY_BUCKET_S);
+  let recoverS: number | null = null;
+  const lastT = windows.length > 0 ? windows[windows.length - 1]!.t_s + windows[windows.length - 1]!.window_s : stop;
+  if (pre !== null) {
+    for (let t = stop; t + RECOVERY_BUCKET_S <= lastT + 1e-9; t += RECOVERY_BUCKET_S) {
+      const p = ttftP95(windows, t, t + RECOVERY_BUCKET_S);
+      if (p !== null && p <= pre * (1 + RECOVERY_TOLERANCE)) {
+        recoverS = t - stop;
+        break;
+      }
+    }
+  }
+  const queue = windows.filter((w) => w.t_s >= start && typeof w.server.queue_depth === 'number').map((w) => w.server.queue_depth!);
+  const inSpike = windows.filter((w) => w.t_s >= start && w.t_s < stop + (recoverS ?? 0) + RECOVERY_BUCKET_S);
+  const failed = inSpike.reduce((a, w) => a + w.failed, 0);
+  const dropped = inSpike.reduce((a, w) => a + w.dropped, 0);
+  const r = (x: number): number => Math.round(x * 1000) / 1000;
+  const unit = lv.unit;
+  const parts = [`A spike from ${r(base)} to ${r(peak)} ${unit} between ${r(start)} s and ${r(stop)} s`];
+  if (pre !== null && during !== null) parts.push(`took p95 TTFT from ${pre.toFixed(0)} ms to ${during.toFixed(0)} ms`);
+  parts.push(recoverS !== null ? `and it recovered ${r(recoverS)} s after the spike` : 'and it had not recovered when the run ended');
+  if (queue.length > 0) parts.push(`(peak queue ${Math.max(...queue).toFixed(0)})`);
+  if (failed + dropped > 0) parts.push(`; ${failed} failed and ${dropped} dropped during it`);
+  return {
+    base_level: r(base),
+    peak_level: r(peak),
+    unit,
+    spike_start_s: r(start),
+    spike_end_s: r(stop),
+    pre_spike_ttft_p95_ms: pre,
+    peak_ttft_p95_ms: during,
+    time_to_recover_s: recoverS === null ? null : r(recoverS),
+    recovered: recoverS !== null,
+    peak_queue_depth: queue.length > 0 ? Math.max(...queue) : null,
+    failed_during_spike: failed,
+    dropped_during_spike: dropped,
+    finding: parts.join(' ') + '.',
+  };
+}
+
+export interface DriftLine {
+  /** change per hour, in the series' own unit */
+  slope_per_hour: number;
+  mean: number;
+  /** slope × run length / mean: how much the series moved over the run */
+  relative_change: number;
+  r2: number;
+  drifting: boolean;
+}
+
+export interface SoakAnalysis {
+  duration_h: number;
+  series: Record<string, DriftLine>;
+  /** the generator's own memory growth after its first minute (must stay flat) */
+  generator_rss_growth_ratio: number | null;
+  verdict: 'stable' | 'drifting' | 'too short';
+  finding: string;
+}
+
+/** A series drifts when it moved by more than this fraction of its mean over the run, with r² ≥ 0.3. */
+export const DRIFT_THRESHOLD = 0.1;
+/** Drift is judged only on runs at least this long. */
+export const SOAK_MIN_S = 600;
+
+/** Least-squares line through (x, y). */
+export function linearFit(xs: readonly number[], ys: readonly number[]): { slope: number; intercept: number; r2: number } {
+  const n = xs.length;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (xs[i]! - mx) * (ys[i]! - my);
+    sxx += (xs[i]! - mx) ** 2;
+    syy += (ys[i]! - my) ** 2;
+  }
+  const slope = sxx > 0 ? sxy / sxx : 0;
+  const r2 = sxx > 0 && syy > 0 ? (sxy * sxy) / (sxx * syy) : 0;
+  return { slope, intercept: my - slope * mx, r2 };
+}
+
+/** Drift of latency, server signals and generator memory over a long run. */
+export function analyzeSoak(result: RunResult, rssSamples: readonly [number, number][] = []): SoakAnalysis {
+  const measured = result.windows.filter((w) => w.t_s >= result.run.warmup_s);
+  const durationS = measured.length > 0 ? measured[measured.length - 1]!.t_s + measured[measured.length - 1]!.window_s - measured[0]!.t_s : 0;
+  const durationH = durationS / 3600;
+  const series: Record<string, DriftLine> = {};
+  const pick: [string, (w: WindowResult) => number | null | undefined][] = [
+    ['ttft_p95_ms', (w) => w.ttft_p95_ms],
+    ['itl_p95_ms', (w) => w.itl_p95_ms],
+    ['queue_depth', (w) => w.server.queue_depth],
+    ['kv_cache_usage_ratio', (w) => w.server.kv_cache_usage_ratio],
+    ['gpu_memory_used_bytes', (w) => w.server.gpu_memory_used_bytes],
+  ];
+  for (const [name, get] of pick) {
+    const xs: number[] = [];
+    const ys: number[] = [];
+    for (const w of measured) {
+      const v = get(w);
+      if (typeof v === 'number' && Number.isFinite(v)) {
+        xs.push((w.t_s + w.window_s / 2) / 3600);
+        ys.push(v);
+      }
+    }
+    if (xs.length < 10) continue;
+    const fit = linearFit(xs, ys);
+    const mean = ys.reduce((a, b) => a + b, 0) / ys.length;
+    const rel = mean !== 0 ? (fit.slope * durationH) / Math.abs(mean) : 0;
+    series[name] = {
+      slope_per_hour: round6(fit.slope),
+      mean: round6(mean),
+      relative_change: round6(rel),
+      r2: round6(fit.r2),
+      drifting: durationS >= SOAK_MIN_S && Math.abs(rel) > DRIFT_THRESHOLD && fit.r2 >= 0.3,
+    };
+  }
+  let rssGrowth: number | null = null;
+  const after = rssSamples.filter(([t]) => t >= 60);
+  if (after.length >= 2) rssGrowth = round6((after[after.length - 1]![1] - after[0]![1]) / after[0]![1]);
+  const drifting = Object.entries(series).filter(([, d]) => d.drifting);
+  const verdict: SoakAnalysis['verdict'] = durationS < SOAK_MIN_S ? 'too short' : drifting.length > 0 ? 'drifting' : 'stable';
+  const finding =
+    verdict === 'too short'
+      ? `Drift is judged on runs of ${SOAK_MIN_S / 60} minutes or more; this one measured ${(durationS / 60).toFixed(1)}.`
+      : verdict === 'stable'
+        ? `No drift over ${durationH.toFixed(2)} h: every series stayed within ${DRIFT_THRESHOLD * 100} % of its mean.`
+        : `Drifting over ${durationH.toFixed(2)} h: ` +
+          drifting.map(([k, d]) => `${k} ${d.relative_change > 0 ? '+' : ''}${(d.relative_change * 100).toFixed(0)} % (${d.slope_per_hour.toPrecision(3)}/h)`).join(', ') +
+          '.';
+  return { duration_h: round6(durationH), series, generator_rss_growth_ratio: rssGrowth, verdict, finding };
+}
+
+const round6 = (x: number): number => Math.round(x * 1e6) / 1e6;
