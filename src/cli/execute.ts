@@ -193,7 +193,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
           endpoints: scraper.info(),
           tokens: serverTokens === null ? null : reconcileTokens(clientTokensAll, serverTokens),
           gpu_count: scraper.gpuCount() ?? spec.target.gpuCount ?? null,
-          alerts: evaluateAlerts(defaultAlertRules(), snapshot.windows),
+          alerts: evaluateAlerts([...(spec.alerts.defaults ? defaultAlertRules() : []), ...spec.alerts.rules], snapshot.windows),
         },
         correlation: correlations(snapshot.windows),
         status,

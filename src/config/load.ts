@@ -14,6 +14,7 @@ import type { AppliedOverride, Override, PathSegment, ScenarioCliOptions } from 
 import { applyOverrides, cliOverrides, parseSetArgs } from './overrides.js';
 import type { RawProblem } from './problems.js';
 import { validateScenario } from './problems.js';
+import { validateAlertRules } from '../analysis/alerts.js';
 import type { ParsedScenario } from './schema.js';
 import { expectedFound } from './schema.js';
 
@@ -168,6 +169,10 @@ export function parseScenario(
     }
     const datasetProblem = options.checkFiles ? checkDataset(spec.workload.dataset, datasetFromFile, doc, lineCounter) : undefined;
     if (datasetProblem !== undefined) problems.push(datasetProblem);
+    // alert expressions have their own small grammar: check each rule, naming it by index
+    spec.alerts.rules.forEach((rule, i) => {
+      for (const message of validateAlertRules([rule])) problems.push({ path: `alerts.rules[${i}].expr`, message });
+    });
     if (problems.length === 0) return spec;
   } else {
     problems.push(...validation.problems.map((p) => locate(p, applied, doc, lineCounter)));
@@ -322,6 +327,10 @@ function toSpec(parsed: ParsedScenario): ScenarioSpec {
       temperature: workload.temperature,
     },
     slo: toSlo(parsed.slo),
+    alerts: {
+      defaults: parsed.alerts.defaults,
+      rules: parsed.alerts.rules.map((r) => ({ name: r.name, expr: r.expr, for_s: r.for, severity: r.severity })),
+    },
     sweep: {
       startRate: parsed.sweep.startRate,
       maxRate: parsed.sweep.maxRate,

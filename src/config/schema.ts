@@ -593,6 +593,27 @@ function sweepSchema() {
   ).describe('inferload sweep: how the sustainable rate is searched (doubling, then bisection)');
 }
 
+function alertsSchema() {
+  const rule = mapping(
+    {
+      name: text().describe('the alert name, e.g. QueueTooDeep'),
+      expr: text('a condition like "queue_depth > 20"').describe(
+        'comparisons of canonical signals with numbers, joined by `and`: "generation_tokens_per_s < 100 and requests_running > 0"',
+      ),
+      for: duration().prefault('0s').describe('how long the condition must hold before the alert fires (Prometheus for:)'),
+      severity: oneOf(['info', 'warning', 'critical']).prefault('warning').describe('info | warning | critical (default warning)'),
+    },
+    'a mapping like {name: QueueTooDeep, expr: "queue_depth > 20", for: 5m, severity: warning}',
+  );
+  return mapping(
+    {
+      defaults: boolean().prefault(true).describe("include the vLLM runbooks' usual rules (default true)"),
+      rules: z.array(rule, { error: expect('a list of alert rules', () => undefined) }).prefault([]),
+    },
+    'a mapping like {defaults: true, rules: [{name: ..., expr: ..., for: 5m}]}',
+  ).describe('would production alerts have fired? rules over canonical server signals, judged per window');
+}
+
 function workloadSchema() {
   return mapping(
     {
@@ -656,6 +677,7 @@ export const scenarioSchema = mapping(
     load: loadSchema(),
     workload: workloadSchema().prefault({}),
     sweep: sweepSchema().prefault({}),
+    alerts: alertsSchema().prefault({}),
     slo: mapping(sloShape(), 'a mapping from metric name to a list of thresholds, like {ttft_ms: ["p(95)<500"]}')
       .prefault({})
       .describe('k6 threshold syntax over inferload metric names, e.g. {ttft_ms: ["p(95)<500"]}'),

@@ -131,6 +131,14 @@ export interface ScenarioSpec {
   /** metric name → thresholds */
   slo: Record<string, SloThreshold[]>;
   sweep: SweepSpec;
+  alerts: AlertsSpec;
+}
+
+/** Alert rules judged over the run's windows (analysis/alerts.ts). */
+export interface AlertsSpec {
+  /** include the usual vLLM runbook rules */
+  defaults: boolean;
+  rules: { name: string; expr: string; for_s: number; severity: 'info' | 'warning' | 'critical' }[];
 }
 
 /** Failure classes (metrics.md). */

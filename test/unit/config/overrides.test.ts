@@ -37,7 +37,7 @@ describe('override paths', () => {
       {
         path: '__proto__',
         message:
-          'unknown key `__proto__`: valid keys here are name, description, seed, warmup, window, requests, target, simulator, load, workload, sweep, slo (line 3)',
+          'unknown key `__proto__`: valid keys here are name, description, seed, warmup, window, requests, target, simulator, load, workload, sweep, alerts, slo (line 3)',
       },
     ]);
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();

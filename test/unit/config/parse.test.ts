@@ -10,6 +10,17 @@ import { problemsOf } from './problems-of.js';
 const parse = (text: string): ScenarioSpec => parseScenario(text, 'test.yaml');
 
 describe('defaults', () => {
+  test('alert rules: for: as a duration, severity defaults, and bad expressions named by index', () => {
+    const spec = parse(
+      'name: a\nload: {executor: constant-vus, vus: 1, duration: 10s}\nalerts: {defaults: false, rules: [{name: Q, expr: "queue_depth > 10", for: 1m}]}\n',
+    );
+    expect(spec.alerts).toEqual({ defaults: false, rules: [{ name: 'Q', expr: 'queue_depth > 10', for_s: 60, severity: 'warning' }] });
+    const problems = problemsOf(() =>
+      parse('name: a\nload: {executor: constant-vus, vus: 1, duration: 10s}\nalerts: {rules: [{name: Q, expr: "queue_depht >> 10"}]}\n'),
+    );
+    expect(problems.map((p) => p.path)).toEqual(['alerts.rules[0].expr']);
+  });
+
   test('a minimal scenario gets every default', () => {
     const spec = parse('name: minimal\nload: {executor: constant-arrival-rate, rate: 2, duration: 10s}\n');
     expect(spec).toEqual({
@@ -42,6 +53,7 @@ describe('defaults', () => {
       },
       slo: {},
       sweep: { startRate: 1, maxRate: 1000, precision: 0.05, stepS: 30, stepWarmupS: 10, maxSteps: 16, arrival: 'poisson' },
+      alerts: { defaults: true, rules: [] },
     });
   });
 
@@ -121,6 +133,7 @@ slo:
         output_token_throughput: [{ threshold: 'avg>100', abortOnFail: false }],
       },
       sweep: { startRate: 1, maxRate: 1000, precision: 0.05, stepS: 30, stepWarmupS: 10, maxSteps: 16, arrival: 'poisson' },
+      alerts: { defaults: true, rules: [] },
     });
   });
 });

@@ -16,6 +16,8 @@ import {
   PERCENTILE_COLORS,
   signalFamilies,
   signalUnit,
+  sweepLatencyChart,
+  sweepThroughputChart,
   timeDomainS,
   type ReportChart,
 } from '../../../src/report/charts.js';
@@ -223,6 +225,33 @@ describe('buildCharts', () => {
     const gpu = charts.find((c) => c.id === 'gpu-utilization')!;
     expect(JSON.stringify(gpu.spec)).toContain(JSON.stringify(`GPU ${HOSTILE[0]} busy`).slice(1, -1));
     for (const c of charts) expect(compileWarnings(c.spec), c.id).toEqual([]);
+  });
+});
+
+describe('sweep charts', () => {
+  const sweep = syntheticResult({ server: true, capacity: true });
+
+  it('come first, compile cleanly, and draw latency per offered rate in the percentile colours', () => {
+    const charts = buildCharts(sweep);
+    expect(charts.slice(0, 2).map((c) => c.id)).toEqual(['sweep-latency', 'sweep-throughput']);
+    for (const c of charts.slice(0, 2)) expect(compileWarnings(c.spec), c.id).toEqual([]);
+    const lat = sweepLatencyChart(sweep)!;
+    const color = collect(lat.spec, 'encoding')
+      .map((o) => (o.encoding as Record<string, { scale?: { domain: string[]; range: string[] } }>).color)
+      .find(Boolean)!;
+    expect(color.scale).toEqual({ domain: ['TTFT p50', 'TTFT p95', 'TTFT p99'], range: [PERCENTILE_COLORS.p50, PERCENTILE_COLORS.p95, PERCENTILE_COLORS.p99] });
+    expect(encodings(lat.spec, 'x')[0]!.title).toBe('offered rate (req/s)');
+  });
+
+  it('mark the knee and the sustainable rate', () => {
+    const rules = collect(sweepThroughputChart(sweep)!.spec, 'mark')
+      .filter((o) => (o.mark as { type?: string }).type === 'rule')
+      .map((o) => (o.data as { values: { rate: number; label: string }[] }).values[0]);
+    expect(rules).toEqual([
+      expect.objectContaining({ rate: 40, label: 'sustainable 40 req/s' }),
+      expect.objectContaining({ rate: 33.3, label: 'knee ≈ 33.3 req/s' }),
+    ]);
+    expect(sweepLatencyChart(withServer)).toBeNull();
   });
 });
 

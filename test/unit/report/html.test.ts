@@ -101,8 +101,20 @@ describe('renderHtml', () => {
     expect(chartData(none).map((c) => c.id)).toEqual(['load', 'concurrency', 'errors']);
   });
 
+  it('leads with the capacity a sweep found, and shows the error budget under the errors', () => {
+    const p = renderHtml(syntheticResult({ server: true, capacity: true }));
+    const capacity = p.indexOf('<h2>Capacity at the SLOs (sweep)</h2>');
+    expect(capacity).toBeGreaterThan(0);
+    expect(capacity).toBeLessThan(p.indexOf('<section class="tiles" aria-label="headline numbers">'));
+    expect(p).toContain('<div class="k">sustainable rate</div><div class="v">40.00 req/s</div>');
+    expect(p).toContain('<div class="k">per GPU</div><div class="v">20.00 req/s</div><div class="s">1280 tok/s · 2 GPUs (from the exporter)</div>');
+    expect(chartData(p).slice(0, 2).map((c) => c.id)).toEqual(['sweep-latency', 'sweep-throughput']);
+    expect(p).toContain('<h3>Error budget (availability SLO 99.90 % over 30 days)</h3>');
+    expect(p).toMatch(/alert “page: 2 % of budget in 1 h” \(burn rate &gt; 14\.4\)<\/td><td class="fail">would fire/);
+  });
+
   it('escapes hostile strings everywhere: text, attributes, the title and the JSON block', () => {
-    const hostile = withHostileStrings(withServer);
+    const hostile = withHostileStrings(syntheticResult({ server: true, capacity: true }));
     const p = renderHtml(hostile);
     // only our own five script elements open or close, and nothing opens a comment
     expect(p.match(/<script/gi)).toHaveLength(5);

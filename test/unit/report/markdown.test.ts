@@ -63,7 +63,7 @@ describe('renderMarkdown', () => {
   });
 
   it('escapes hostile strings: no raw HTML, no code spans, no mentions, and tables keep their columns', () => {
-    const text = renderMarkdown(withHostileStrings(withServer));
+    const text = renderMarkdown(withHostileStrings(syntheticResult({ server: true, capacity: true })));
     const ours = text.replace(/<\/?sub>/g, '');
     expect(ours).not.toMatch(/</);
     expect(text).not.toMatch(/[^\\]`/);
@@ -77,6 +77,16 @@ describe('renderMarkdown', () => {
       const width = cells(lines[i - 1]!);
       for (let j = i + 1; j < lines.length && lines[j]!.startsWith('|'); j++) expect(cells(lines[j]!), lines[j]).toBe(width);
     }
+  });
+
+  it('leads with the capacity of a sweep, its steps, and the error budget', () => {
+    const text = renderMarkdown(syntheticResult({ server: true, capacity: true }));
+    expect(text.indexOf('## Capacity at the SLOs (sweep)')).toBeLessThan(text.indexOf('## SLOs'));
+    expect(text).toContain('Sustainable at 40 req/s (2560 output tok/s), 20.00 req/s per GPU over 2 GPUs.');
+    expect(text).toContain('| 40.00 req/s | 2560 tok/s | 20.00 req/s · 1280 tok/s | 2 (from the exporter) | ≈ 33.3 req/s (ttft\\_p95) |');
+    expect(text).toMatch(/\| 45\.00 \| \*\*no\*\* \| 45\.00 \| [\d.]+ \| [\d.]+ \| [\d.]+ \| 0\.00 % \| TTFT p95 \d+ ms &gt; 500 ms \|/);
+    expect(text).toContain('### Error budget (availability 99.90 % over 30 days)');
+    expect(text).toContain('| 1.660 % | 16.60 | 0.996 of 43.2 min | 43.4 h | page: 2 % of budget in 1 h, ticket: 10 % of budget in 3 d |');
   });
 
   it('stays under 1 MiB whatever the results hold', () => {

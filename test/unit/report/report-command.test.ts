@@ -32,6 +32,9 @@ describe('runReportCommand', () => {
     expect(readFileSync(join(dir, 'report.md'), 'utf8')).toContain('# inferload report: ramp');
     expect(readFileSync(join(dir, 'report.html'), 'utf8')).toContain('<h1>ramp</h1>');
     expect(c.out.join('')).toContain(join(dir, 'report.html'));
+    // the run has SLOs: junit.xml too
+    expect(readFileSync(join(dir, 'junit.xml'), 'utf8')).toContain('<testsuite');
+    expect(c.out.join('')).toContain(join(dir, 'junit.xml'));
     // no temporary file left behind
     expect(existsSync(join(dir, `report.html.tmp-${process.pid}`))).toBe(false);
   });
