@@ -13,6 +13,7 @@ import { runScrapeCommand } from './scrape-command.js';
 import { runCompareCommand } from './compare-command.js';
 import { runBaselineCommand } from './baseline-command.js';
 import { runReportCommand } from './report-command.js';
+import { runMergeCommand } from './merge-command.js';
 import { VERSION } from './version.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -163,6 +164,15 @@ export function buildProgram(exit: (code: number) => void): Command {
     .option('--json', 'print JSON')
     .action(async (baseline: string, flags: { json?: boolean }) => {
       exit(await runBaselineCommand('show', baseline, undefined, flags, io));
+    });
+
+  program
+    .command('merge')
+    .description('combine the results of shards of one run (exact: histograms add)')
+    .argument('<results...>', 'results.json of each shard')
+    .option('--out <dir>', 'where the merged results.json and reports go')
+    .action(async (results: string[], flags: { out?: string }) => {
+      exit(await runMergeCommand(results, flags, io));
     });
 
   program

@@ -562,7 +562,20 @@ function windowPercentiles(h: Record<WindowMetric, Histogram>): WindowPercentile
 
 /** Two adjacent windows as one: counts add, histograms merge exactly. */
 export function mergeWindows(a: WindowResult, b: WindowResult): WindowResult {
-  const widthS = a.window_s + b.window_s;
+  return combineWindows(a, b, a.window_s + b.window_s);
+}
+
+/**
+ * The same window of two shards of one run (same start and width, measured by two processes):
+ * counts add, histograms merge exactly, server signals (the same server seen twice) average.
+ */
+export function mergeConcurrentWindows(a: WindowResult, b: WindowResult): WindowResult {
+  const merged = combineWindows(a, b, a.window_s);
+  merged.in_flight_max = a.in_flight_max + b.in_flight_max;
+  return merged;
+}
+
+function combineWindows(a: WindowResult, b: WindowResult, widthS: number): WindowResult {
   const h = {} as Record<WindowMetric, Histogram>;
   const hdr = {} as Record<WindowMetric, string>;
   for (const m of WINDOW_METRICS) {
@@ -579,7 +592,7 @@ export function mergeWindows(a: WindowResult, b: WindowResult): WindowResult {
   for (const k of new Set([...Object.keys(a.server), ...Object.keys(b.server)])) {
     const va = a.server[k];
     const vb = b.server[k];
-    server[k] = va === undefined ? vb! : vb === undefined ? va : (va * a.window_s + vb * b.window_s) / widthS;
+    server[k] = va === undefined ? vb! : vb === undefined ? va : (va * a.window_s + vb * b.window_s) / (a.window_s + b.window_s);
   }
   let gpus: WindowResult['gpus'];
   if (a.gpus || b.gpus) {
@@ -596,7 +609,7 @@ export function mergeWindows(a: WindowResult, b: WindowResult): WindowResult {
         }
         for (const [k, v] of Object.entries(g)) {
           const c = cur[k];
-          if (typeof v === 'number' && typeof c === 'number') cur[k] = (c * (widthS - weight) + v * weight) / widthS;
+          if (typeof v === 'number' && typeof c === 'number') cur[k] = (c * (a.window_s + b.window_s - weight) + v * weight) / (a.window_s + b.window_s);
         }
       }
     }

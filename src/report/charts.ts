@@ -872,7 +872,15 @@ function sweepMarkers(result: RunResult): LayerList {
 
 function sweepChart(
   result: RunResult,
-  o: { id: string; title: string; caption: string; yTitle: string; series: { name: string; color: string; dash?: number[]; value: (s: NonNullable<RunResult['capacity']>['steps'][number]) => number | null }[] },
+  o: {
+    id: string;
+    title: string;
+    caption: string;
+    yTitle: string;
+    series: { name: string; color: string; dash?: number[]; value: (s: NonNullable<RunResult['capacity']>['steps'][number]) => number | null }[];
+    /** SLO thresholds of this metric, drawn as horizontal dashed lines */
+    sloMetric?: string;
+  },
 ): ReportChart | null {
   const steps = [...(result.capacity?.steps ?? [])].sort((a, b) => a.rate_per_s - b.rate_per_s);
   if (steps.length === 0) return null;
@@ -884,6 +892,16 @@ function sweepChart(
   );
   if (!rows.some((r) => r.value !== null)) return null;
   const names = o.series.map((s) => s.name);
+  const maxData = Math.max(...rows.map((r) => r.value ?? 0));
+  const rules = o.sloMetric ? sloRules(result, o.sloMetric, maxData).rules : [];
+  const ruleLayers: LayerList = rules.flatMap((rule): LayerList => [
+    { data: { values: [rule] }, mark: { type: 'rule', strokeDash: [5, 4], strokeWidth: 1.2, color: rule.color }, encoding: { y: { field: 'value', type: 'quantitative' } } },
+    {
+      data: { values: [rule] },
+      mark: { type: 'text', align: 'left', baseline: 'bottom', dx: 4, dy: -2, x: 0, fontSize: 10, color: rule.color },
+      encoding: { y: { field: 'value', type: 'quantitative' }, text: { field: 'label', type: 'nominal' } },
+    },
+  ]);
   return {
     id: o.id,
     section: 'capacity',
@@ -911,6 +929,7 @@ function sweepChart(
           },
         },
         ...sweepMarkers(result),
+        ...ruleLayers,
       ],
       config: baseConfig(),
     },
@@ -925,6 +944,7 @@ export function sweepLatencyChart(result: RunResult): ReportChart | null {
     caption: 'Each point is one step of the sweep held at a constant rate. Where the curves leave their low-load level is the knee; the sustainable rate is the highest step at which every SLO held and the server kept up.',
     yTitle: 'TTFT (ms)',
     series: PERCENTILES.map((p) => ({ name: `TTFT ${p}`, color: PERCENTILE_COLORS[p], value: (st) => st[`ttft_${p}_ms`] })),
+    sloMetric: 'ttft_ms',
   });
 }
 

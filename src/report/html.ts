@@ -472,7 +472,7 @@ function errorBudgetSection(result: RunResult): Markup {
 <tr><td class="text">burn rate (1 = the budget lasts exactly the period)</td><td>${fmt(b.burn_rate, 2)}</td></tr>
 <tr><td class="text">budget burnt per hour at this load</td><td>${b.budget_minutes_per_hour === null ? '-' : `${fmt(b.budget_minutes_per_hour, 3)} min of ${fmt(b.budget_minutes, 1)} min`}</td></tr>
 <tr><td class="text">budget gone after</td><td>${b.hours_to_exhaustion === null ? 'never (nothing burns)' : `${fmt(b.hours_to_exhaustion, 1)} h`}</td></tr>
-${b.alerts.slice(0, 20).map((a) => html`<tr><td class="text">alert “${oneLine(a.name, 120)}” (burn rate > ${fmt(a.burn_rate_threshold, 1)})</td><td class="${a.would_fire ? 'fail' : 'pass'}">${a.would_fire ? 'would fire' : 'quiet'}</td></tr>\n`)}
+${b.alerts.slice(0, 20).map((a) => html`<tr><td class="text">alert “${oneLine(a.name, 120)}” (burn rate &gt; ${fmt(a.burn_rate_threshold, 1)})</td><td class="${a.would_fire ? 'fail' : 'pass'}">${a.would_fire ? 'would fire' : 'quiet'}</td></tr>\n`)}
 </tbody></table>
 <p class="note">${oneLine(b.note, 1000)}</p>`;
 }

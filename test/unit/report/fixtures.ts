@@ -243,7 +243,7 @@ export function syntheticResult(opts: SyntheticOptions = {}): RunResult {
   }
   if (opts.capacity) {
     const steps = [10, 20, 30, 40, 45, 50, 60].map((rate) => {
-      const over = Math.max(0, rate - CAPACITY_PER_S);
+      const over = Math.max(0, rate - 42);
       const ttft = 40 + Math.max(0, rate - 30) * 6 + over * 200;
       const sustainable = ttft * 1.3 < 500 && over === 0;
       return {
@@ -252,8 +252,8 @@ export function syntheticResult(opts: SyntheticOptions = {}): RunResult {
         steady: over === 0,
         sustainable,
         reasons: sustainable ? [] : [`TTFT p95 ${(ttft * 1.3).toFixed(0)} ms > 500 ms`, ...(over > 0 ? ['completions fell behind arrivals'] : [])],
-        request_per_s: Math.min(rate, CAPACITY_PER_S),
-        output_tokens_per_s: Math.min(rate, CAPACITY_PER_S) * 64,
+        request_per_s: Math.min(rate, 42),
+        output_tokens_per_s: Math.min(rate, 42) * 64,
         ttft_p50_ms: ttft,
         ttft_p95_ms: ttft * 1.3,
         ttft_p99_ms: ttft * 1.6,

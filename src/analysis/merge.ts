@@ -1,0 +1,153 @@
+// Exact merging of shards of one run (several processes or machines, each with a share of the
+// rate and a common start time): counts add, HDR histograms add, windows of the same time merge,
+// and every percentile is recomputed from the merged histograms, never averaged.
+import { InvalidInputError, type InputProblem } from '../core/errors.js';
+import { decodeHistogram, summarizeMs } from '../metrics/hdr.js';
+import { LATENCY_METRICS, mergeConcurrentWindows, type LatencyMetric, type WindowResult } from '../metrics/recorder.js';
+import type { RunResult, RunStatus, SloVerdict } from '../results/types.js';
+import type { LatencySummaryMs } from '../metrics/hdr.js';
+import { evaluateSlos } from './slo.js';
+import type { ScenarioSpec } from '../core/types.js';
+
+const r3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+/** Shards must be of one scenario and workload; names what differs. */
+function comparability(results: readonly RunResult[], paths: readonly string[]): InputProblem[] {
+  const problems: InputProblem[] = [];
+  const first = results[0]!;
+  results.forEach((r, i) => {
+    if (i === 0) return;
+    if (r.run.scenario !== first.run.scenario)
+      problems.push({ path: paths[i] ?? `results[${i}]`, message: `scenario "${r.run.scenario}" is not "${first.run.scenario}": shards of one run share their scenario` });
+    if (JSON.stringify(r.run.workload) !== JSON.stringify(first.run.workload))
+      problems.push({ path: paths[i] ?? `results[${i}]`, message: 'its workload differs from the first shard\'s: these are not shards of one run' });
+    if (r.run.window_s !== first.run.window_s)
+      problems.push({ path: paths[i] ?? `results[${i}]`, message: `window ${r.run.window_s} s differs from ${first.run.window_s} s` });
+  });
+  return problems;
+}
+
+/** Merges N shard results into one, exactly. */
+export function mergeResults(results: readonly RunResult[], paths: readonly string[] = []): RunResult {
+  if (results.length === 0) throw new InvalidInputError([{ path: 'RESULTS', message: 'give at least one results.json' }]);
+  const problems = comparability(results, paths);
+  if (problems.length > 0) throw new InvalidInputError(problems);
+  const first = results[0]!;
+
+  const latency = {} as Record<LatencyMetric, LatencySummaryMs>;
+  for (const m of LATENCY_METRICS) {
+    const hs = results.map((r) => r.summary.latency_ms[m]?.hdr).filter((x): x is string => typeof x === 'string');
+    const merged = decodeHistogram(hs[0]!);
+    for (const e of hs.slice(1)) merged.add(decodeHistogram(e));
+    const summary = summarizeMs(merged);
+    // the encoding keeps buckets, not the exact maximum: the shards' own maxima are exact
+    const maxes = results.map((r) => r.summary.latency_ms[m]?.max).filter((x): x is number => typeof x === 'number');
+    if (maxes.length > 0) {
+      const max = Math.max(...maxes);
+      summary.max = max;
+      for (const k of ['p50', 'p90', 'p95', 'p99', 'p999'] as const) if (summary[k] !== null && summary[k]! > max) summary[k] = max;
+    }
+    latency[m] = summary;
+  }
+  const sum = (f: (r: RunResult) => number): number => results.reduce((a, r) => a + f(r), 0);
+  const errors: Record<string, number> = {};
+  for (const r of results) for (const [k, v] of Object.entries(r.summary.errors)) errors[k] = (errors[k] ?? 0) + v;
+  const durationS = Math.max(...results.map((r) => r.summary.duration_s));
+  const completed = sum((r) => r.summary.requests.completed);
+  const good = sum((r) => (r.summary.throughput.goodput_ratio ?? 0) * r.summary.requests.completed);
+  const promptTokens = sum((r) => r.summary.tokens.prompt);
+  const outputTokens = sum((r) => r.summary.tokens.output);
+  const perS = (n: number): number => (durationS > 0 ? r3(n / durationS) : 0);
+  const period = Math.max(...results.map((r) => r.summary.rate.arrival_period_s));
+  const summary: RunResult['summary'] = {
+    duration_s: durationS,
+    requests: {
+      sent: sum((r) => r.summary.requests.sent),
+      completed,
+      failed: sum((r) => r.summary.requests.failed),
+      dropped: sum((r) => r.summary.requests.dropped),
+      warmup_sent: sum((r) => r.summary.requests.warmup_sent),
+      warmup_dropped: sum((r) => r.summary.requests.warmup_dropped),
+    },
+    errors,
+    throughput: {
+      request_per_s: perS(completed),
+      output_tokens_per_s: perS(outputTokens),
+      total_tokens_per_s: perS(promptTokens + outputTokens),
+      goodput_request_per_s: perS(Math.round(good)),
+      goodput_ratio: completed > 0 ? r3(good / completed) : null,
+    },
+    rate: {
+      target_per_s: results.every((r) => r.summary.rate.target_per_s !== null) ? r3(sum((r) => r.summary.rate.target_per_s ?? 0)) : null,
+      achieved_per_s: r3(sum((r) => r.summary.rate.achieved_per_s ?? 0)),
+      arrival_period_s: period,
+    },
+    latency_ms: latency,
+    tokens: {
+      prompt: promptTokens,
+      output: outputTokens,
+      output_usage: sum((r) => r.summary.tokens.output_usage),
+      output_chunks: sum((r) => r.summary.tokens.output_chunks),
+      output_estimated_requests: sum((r) => r.summary.tokens.output_estimated_requests),
+    },
+  };
+
+  // windows: the same start and width across shards merge; others are kept as they are
+  const byKey = new Map<string, WindowResult>();
+  for (const r of results) {
+    for (const w of r.windows) {
+      const key = `${Math.round(w.t_s * 1e6)}:${Math.round(w.window_s * 1e6)}`;
+      const cur = byKey.get(key);
+      byKey.set(key, cur ? mergeConcurrentWindows(cur, w) : w);
+    }
+  }
+  const windows = [...byKey.values()].sort((a, b) => a.t_s - b.t_s);
+
+  const sloSpec: ScenarioSpec['slo'] = {};
+  for (const v of first.slo) (sloSpec[v.metric] ??= []).push({ threshold: v.threshold, abortOnFail: v.abort_on_fail });
+  const slo: SloVerdict[] = evaluateSlos(sloSpec, summary);
+
+  const worst: RunStatus = results.some((r) => r.status === 'failed')
+    ? 'failed'
+    : results.some((r) => r.status === 'interrupted')
+      ? 'interrupted'
+      : results.some((r) => r.status === 'running')
+        ? 'running'
+        : 'complete';
+  const warnings = results.flatMap((r, i) => r.generator.warnings.map((w) => `shard ${i + 1}: ${w}`));
+  const maxOf = (f: (r: RunResult) => number | null): number | null => {
+    const xs = results.map(f).filter((x): x is number => x !== null);
+    return xs.length > 0 ? Math.max(...xs) : null;
+  };
+  const endpoints = new Map(results.flatMap((r) => r.server.endpoints).map((e) => [e.url, e]));
+  return {
+    ...first,
+    status: worst,
+    status_reason: results.map((r) => r.status_reason).find((x) => x !== null) ?? null,
+    run: { ...first.run, id: `${first.run.id}-merged-${results.length}`, argv: [...first.run.argv, `(merged from ${results.length} shards)`] },
+    summary,
+    windows,
+    server: {
+      endpoints: [...endpoints.values()],
+      tokens: null,
+      gpu_count: maxOf((r) => r.server.gpu_count),
+      alerts: first.server.alerts,
+    },
+    slo,
+    generator: {
+      event_loop_lag_p99_ms: maxOf((r) => r.generator.event_loop_lag_p99_ms),
+      event_loop_lag_max_ms: maxOf((r) => r.generator.event_loop_lag_max_ms),
+      cpu_ratio: maxOf((r) => r.generator.cpu_ratio),
+      schedule_lag_p99_ms: latency.schedule_lag.p99,
+      rss_max_bytes: Math.max(...results.map((r) => r.generator.rss_max_bytes)),
+      valid: results.every((r) => r.generator.valid),
+      warnings,
+    },
+    error_samples: results.flatMap((r) => r.error_samples).slice(0, 20),
+    correlation: {},
+    error_budget: undefined,
+    spike: undefined,
+    soak: undefined,
+    capacity: undefined,
+  };
+}
