@@ -79,7 +79,8 @@ describe('Engine', () => {
     expect(intended[99]! - intended[0]!).toBeCloseTo(990_000, 0);
     // never early; late by little on an idle machine
     for (const r of records) expect(r.sentUs).toBeGreaterThanOrEqual(r.intendedStartUs);
-    expect(snapshot.latencyMs.schedule_lag.p50!).toBeLessThan(5);
+    // an idle machine does far better (see bench/); this bound only rules out a broken pacer
+    expect(snapshot.latencyMs.schedule_lag.p50!).toBeLessThan(20);
     expect(snapshot.counters).toMatchObject({ sent: 100, completed: 100, failed: 0, dropped: 0 });
   });
 
@@ -92,8 +93,8 @@ describe('Engine', () => {
     expect(dropped.length).toBeGreaterThan(30);
     expect(sent.length).toBeGreaterThanOrEqual(5);
     expect(snapshot.counters.dropped).toBe(dropped.length);
-    // a sent request still left on time: the cap never turns into delay
-    expect(snapshot.latencyMs.schedule_lag.max!).toBeLessThan(20);
+    // a sent request still left on time: the cap never turns into delay (which would be ~300 ms)
+    expect(snapshot.latencyMs.schedule_lag.max!).toBeLessThan(100);
     for (const d of dropped) expect(Number.isNaN(d.sentUs)).toBe(true);
   });
 
