@@ -148,8 +148,8 @@ describe.skipIf(!haveChromium)('report.html in headless Chromium', () => {
     await o.page.close();
   }, 60_000);
 
-  it('draws the capacity a sweep found, with server signals', async () => {
-    const result = syntheticResult({ server: true, capacity: true });
+  it('draws the capacity a sweep found, a spike, and server signals', async () => {
+    const result = syntheticResult({ server: true, capacity: true, spikeSoak: true });
     const o = await open(result);
     await expectClean(o, result);
     expect(await o.page.textContent('#capacity')).toContain('Sustainable at 40 req/s');
@@ -157,7 +157,7 @@ describe.skipIf(!haveChromium)('report.html in headless Chromium', () => {
   }, 60_000);
 
   it('shows hostile strings as text and runs none of them', async () => {
-    const result = withHostileStrings(syntheticResult({ server: true, capacity: true }));
+    const result = withHostileStrings(syntheticResult({ server: true, capacity: true, spikeSoak: true }));
     const o = await open(result);
     await expectClean(o, result);
     expect(o.dialogs).toEqual([]);

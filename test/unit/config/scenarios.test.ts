@@ -5,7 +5,7 @@ import { describe, expect, test } from 'vitest';
 import { loadScenario, SCENARIOS_DIR, shippedScenarios } from '../../../src/config/load.js';
 import type { ScenarioSpec } from '../../../src/core/types.js';
 
-const SHIPPED = ['smoke', 'soak', 'soak-rate', 'spike', 'spike-rate', 'sustained', 'sustained-rate'];
+const SHIPPED = ['smoke', 'soak', 'soak-rate', 'spike', 'spike-rate', 'sustained', 'sustained-rate', 'sweep'];
 
 const PRODUCTION_SLO = {
   ttft_ms: [{ threshold: 'p(95)<500', abortOnFail: false }],

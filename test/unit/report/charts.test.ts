@@ -228,6 +228,20 @@ describe('buildCharts', () => {
   });
 });
 
+describe('spike band', () => {
+  it('shades the spike and marks the recovery on every time chart', () => {
+    const r = syntheticResult({ server: true, spikeSoak: true });
+    for (const c of timeCharts(buildCharts(r)).filter((x) => x.id !== 'server-other')) {
+      const rects = collect(c.spec, 'mark').filter((o) => (o.mark as { type?: string }).type === 'rect' && (o.data as { values?: { label?: string }[] } | undefined)?.values?.[0]?.label === 'spike');
+      expect(rects, c.id).toHaveLength(1);
+      expect((rects[0]!.data as { values: { from: number; to: number }[] }).values[0]).toMatchObject({ from: 30, to: 45 });
+      const recovered = collect(c.spec, 'data').filter((o) => (o.data as { values?: { label?: string; at?: number }[] }).values?.[0]?.label === 'recovered');
+      expect(recovered.length, c.id).toBe(2);
+    }
+    for (const c of buildCharts(r)) expect(compileWarnings(c.spec), c.id).toEqual([]);
+  });
+});
+
 describe('sweep charts', () => {
   const sweep = syntheticResult({ server: true, capacity: true });
 

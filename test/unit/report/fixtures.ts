@@ -15,6 +15,8 @@ export interface SyntheticOptions {
   noneCompleted?: boolean;
   /** results.capacity of a sweep (steps at 10..60 req/s) and results.error_budget */
   capacity?: boolean;
+  /** results.spike (a spike from 30 s to 45 s, recovered 8 s later) and results.soak (drifting) */
+  spikeSoak?: boolean;
   seed?: number;
 }
 
@@ -297,6 +299,33 @@ export function syntheticResult(opts: SyntheticOptions = {}): RunResult {
       note: 'A 50 s run cannot show a burn over hours: the alerts assume its error ratio holds.',
     };
   }
+  if (opts.spikeSoak) {
+    result.spike = {
+      base_level: 20,
+      peak_level: 60,
+      unit: 'req/s',
+      spike_start_s: 30,
+      spike_end_s: 45,
+      pre_spike_ttft_p95_ms: 52,
+      peak_ttft_p95_ms: 4100,
+      time_to_recover_s: 8,
+      recovered: true,
+      peak_queue_depth: 180,
+      failed_during_spike: 12,
+      dropped_during_spike: 0,
+      finding: 'TTFT p95 rose from 52 ms to 4100 ms during the spike and recovered 8 s after it; the queue peaked at 180.',
+    };
+    result.soak = {
+      duration_h: 24,
+      series: {
+        ttft_p95_ms: { slope_per_hour: 2.5, mean: 60, relative_change: 1.0, r2: 0.8, drifting: true },
+        itl_p95_ms: { slope_per_hour: 0.01, mean: 14, relative_change: 0.017, r2: 0.05, drifting: false },
+      },
+      generator_rss_growth_ratio: 0.02,
+      verdict: 'drifting',
+      finding: 'TTFT p95 drifts up by 2.5 ms an hour (100 % over the run).',
+    };
+  }
   return result;
 }
 
@@ -356,6 +385,11 @@ export function withHostileStrings(result: RunResult): RunResult {
     r.capacity.first_unsustainable = { rate_per_s: 45, reasons: [h(), h()] };
     if (r.capacity.knee) r.capacity.knee.metric = h();
     for (const st of r.capacity.steps) st.reasons = [h()];
+  }
+  if (r.spike) r.spike.finding = h();
+  if (r.soak) {
+    r.soak.finding = h();
+    r.soak.series = { [HOSTILE[0]!]: { slope_per_hour: 1, mean: 1, relative_change: 1, r2: 1, drifting: true } };
   }
   if (r.error_budget) {
     r.error_budget.note = h();

@@ -113,8 +113,17 @@ describe('renderHtml', () => {
     expect(p).toMatch(/alert “page: 2 % of budget in 1 h” \(burn rate &gt; 14\.4\)<\/td><td class="fail">would fire/);
   });
 
+  it('shows what the spike and soak analyses found, above the time charts', () => {
+    const p = renderHtml(syntheticResult({ spikeSoak: true }));
+    const spike = p.indexOf('<div class="finding"><b>Spike</b> TTFT p95 rose from 52 ms');
+    expect(spike).toBeGreaterThan(0);
+    expect(spike).toBeLessThan(p.indexOf('<figure class="chart" id="fig-load">'));
+    expect(p).toContain('<td class="pass">8 s</td>');
+    expect(p).toContain('<b>Soak: drifting</b>');
+  });
+
   it('escapes hostile strings everywhere: text, attributes, the title and the JSON block', () => {
-    const hostile = withHostileStrings(syntheticResult({ server: true, capacity: true }));
+    const hostile = withHostileStrings(syntheticResult({ server: true, capacity: true, spikeSoak: true }));
     const p = renderHtml(hostile);
     // only our own five script elements open or close, and nothing opens a comment
     expect(p.match(/<script/gi)).toHaveLength(5);

@@ -63,7 +63,7 @@ describe('renderMarkdown', () => {
   });
 
   it('escapes hostile strings: no raw HTML, no code spans, no mentions, and tables keep their columns', () => {
-    const text = renderMarkdown(withHostileStrings(syntheticResult({ server: true, capacity: true })));
+    const text = renderMarkdown(withHostileStrings(syntheticResult({ server: true, capacity: true, spikeSoak: true })));
     const ours = text.replace(/<\/?sub>/g, '');
     expect(ours).not.toMatch(/</);
     expect(text).not.toMatch(/[^\\]`/);
@@ -88,6 +88,15 @@ describe('renderMarkdown', () => {
     expect(text).toMatch(/\| 45\.00 \| \*\*no\*\* \| 42\.00 \| [\d.]+ \| [\d.]+ \| [\d.]+ \| 2\.00 % \| TTFT p95 \d+ ms &gt; 500 ms; completions fell behind arrivals \|/);
     expect(text).toContain('### Error budget (availability 99.90 % over 30 days)');
     expect(text).toContain('| 1.660 % | 16.60 | 0.996 of 43.2 min | 43.4 h | page: 2 % of budget in 1 h, ticket: 10 % of budget in 3 d |');
+  });
+
+  it('reports a spike and soak drift when the run had them', () => {
+    const text = renderMarkdown(syntheticResult({ spikeSoak: true }));
+    expect(text).toContain('## Spike');
+    expect(text).toContain('| 20.0 → 60.0 req/s (30–45 s) | 52.0 / 4100 | 8 s | 180 | 12 / 0 |');
+    expect(text).toContain('## Soak: drifting');
+    expect(text).toContain('| ttft\\_p95\\_ms | 2.500 | 60.000 | 100.0 % | 0.80 | **yes** |');
+    expect(renderMarkdown(withServer)).not.toContain('## Spike');
   });
 
   it('stays under 1 MiB whatever the results hold', () => {
