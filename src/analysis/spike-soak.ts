@@ -80,6 +80,8 @@ export function analyzeSpike(result: RunResult): SpikeAnalysis | null {
   const peak = Math.max(...lv.points.map((p) => p.level));
   if (!(peak > base * 1.2) || peak <= 0) return null;
   const mid = base + (peak - base) / 2;
+  // a spike comes back down; a ramp that ends at its peak is not one
+  if (levelAt(lv.points, lv.points[lv.points.length - 1]!.tS) > mid) return null;
   // the spike: from the first moment the level passes halfway to the peak, to the last
   const step = 0.1;
   const end = lv.points[lv.points.length - 1]!.tS;

@@ -88,7 +88,7 @@ export function checkResultsShape(raw: unknown): InputProblem[] {
 }
 
 /** Fills in the sections an earlier results@1 file may lack, so every renderer can rely on them. */
-export function normalizeResults(raw: Json): RunResult {
+export function normalizeResults(raw: Record<string, unknown>): RunResult {
   const r = structuredClone(raw) as unknown as RunResult;
   const server = (isObject(r.server) ? r.server : {}) as Partial<RunResult['server']>;
   r.server = {

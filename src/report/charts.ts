@@ -107,25 +107,59 @@ function baseConfig(): NonNullable<TopLevelSpec['config']> {
   };
 }
 
-/** The grey band of the warm-up (arrivals there are not counted), as a layer. */
-function warmupLayers(warmupS: number, domain: [number, number]): LayerList {
-  if (!(warmupS > 0)) return [];
-  const to = Math.min(warmupS, domain[1]);
-  return [
+/** The spike of a ramping run on the time axis: its stretch and, when it came, the moment latency recovered. */
+export interface SpikeBand {
+  from: number;
+  to: number;
+  recovered_at: number | null;
+}
+
+/** The spike of `result` (results.spike), or null when the run had none. */
+export function spikeBand(result: RunResult): SpikeBand | null {
+  const sp = result.spike;
+  if (!sp || !(sp.spike_end_s > sp.spike_start_s)) return null;
+  return { from: sp.spike_start_s, to: sp.spike_end_s, recovered_at: sp.time_to_recover_s !== null ? r3(sp.spike_end_s + sp.time_to_recover_s) : null };
+}
+
+/**
+ * The bands behind every time chart: the warm-up in grey (arrivals there are not counted) and a
+ * spike in light purple with a dotted line where latency recovered, each labelled in the top-left.
+ */
+function bandLayers(warmupS: number, spike: SpikeBand | null | undefined, domain: [number, number]): LayerList {
+  const layers: LayerList = [];
+  const band = (from: number, to: number, label: string, color: string, opacity: number): LayerList => [
     {
-      data: { values: [{ from: 0, to, label: 'warm-up (not counted)' }] },
-      mark: { type: 'rect', color: '#999', opacity: 0.12 },
+      data: { values: [{ from, to, label }] },
+      mark: { type: 'rect', color, opacity },
       encoding: {
         x: { field: 'from', type: 'quantitative', scale: { domain, nice: false, zero: true }, title: TIME_TITLE },
         x2: { field: 'to' },
       },
     },
     {
-      data: { values: [{ from: 0, to, label: 'warm-up (not counted)' }] },
+      data: { values: [{ from, to, label }] },
       mark: { type: 'text', align: 'left', baseline: 'top', dx: 3, dy: 3, fontSize: 10, color: '#666', y: 0 },
       encoding: { x: { field: 'from', type: 'quantitative' }, text: { field: 'label', type: 'nominal' } },
     },
   ];
+  if (warmupS > 0) layers.push(...band(0, Math.min(warmupS, domain[1]), 'warm-up (not counted)', '#999', 0.12));
+  if (spike) {
+    layers.push(...band(Math.min(spike.from, domain[1]), Math.min(spike.to, domain[1]), 'spike', '#9467bd', 0.1));
+    if (spike.recovered_at !== null && spike.recovered_at <= domain[1])
+      layers.push(
+        {
+          data: { values: [{ at: spike.recovered_at, label: 'recovered' }] },
+          mark: { type: 'rule', strokeDash: [2, 3], color: '#9467bd' },
+          encoding: { x: { field: 'at', type: 'quantitative' } },
+        },
+        {
+          data: { values: [{ at: spike.recovered_at, label: 'recovered' }] },
+          mark: { type: 'text', align: 'left', baseline: 'top', dx: 3, dy: 3, fontSize: 10, color: '#9467bd', y: 0 },
+          encoding: { x: { field: 'at', type: 'quantitative' }, text: { field: 'label', type: 'nominal' } },
+        },
+      );
+  }
+  return layers;
 }
 
 interface TimeChartOptions {
@@ -139,6 +173,7 @@ interface TimeChartOptions {
   series: Series[];
   domain: [number, number];
   warmupS: number;
+  spike?: SpikeBand | null;
   windows: number;
   yDomain?: [number, number];
   /** horizontal reference lines (SLO thresholds, health limits) */
@@ -163,7 +198,7 @@ function timeLineChart(o: TimeChartOptions): ReportChart {
   // stroke symbols show each series' dash pattern in the legend
   const legend = { title: null, orient: 'top', direction: 'horizontal', symbolType: 'stroke', symbolStrokeWidth: 2.5, symbolSize: 260 } as const;
   const layers: LayerList = [
-    ...warmupLayers(o.warmupS, o.domain),
+    ...bandLayers(o.warmupS, o.spike, o.domain),
     {
       mark: {
         type: 'line',
@@ -256,6 +291,7 @@ export function loadChart(result: RunResult): ReportChart | null {
     series,
     domain: timeDomainS(result),
     warmupS: result.run.warmup_s,
+    spike: spikeBand(result),
     windows: result.windows.length,
   });
 }
@@ -306,6 +342,7 @@ export function latencyOverTimeChart(result: RunResult, metric: 'ttft' | 'itl' |
     series: PERCENTILES.map((p) => ({ name: p, color: PERCENTILE_COLORS[p] })),
     domain: timeDomainS(result),
     warmupS: result.run.warmup_s,
+    spike: spikeBand(result),
     windows: result.windows.length,
     rules,
   });
@@ -358,6 +395,7 @@ export function concurrencyChart(result: RunResult): ReportChart | null {
     series,
     domain: timeDomainS(result),
     warmupS: result.run.warmup_s,
+    spike: spikeBand(result),
     windows: result.windows.length,
   });
 }
@@ -389,6 +427,7 @@ export function tokenThroughputChart(result: RunResult): ReportChart | null {
     series,
     domain: timeDomainS(result),
     warmupS: result.run.warmup_s,
+    spike: spikeBand(result),
     windows: result.windows.length,
   });
 }
@@ -414,6 +453,7 @@ function signalChart(
     series: [{ name: o.series, color: '#9467bd' }],
     domain: timeDomainS(result),
     warmupS: result.run.warmup_s,
+    spike: spikeBand(result),
     windows: result.windows.length,
     yDomain: o.yDomain,
   });
@@ -505,6 +545,7 @@ function perGpuChart(
     series,
     domain: timeDomainS(result),
     warmupS: result.run.warmup_s,
+    spike: spikeBand(result),
     windows: result.windows.length,
     yDomain: o.yDomain,
   });
@@ -688,7 +729,7 @@ export function errorsOverTimeChart(result: RunResult): ReportChart | null {
       width: TIME_CHART.width,
       height: TIME_CHART.height,
       layer: [
-        ...warmupLayers(result.run.warmup_s, domain),
+        ...bandLayers(result.run.warmup_s, spikeBand(result), domain),
         {
           data: { values: rows },
           // a rect per window and class, stacked explicitly: a bar with x and x2 would be read as horizontal
@@ -734,6 +775,7 @@ export function scheduleLagChart(result: RunResult): ReportChart | null {
     series: [{ name: 'schedule lag p99', color: PERCENTILE_COLORS.p99 }],
     domain: timeDomainS(result),
     warmupS: result.run.warmup_s,
+    spike: spikeBand(result),
     windows: result.windows.length,
     rules: [{ value: SCHEDULE_LAG_WARN_MS, label: `warning limit ${SCHEDULE_LAG_WARN_MS} ms`, color: '#555' }],
   });

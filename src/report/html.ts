@@ -177,6 +177,8 @@ nav { position: sticky; top: 0; z-index: 2; background: rgba(255,255,255,.96); b
   padding: 6px 0; margin: 14px 0 0; font-size: 13px; }
 nav a { color: #0b57d0; text-decoration: none; margin-right: 14px; }
 .note { color: var(--muted); margin: 4px 0 8px; }
+.finding { margin: 8px 0 12px; padding: 8px 12px; border: 1px solid var(--line); border-left: 5px solid #9467bd; border-radius: 6px; background: var(--bg-soft); overflow-wrap: anywhere; }
+.finding table { margin: 6px 0 0; background: #fff; }
 .empty { padding: 10px 12px; background: var(--bg-soft); border: 1px dashed var(--line); border-radius: 6px; color: var(--muted); }
 figure.chart { margin: 10px 0 16px; break-inside: avoid; page-break-inside: avoid; }
 figure.chart h4 { margin: 0 0 2px; font-size: 14px; }
@@ -254,7 +256,8 @@ ${sloSection(result)}
 <nav aria-label="sections"><a href="#time">Over time</a><a href="#server">Server &amp; GPUs</a><a href="#errors">Errors</a><a href="#distributions">Distributions</a><a href="#generator">Load generator</a><a href="#details">Run details</a></nav>
 <section id="time">
 <h2>Over time: load, latency and the server's queue</h2>
-<p class="note">Every chart about time in this report shares one time axis: seconds since the run started, from 0 to ${fmt(timeDomainS(result)[1])} s, in windows of ${fmt(run.window_s, run.window_s < 1 ? 2 : 0)} s. Hover a point for its values.${run.warmup_s > 0 ? ` The grey band is the warm-up (${fmt(run.warmup_s, 0)} s), not counted in any summary.` : ''}</p>
+<p class="note">Every chart about time in this report shares one time axis: seconds since the run started, from 0 to ${fmt(timeDomainS(result)[1])} s, in windows of ${windowWidths(result)}. Hover a point for its values.${run.warmup_s > 0 ? ` The grey band is the warm-up (${fmt(run.warmup_s, 0)} s), not counted in any summary.` : ''}</p>
+${spikeSoakSection(result)}
 ${figures(bySection('time-client'))}
 ${s.requests.completed === 0 ? html`<p class="empty">No request completed, so there is no latency over time to draw.</p>` : ''}
 </section>
@@ -313,6 +316,14 @@ ${run.description ? html`<p class="desc">${oneLine(run.description, 1000)}</p>` 
 <p class="runline">target <b>${oneLine(t.url, 300)}</b> · model <b>${oneLine(t.model, 300)}</b> · ${oneLine(t.endpoint, 40)} endpoint${sim} · started ${oneLine(run.started_at, 40)}${status}</p>
 </header>
 ${verdictBar}`;
+}
+
+/** The window width as a reader needs it: "1 s", or "1 s (merged up to 8 s: a long run)" after coarsening. */
+function windowWidths(result: RunResult): string {
+  const base = result.run.window_s;
+  const widest = result.windows.reduce((m, w) => Math.max(m, w.window_s), base);
+  const f = (x: number): string => `${fmt(x, x < 1 ? 2 : 0)} s`;
+  return widest > base * 1.001 ? `${f(base)} (merged up to ${f(widest)} to bound a long run)` : f(base);
 }
 
 /** Details shown in a banner before the rest is folded away (the sections below list them all). */
@@ -461,6 +472,34 @@ ${steps.slice(0, 100).map(
 )}</tbody></table>
 <p class="note">The numbers below are those of the best sustainable step's run.</p>
 </section>`;
+}
+
+function spikeSoakSection(result: RunResult): Markup {
+  const parts: Markup[] = [];
+  const sp = result.spike;
+  if (sp) {
+    const unit = sp.unit === 'vus' ? 'users' : 'req/s';
+    parts.push(html`<div class="finding"><b>Spike</b> ${oneLine(sp.finding, 1000)}
+<table><tbody>
+<tr><td class="text">load</td><td>${fmt(sp.base_level, 1)} → ${fmt(sp.peak_level, 1)} ${unit}, from ${fmt(sp.spike_start_s, 0)} s to ${fmt(sp.spike_end_s, 0)} s</td></tr>
+<tr><td class="text">TTFT p95 before / at the peak</td><td>${fmtMs(sp.pre_spike_ttft_p95_ms)} / ${fmtMs(sp.peak_ttft_p95_ms)} ms</td></tr>
+<tr><td class="text">time to recover (p95 TTFT within 10 % of before)</td><td class="${sp.recovered ? 'pass' : 'fail'}">${sp.time_to_recover_s !== null ? `${fmt(sp.time_to_recover_s, 0)} s` : 'did not recover'}</td></tr>
+<tr><td class="text">peak queue depth</td><td>${sp.peak_queue_depth === null ? 'not scraped' : fmt(sp.peak_queue_depth, 0)}</td></tr>
+<tr><td class="text">failed / dropped during the spike</td><td>${sp.failed_during_spike} / ${sp.dropped_during_spike}</td></tr>
+</tbody></table></div>`);
+  }
+  const so = result.soak;
+  if (so && so.verdict !== 'too short') {
+    const lines = Object.entries(so.series).sort((a, b) => Number(b[1].drifting) - Number(a[1].drifting) || Math.abs(b[1].relative_change) - Math.abs(a[1].relative_change));
+    parts.push(html`<div class="finding"><b>Soak: ${so.verdict}</b> ${oneLine(so.finding, 1000)}
+<table><thead><tr><th class="text">series</th><th>change per hour</th><th>mean</th><th>change over the run</th><th>r²</th><th>drifting</th></tr></thead><tbody>
+${lines.slice(0, 30).map(
+  ([k, d]) => html`<tr><td class="text">${oneLine(k, 100)}</td><td>${fmt(d.slope_per_hour, 3)}</td><td>${fmt(d.mean, 3)}</td><td>${fmtPct(d.relative_change)}</td><td>${fmt(d.r2, 2)}</td><td class="${d.drifting ? 'fail' : 'pass'}">${d.drifting ? 'yes' : 'no'}</td></tr>\n`,
+)}
+${so.generator_rss_growth_ratio !== null ? html`<tr><td class="text">load generator memory (must stay flat)</td><td colspan="2"></td><td>${fmtPct(so.generator_rss_growth_ratio)}</td><td></td><td></td></tr>` : ''}
+</tbody></table></div>`);
+  }
+  return html`${parts}`;
 }
 
 function errorBudgetSection(result: RunResult): Markup {

@@ -116,6 +116,8 @@ export function renderMarkdown(result: RunResult): string {
     '',
   );
 
+  out.push(...spikeSoakMarkdown(result));
+
   out.push('## Errors', '');
   const errs = Object.entries(s.errors)
     .filter(([, n]) => n > 0)
@@ -238,6 +240,48 @@ function capacityMarkdown(result: RunResult): string[] {
     'The tables below are those of the best sustainable step.',
     '',
   );
+  return out;
+}
+
+/** What the spike and soak analyses found, when the run had a spike or was long enough to drift. */
+function spikeSoakMarkdown(result: RunResult): string[] {
+  const out: string[] = [];
+  const sp = result.spike;
+  if (sp) {
+    const unit = sp.unit === 'vus' ? 'users' : 'req/s';
+    out.push('## Spike', '', md(sp.finding, 1000), '');
+    out.push(
+      table(
+        ['load', 'TTFT p95 before / peak (ms)', 'time to recover', 'peak queue depth', 'failed / dropped in spike'],
+        [
+          [
+            `${fmt(sp.base_level, 1)} → ${fmt(sp.peak_level, 1)} ${unit} (${fmt(sp.spike_start_s, 0)}–${fmt(sp.spike_end_s, 0)} s)`,
+            `${fmtMs(sp.pre_spike_ttft_p95_ms)} / ${fmtMs(sp.peak_ttft_p95_ms)}`,
+            sp.time_to_recover_s !== null ? `${fmt(sp.time_to_recover_s, 0)} s` : '**did not recover**',
+            sp.peak_queue_depth === null ? 'not scraped' : fmt(sp.peak_queue_depth, 0),
+            `${sp.failed_during_spike} / ${sp.dropped_during_spike}`,
+          ],
+        ],
+        ['l', 'r', 'r', 'r', 'r'],
+      ),
+      '',
+    );
+  }
+  const so = result.soak;
+  if (so && so.verdict !== 'too short') {
+    out.push(`## Soak: ${so.verdict}`, '', md(so.finding, 1000), '');
+    const lines = Object.entries(so.series).sort((a, b) => Number(b[1].drifting) - Number(a[1].drifting) || Math.abs(b[1].relative_change) - Math.abs(a[1].relative_change));
+    out.push(
+      table(
+        ['series', 'change per hour', 'mean', 'change over the run', 'r²', 'drifting'],
+        lines.slice(0, LIMITS.signals).map(([k, d]) => [md(k, 100), fmt(d.slope_per_hour, 3), fmt(d.mean, 3), fmtPct(d.relative_change), fmt(d.r2, 2), d.drifting ? '**yes**' : 'no']),
+        ['l', 'r', 'r', 'r', 'r', 'l'],
+      ),
+      ...more(LIMITS.signals, lines.length, 'series'),
+      '',
+    );
+    if (so.generator_rss_growth_ratio !== null) out.push(`Load generator memory grew ${fmtPct(so.generator_rss_growth_ratio)} after its first minute (it must stay flat).`, '');
+  }
   return out;
 }
 

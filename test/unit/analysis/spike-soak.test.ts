@@ -82,6 +82,8 @@ describe('spike analysis', () => {
     const windows = Array.from({ length: 40 }, (_, t) => win(t, t < 20 ? 50 : 900));
     expect(analyzeSpike(result(windows, spikeLoad))!.recovered).toBe(false);
     expect(analyzeSpike(result(windows, { executor: 'constant-arrival-rate', rate: 5 }))).toBeNull();
+    const ramp = { executor: 'ramping-arrival-rate', startRate: 2, timeUnitS: 1, stages: [{ durationS: 40, target: 45 }] };
+    expect(analyzeSpike(result(windows, ramp))).toBeNull();
   });
 });
 
