@@ -40,6 +40,8 @@ export interface GeneratorHealth {
   event_loop_lag_p99_ms: number | null;
   event_loop_lag_max_ms: number | null;
   cpu_ratio: number | null;
+  /** CPU less the pacer's deliberate spin before sends: what the saturation warning judges */
+  cpu_work_ratio?: number | null;
   schedule_lag_p99_ms: number | null;
   rss_max_bytes: number;
   /** [seconds since start, RSS bytes], every 10 s (bounded: halved when long) */
