@@ -156,12 +156,14 @@ export interface Knee {
   server: Record<string, number>;
 }
 
-/** How far above the low-load level latency must rise to count as the knee. */
+/** How far above the low-load level latency must rise to count as the knee: this factor... */
 export const KNEE_FACTOR = 1.5;
+/** ...and at least this many ms, so that a 20 ms TTFT growing to 30 ms is not called a knee. */
+export const KNEE_MIN_RISE_MS: Record<'ttft_p95_ms' | 'itl_p95_ms', number> = { ttft_p95_ms: 50, itl_p95_ms: 10 };
 
 /**
- * The lowest step rate whose TTFT p95 (or ITL p95) exceeds KNEE_FACTOR × its low-load level
- * (the level of the lowest-rate step), linearly interpolated from the step below it.
+ * The lowest step rate whose TTFT p95 (or ITL p95) exceeds its low-load level (the lowest-rate
+ * step's) by KNEE_FACTOR and by KNEE_MIN_RISE_MS, linearly interpolated from the step below.
  */
 export function findKnee(steps: readonly SweepStep[]): Knee | null {
   const sorted = [...steps].filter((s) => s.ttft_p95_ms !== null).sort((a, b) => a.rate_per_s - b.rate_per_s);
@@ -169,7 +171,7 @@ export function findKnee(steps: readonly SweepStep[]): Knee | null {
   for (const metric of ['ttft_p95_ms', 'itl_p95_ms'] as const) {
     const base = sorted[0]![metric];
     if (base === null || base <= 0) continue;
-    const limit = base * KNEE_FACTOR;
+    const limit = Math.max(base * KNEE_FACTOR, base + KNEE_MIN_RISE_MS[metric]);
     for (let i = 1; i < sorted.length; i++) {
       const v = sorted[i]![metric];
       if (v === null || v <= limit) continue;

@@ -150,13 +150,14 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
       },
     };
     const endpoints = await scrapeEndpoints(spec, baseUrl, sim !== null);
+    const rawLog = new RawSampleLog();
     const scraper = new Scraper(
       endpoints,
       scraperClock,
       {
         onSample: (sample) => {
           if (sample.ok) recorder.addServerSample(Math.max(0, sample.tUs), sample.signals, sample.perGpu);
-          output.writeServerSample(serverLine(sample));
+          output.writeServerSample(serverLine(sample, rawLog));
         },
       },
       spec.windowS,
@@ -328,8 +329,40 @@ async function scrapeEndpoints(spec: ScenarioSpec, baseUrl: string, simulated: b
   }
 }
 
+/** Every this many seconds a server-metrics.jsonl line carries all raw samples, not just the changed ones. */
+const FULL_SAMPLES_EVERY_S = 60;
+
+/**
+ * Raw samples for server-metrics.jsonl, bounded: a full set at the first scrape of an endpoint
+ * and every FULL_SAMPLES_EVERY_S, in between only the samples whose value changed (a vLLM scrape
+ * is ~40 kB; a day of full scrapes would be gigabytes). Replaying the lines in order rebuilds
+ * every scrape exactly.
+ */
+class RawSampleLog {
+  private readonly last = new Map<string, { values: Map<string, number>; fullAtUs: number }>();
+
+  samples(s: ScrapeSample): { samples: [string, Record<string, string>, number][]; full: boolean } {
+    const all = (s.parsed?.families ?? []).flatMap((f) => f.samples.map((x) => [x.name, x.labels, x.value] as [string, Record<string, string>, number]));
+    let state = this.last.get(s.url);
+    const full = !state || s.tUs - state.fullAtUs >= FULL_SAMPLES_EVERY_S * 1e6;
+    if (!state || full) {
+      state = { values: new Map(), fullAtUs: s.tUs };
+      this.last.set(s.url, state);
+    }
+    const out: [string, Record<string, string>, number][] = [];
+    for (const smp of all) {
+      const key = smp[0] + JSON.stringify(smp[1]);
+      const was = state.values.get(key);
+      if (full || was === undefined || !Object.is(was, smp[2])) out.push(smp);
+      state.values.set(key, smp[2]);
+    }
+    return { samples: out, full };
+  }
+}
+
 /** One line of server-metrics.jsonl: when, what the canonical signals were, and the raw samples. */
-function serverLine(s: ScrapeSample): Record<string, unknown> {
+function serverLine(s: ScrapeSample, raw: RawSampleLog): Record<string, unknown> {
+  const r = s.parsed ? raw.samples(s) : null;
   return {
     t_s: Math.round(s.tUs) / 1e6,
     url: s.url,
@@ -339,10 +372,8 @@ function serverLine(s: ScrapeSample): Record<string, unknown> {
     profiles: s.profiles,
     signals: s.signals,
     ...(s.perGpu.length > 0 && { per_gpu: s.perGpu }),
-    ...(s.parsed && {
-      samples: s.parsed.families.flatMap((f) => f.samples.map((x) => [x.name, x.labels, x.value])),
-      ...(s.parsed.problems.length > 0 && { problems: s.parsed.problems.slice(0, 20) }),
-    }),
+    ...(r && { samples_full: r.full, samples: r.samples }),
+    ...(s.parsed && s.parsed.problems.length > 0 && { problems: s.parsed.problems.slice(0, 20) }),
   };
 }
 

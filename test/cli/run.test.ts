@@ -91,7 +91,11 @@ describe('inferload run (the real binary)', () => {
     expect(withServer.some((w: { gpus?: unknown[] }) => (w.gpus ?? []).length === 1)).toBe(true);
     const lines = readJsonl(join(dir, 'server-metrics.jsonl'));
     expect(lines.length).toBeGreaterThanOrEqual(4);
-    expect(lines[0]).toHaveProperty('samples');
+    // the first scrape of each endpoint carries every raw sample, later ones only what changed
+    expect(lines[0]).toMatchObject({ samples_full: true });
+    expect((lines[0]!.samples as unknown[]).length).toBeGreaterThan(10);
+    const later = lines.filter((l) => l.samples_full === false);
+    expect(later.length).toBeGreaterThan(0);
     expect(results.server.alerts.length).toBeGreaterThan(0);
   });
 

@@ -59,16 +59,19 @@ describe('SweepPlanner', () => {
 });
 
 describe('knee and capacity report', () => {
-  it('puts the knee where TTFT p95 leaves 1.5x its low-load level, interpolated', () => {
+  it('puts the knee where TTFT p95 leaves its low-load level (1.5x and +50 ms), interpolated', () => {
     const knee = findKnee([step(4, 40), step(8, 50), step(16, 80), step(32, 1400, false, { queue_depth: 30 })]);
     expect(knee!.metric).toBe('ttft_p95');
     expect(knee!.baseline_ms).toBe(40);
-    // 60 ms lies 1/3 of the way from 50 (at 8) to 80 (at 16)
-    expect(knee!.rate_per_s).toBeCloseTo(8 + 8 / 3, 2);
+    // the bound is max(60, 90) = 90 ms, 10/1320 of the way from 80 (at 16) to 1400 (at 32)
+    expect(knee!.rate_per_s).toBeCloseTo(16 + (16 * 10) / 1320, 2);
+    expect(knee!.server).toEqual({ queue_depth: 30 });
+    // 300 ms at low load: the factor rules (450 ms)
+    expect(findKnee([step(1, 300), step(2, 400), step(4, 500)])!.rate_per_s).toBeCloseTo(3, 2);
   });
 
   it('reports capacity per GPU and says why in plain words', () => {
-    const c = capacityReport([step(4, 40), step(8, 45), step(16, 70, true, { kv_cache_usage_ratio: 0.97 }), step(32, 1400, false)], {
+    const c = capacityReport([step(4, 40), step(8, 45), step(16, 70), step(32, 1400, false, { kv_cache_usage_ratio: 0.97 })], {
       count: 2,
       source: 'simulator',
     });
