@@ -84,7 +84,8 @@ export function parseAvailabilitySlo(text: string, path = '--availability-slo'):
   const t = text.trim();
   const pct = t.endsWith('%');
   const n = Number(pct ? t.slice(0, -1).trim() : t);
-  const ratio = pct || n > 1 ? n / 100 : n;
+  // 99.9 / 100 is 0.9990000000000001 in floating point: keep 12 significant digits
+  const ratio = Number((pct || n > 1 ? n / 100 : n).toPrecision(12));
   if (t === '' || !Number.isFinite(n) || !(ratio > 0 && ratio < 1))
     throw new InvalidInputError([{ path, message: `expected an availability between 0 and 100 % exclusive, e.g. 99.9% or 0.999; found "${text}"` }]);
   return ratio;

@@ -269,7 +269,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
     }
     const arrivalsEndUs = arrivalPeriodEndUs(outcome, spec, recorder);
     const result = snapshotResult(finalStatus, reason, arrivalsEndUs);
-    result.error_budget = computeErrorBudget(result);
+    result.error_budget = computeErrorBudget(result, { availabilitySlo: spec.availabilitySlo });
     result.spike = analyzeSpike(result);
     result.soak = analyzeSoak(result, result.generator.rss_samples ?? []);
     health.stop();
@@ -318,7 +318,7 @@ function arrivalPeriodEndUs(outcome: EngineOutcome, spec: ScenarioSpec, recorder
  * /metrics and /gpu/metrics; else {target origin}/metrics when it answers.
  */
 async function scrapeEndpoints(spec: ScenarioSpec, baseUrl: string, simulated: boolean): Promise<ScrapeEndpointOptions[]> {
-  if (spec.target.metrics.length > 0) return spec.target.metrics.map((url) => ({ url, intervalS: 1 }));
+  if (spec.target.metrics.length > 0) return spec.target.metrics.map((m) => ({ url: m.url, intervalS: m.intervalS }));
   const origin = new URL(baseUrl).origin;
   if (simulated) return [`${origin}/metrics`, `${origin}/gpu/metrics`].map((url) => ({ url, intervalS: 1 }));
   try {

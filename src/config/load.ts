@@ -15,6 +15,7 @@ import { applyOverrides, cliOverrides, parseSetArgs } from './overrides.js';
 import type { RawProblem } from './problems.js';
 import { validateScenario } from './problems.js';
 import { validateAlertRules } from '../analysis/alerts.js';
+import { parseAvailabilitySlo } from '../analysis/error-budget.js';
 import type { ParsedScenario } from './schema.js';
 import { expectedFound } from './schema.js';
 
@@ -301,7 +302,7 @@ function toSpec(parsed: ParsedScenario): ScenarioSpec {
       ...(target.model !== undefined && { model: target.model }),
       endpoint: target.endpoint,
       ...(target.apiKeyEnv !== undefined && { apiKeyEnv: target.apiKeyEnv }),
-      metrics: target.metrics,
+      metrics: target.metrics.map((m) => (typeof m === 'string' ? { url: m, intervalS: 1 } : { url: m.url, intervalS: m.interval })),
       timeoutS: target.timeout,
       ...(target.gpuCount !== undefined && { gpuCount: target.gpuCount }),
     },
@@ -327,6 +328,7 @@ function toSpec(parsed: ParsedScenario): ScenarioSpec {
       temperature: workload.temperature,
     },
     slo: toSlo(parsed.slo),
+    availabilitySlo: parseAvailabilitySlo(String(parsed.errorBudget.availability), 'errorBudget.availability'),
     alerts: {
       defaults: parsed.alerts.defaults,
       rules: parsed.alerts.rules.map((r) => ({ name: r.name, expr: r.expr, for_s: r.for, severity: r.severity })),

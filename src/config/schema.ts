@@ -528,11 +528,23 @@ function targetSchema() {
       endpoint: oneOf(['chat', 'completions']).prefault('chat').describe('chat | completions (default chat)'),
       apiKeyEnv: apiKeyEnv().optional(),
       metrics: z
-        .array(httpUrl('an http(s) URL of a Prometheus endpoint like "http://127.0.0.1:8000/metrics"'), {
-          error: expect('a list of Prometheus URLs like [http://127.0.0.1:8000/metrics]', (found) =>
-            typeof found === 'string' ? `put it in a list: [${found}]` : undefined,
-          ),
-        })
+        .array(
+          z.union([
+            httpUrl('an http(s) URL of a Prometheus endpoint like "http://127.0.0.1:8000/metrics"'),
+            mapping(
+              {
+                url: httpUrl('an http(s) URL of a Prometheus endpoint like "http://127.0.0.1:9400/metrics"'),
+                interval: duration({ positive: true }).prefault('1s').describe('time between scrapes of this endpoint (default 1s)'),
+              },
+              'a URL, or a mapping like {url: http://127.0.0.1:9400/metrics, interval: 5s}',
+            ),
+          ]),
+          {
+            error: expect('a list of Prometheus URLs like [http://127.0.0.1:8000/metrics]', (found) =>
+              typeof found === 'string' ? `put it in a list: [${found}]` : undefined,
+            ),
+          },
+        )
         .prefault([])
         .describe('Prometheus endpoints to scrape (server, DCGM exporter); default: {url origin}/metrics when it answers'),
       timeout: duration({ positive: true })
@@ -676,6 +688,17 @@ export const scenarioSchema = mapping(
     simulator: simulatorSchema().prefault({}),
     load: loadSchema(),
     workload: workloadSchema().prefault({}),
+    errorBudget: mapping(
+      {
+        availability: z
+          .union([z.string(), z.number()])
+          .prefault('99.9%')
+          .describe('availability SLO over 30 days, e.g. 99.9% or 0.999 (default 99.9%)'),
+      },
+      'a mapping like {availability: 99.9%}',
+    )
+      .prefault({})
+      .describe("the run's error budget: burn rate and the multi-window burn-rate alerts"),
     sweep: sweepSchema().prefault({}),
     alerts: alertsSchema().prefault({}),
     slo: mapping(sloShape(), 'a mapping from metric name to a list of thresholds, like {ttft_ms: ["p(95)<500"]}')

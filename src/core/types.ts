@@ -50,8 +50,8 @@ export interface TargetSpec {
   endpoint: Endpoint;
   /** the *name* of the environment variable that holds the API key, never the key */
   apiKeyEnv?: string;
-  /** Prometheus endpoints to scrape */
-  metrics: string[];
+  /** Prometheus endpoints to scrape, each on its own timer */
+  metrics: { url: string; intervalS: number }[];
   /** per-request deadline from send to end of stream */
   timeoutS: number;
   /** GPUs behind the target, declared (a GPU exporter's count wins when scraped) */
@@ -132,6 +132,8 @@ export interface ScenarioSpec {
   slo: Record<string, SloThreshold[]>;
   sweep: SweepSpec;
   alerts: AlertsSpec;
+  /** availability SLO of the error budget, as a ratio (0.999) */
+  availabilitySlo: number;
 }
 
 /** Alert rules judged over the run's windows (analysis/alerts.ts). */

@@ -24,6 +24,7 @@ export function testSpec(load: LoadSpec, over: Partial<ScenarioSpec> = {}): Scen
     slo: {},
     sweep: { startRate: 1, maxRate: 1000, precision: 0.05, stepS: 30, stepWarmupS: 10, maxSteps: 16, arrival: 'poisson' },
     alerts: { defaults: true, rules: [] },
+    availabilitySlo: 0.999,
     ...over,
   };
 }

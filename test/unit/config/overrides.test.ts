@@ -37,7 +37,7 @@ describe('override paths', () => {
       {
         path: '__proto__',
         message:
-          'unknown key `__proto__`: valid keys here are name, description, seed, warmup, window, requests, target, simulator, load, workload, sweep, alerts, slo (line 3)',
+          'unknown key `__proto__`: valid keys here are name, description, seed, warmup, window, requests, target, simulator, load, workload, errorBudget, sweep, alerts, slo (line 3)',
       },
     ]);
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
@@ -93,7 +93,7 @@ describe('--set', () => {
     expect(spec.workload.outputTokens).toEqual({ dist: 'uniform', min: 8, max: 16 });
     expect(spec.description).toBe('a run with --set');
     expect(spec.slo).toEqual({ ttft_ms: [{ threshold: 'p(99)<800', abortOnFail: false }] });
-    expect(spec.target.metrics).toEqual(['http://127.0.0.1:9400/metrics']);
+    expect(spec.target.metrics).toEqual([{ url: 'http://127.0.0.1:9400/metrics', intervalS: 1 }]);
   });
 
   test('stages as flow YAML, and one stage field by index', () => {
@@ -177,7 +177,10 @@ describe('flags', () => {
       model: '42', // a model name stays a string even when it looks like a number
       endpoint: 'completions',
       apiKeyEnv: 'VLLM_KEY',
-      metrics: ['http://10.0.0.1:8000/metrics', 'http://10.0.0.1:9400/metrics'],
+      metrics: [
+        { url: 'http://10.0.0.1:8000/metrics', intervalS: 1 },
+        { url: 'http://10.0.0.1:9400/metrics', intervalS: 1 },
+      ],
       timeoutS: 600,
     });
   });

@@ -21,6 +21,19 @@ describe('defaults', () => {
     expect(problems.map((p) => p.path)).toEqual(['alerts.rules[0].expr']);
   });
 
+  test('a metrics endpoint may carry its own scrape interval; the availability SLO reads 99.5% or 0.995', () => {
+    const spec = parse(
+      'name: a\nload: {executor: constant-vus, vus: 1, duration: 10s}\ntarget: {metrics: [http://127.0.0.1:8000/metrics, {url: http://127.0.0.1:9400/metrics, interval: 5s}]}\nerrorBudget: {availability: 99.5%}\n',
+    );
+    expect(spec.target.metrics).toEqual([
+      { url: 'http://127.0.0.1:8000/metrics', intervalS: 1 },
+      { url: 'http://127.0.0.1:9400/metrics', intervalS: 5 },
+    ]);
+    expect(spec.availabilitySlo).toBe(0.995);
+    const problems = problemsOf(() => parse('name: a\nload: {executor: constant-vus, vus: 1, duration: 10s}\nerrorBudget: {availability: 120%}\n'));
+    expect(problems.map((p) => p.path)).toEqual(['errorBudget.availability']);
+  });
+
   test('a minimal scenario gets every default', () => {
     const spec = parse('name: minimal\nload: {executor: constant-arrival-rate, rate: 2, duration: 10s}\n');
     expect(spec).toEqual({
@@ -54,6 +67,7 @@ describe('defaults', () => {
       slo: {},
       sweep: { startRate: 1, maxRate: 1000, precision: 0.05, stepS: 30, stepWarmupS: 10, maxSteps: 16, arrival: 'poisson' },
       alerts: { defaults: true, rules: [] },
+      availabilitySlo: 0.999,
     });
   });
 
@@ -106,7 +120,10 @@ slo:
         model: 'my-model',
         endpoint: 'completions',
         apiKeyEnv: 'MY_KEY',
-        metrics: ['http://127.0.0.1:8000/metrics', 'http://127.0.0.1:9400/metrics'],
+        metrics: [
+          { url: 'http://127.0.0.1:8000/metrics', intervalS: 1 },
+          { url: 'http://127.0.0.1:9400/metrics', intervalS: 1 },
+        ],
         timeoutS: 120,
       },
       simulator: {
@@ -134,6 +151,7 @@ slo:
       },
       sweep: { startRate: 1, maxRate: 1000, precision: 0.05, stepS: 30, stepWarmupS: 10, maxSteps: 16, arrival: 'poisson' },
       alerts: { defaults: true, rules: [] },
+      availabilitySlo: 0.999,
     });
   });
 });
@@ -465,7 +483,7 @@ describe('YAML and file problems', () => {
         path: 'SCENARIO',
         message:
           'unknown scenario "smok": not a file, and no shipped scenario has that name; ' +
-          'shipped: smoke, soak, soak-rate, spike, spike-rate, sustained, sustained-rate; did you mean "smoke"?',
+          'shipped: smoke, soak, soak-rate, spike, spike-rate, sustained, sustained-rate, sweep; did you mean "smoke"?',
       },
     ]);
     const missing = join(tmpdir(), 'inferload-does-not-exist', 'smoke.yaml');
