@@ -12,7 +12,7 @@ import type { ScenarioSpec } from '../core/types.js';
 import { OpenAIBackend } from '../backend/openai/client.js';
 import { Engine, type EngineOutcome } from '../engine/engine.js';
 import { HealthMonitor } from '../engine/health.js';
-import { Recorder, requestSlos } from '../metrics/recorder.js';
+import { Recorder, requestSlos, type RecorderSnapshot } from '../metrics/recorder.js';
 import { evaluateSlos } from '../analysis/slo.js';
 import { buildResult, buildSummary } from '../results/build.js';
 import type { RunMeta, RunResult, RunStatus } from '../results/types.js';
@@ -185,8 +185,11 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
     let outcome: EngineOutcome | null = null;
 
     let clientTokensAll = 0;
-    const snapshotResult = (status: RunStatus, reason: string | null, arrivalsEndUs: number): RunResult => {
-      const snapshot = recorder.snapshot();
+    let checkpointing = false;
+    /** set once the run is over: a checkpoint still in the making must not overwrite the final results */
+    let finished = false;
+    const snapshotResult = (status: RunStatus, reason: string | null, arrivalsEndUs: number, given?: RecorderSnapshot): RunResult => {
+      const snapshot = given ?? recorder.snapshot();
       const summary = buildSummary(snapshot, { warmupS: spec.warmupS, arrivalsEndUs, openLoop: isArrivalLoad(spec.load) });
       const serverTokens = scraper.serverGenerationTokens();
       return buildResult({
@@ -221,14 +224,23 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
       },
       onTick: (nowUs) => {
         health.sample();
-        if (nowUs >= nextCheckpointUs) {
+        if (nowUs >= nextCheckpointUs && !checkpointing) {
           nextCheckpointUs = nowUs + checkpointUs;
-          const partial = snapshotResult('running', null, Math.min(nowUs, loadDurationS(spec.load) * 1e6));
-          output.checkpoint(partial);
-          // k6's abortOnFail: a threshold so marked stops the run once it fails on enough data
-          const broken = partial.slo.find((v) => v.abort_on_fail && !v.passed && v.observed !== null);
-          if (broken && nowUs >= spec.warmupS * 1e6 + ABORT_MIN_MEASURED_US && partial.summary.requests.completed >= ABORT_MIN_COMPLETED)
-            engine.stop('aborted', `stopped early: ${broken.name} failed (observed ${broken.observed}; abortOnFail)`);
+          checkpointing = true;
+          void recorder
+            .snapshotSliced()
+            .then((snap) => {
+              const partial = snapshotResult('running', null, Math.min(nowUs, loadDurationS(spec.load) * 1e6), snap);
+              if (finished) return;
+              output.checkpoint(partial);
+              // k6's abortOnFail: a threshold so marked stops the run once it fails on enough data
+              const broken = partial.slo.find((v) => v.abort_on_fail && !v.passed && v.observed !== null);
+              if (broken && nowUs >= spec.warmupS * 1e6 + ABORT_MIN_MEASURED_US && partial.summary.requests.completed >= ABORT_MIN_COMPLETED)
+                engine.stop('aborted', `stopped early: ${broken.name} failed (observed ${broken.observed}; abortOnFail)`);
+            })
+            .finally(() => {
+              checkpointing = false;
+            });
         }
       },
     });
@@ -238,6 +250,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
       interrupt: (reason) => engine.stop('interrupted', reason, INTERRUPT_GRACE_S),
       abortNow: (reason) => {
         aborted = true;
+        finished = true;
         engine.stop('interrupted', reason, 0);
         engine.abortAll(reason);
         void scraper.stop();
@@ -253,6 +266,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
     } finally {
       stopProgress?.();
     }
+    finished = true;
     await backend.close();
     // one last scrape, so the server's counters cover every request
     await scraper.stop();

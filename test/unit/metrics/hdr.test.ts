@@ -43,3 +43,24 @@ describe('HDR histograms', () => {
     expect(merged.totalCount).toBe(whole.totalCount);
   });
 });
+
+describe('one-pass summary', () => {
+  it("gives exactly the library's percentiles, mean and stddev", async () => {
+    const { scanHistogram } = await import('../../../src/metrics/hdr.js');
+    for (const seed of [1, 2, 3]) {
+      const h = newHistogram();
+      let x = seed;
+      for (let i = 0; i < 20_000; i++) {
+        x = (x * 1103515245 + 12345) % 2147483648;
+        recordUs(h, 100 + (x % 5_000_000) * (i % 7 === 0 ? 10 : 1));
+      }
+      const ps = [0.1, 1, 50, 90, 95, 99, 99.9, 99.99, 100];
+      const scan = scanHistogram(h, ps);
+      ps.forEach((p, i) => expect(scan.percentiles[i]).toBe(h.getValueAtPercentile(p)));
+      expect(scan.mean).toBeCloseTo(h.mean, 6);
+      expect(scan.stddev).toBeCloseTo(h.stdDeviation, 4);
+    }
+    const empty = scanHistogram(newHistogram(), [50]);
+    expect(empty.percentiles).toEqual([0]);
+  });
+});
