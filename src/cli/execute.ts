@@ -140,10 +140,11 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
       return { result, exitCode: ExitCode.invalidRun, dir };
     }
 
-    // the scraper takes its first look before the run clock starts (its counters' baseline)
+    // the scraper's first look and the connection warm-up happen before the run clock starts;
+    // everything holds this live view of the clock, which is restarted right before the load
     const recorder = new Recorder({ windowS: spec.windowS, warmupS: spec.warmupS, requestSlos: requestSlos(spec.slo) });
     let clock: Clock = runClock();
-    const scraperClock: Clock = {
+    const liveClock: Clock = {
       now: () => clock.now(),
       get epochMs() {
         return clock.epochMs;
@@ -153,7 +154,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
     const rawLog = new RawSampleLog();
     const scraper = new Scraper(
       endpoints,
-      scraperClock,
+      liveClock,
       {
         onSample: (sample) => {
           if (sample.ok) recorder.addServerSample(Math.max(0, sample.tUs), sample.signals, sample.perGpu);
@@ -163,8 +164,6 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
       spec.windowS,
     );
     if (scraper.size > 0) await scraper.start();
-    // the run clock starts now: intended times are relative to this instant
-    clock = runClock();
     const backend = new OpenAIBackend({
       baseUrl,
       model,
@@ -174,12 +173,11 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
       minTokens: spec.workload.minTokens,
       temperature: spec.workload.temperature,
       idleTimeoutS: spec.target.timeoutS,
-      clock,
+      clock: liveClock,
     });
     await backend.preconnect(Math.min(4, expectedConcurrency(spec)));
     const errorSamples = new ErrorSamples();
     const health = new HealthMonitor();
-    meta.started_at = new Date(clock.epochMs).toISOString();
     const checkpointUs = (opts.checkpointS ?? 5) * 1e6;
     let nextCheckpointUs = checkpointUs;
     let outcome: EngineOutcome | null = null;
@@ -216,7 +214,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
       backend,
       workload,
       recorder,
-      clock,
+      clock: liveClock,
       onRequestEnd: (r: RequestRecord) => {
         output.writeRequest(r);
         if (!r.dropped) clientTokensAll += r.outputTokens;
@@ -255,12 +253,15 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
         engine.abortAll(reason);
         void scraper.stop();
         recorder.flush();
-        const result = snapshotResult('interrupted', reason, clock.now());
+        const result = snapshotResult('interrupted', reason, liveClock.now());
         output.writeFinal(result);
         return result;
       },
     });
     const stopProgress = opts.progress?.(engine, recorder, loadDurationS(spec.load), () => clock.now());
+    // the run clock starts now: intended times are relative to this instant
+    clock = runClock();
+    meta.started_at = new Date(clock.epochMs).toISOString();
     try {
       outcome = await engine.run();
     } finally {

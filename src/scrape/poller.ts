@@ -44,7 +44,7 @@ interface EndpointState {
   profiles: Set<string>;
   warnings: Set<string>;
   first: SignalSnapshot | null;
-  prev: { snap: SignalSnapshot; tUs: number } | null;
+  prev: { snap: SignalSnapshot; tUs: number; monoUs: number } | null;
   /** when the GPU values last changed, to spot an exporter that samples coarsely */
   gpuChanges: number[];
   lastGpuKey: string | null;
@@ -132,13 +132,16 @@ export class Scraper {
     try {
       const res = await fetchExposition(e.opts.url, { timeoutMs });
       const tUs = this.clock.now();
+      // intervals for rates on the process's own monotonic clock: the run clock may restart
+      // between the baseline scrape and the next one
+      const monoUs = performance.now() * 1000;
       const parsed = parseExposition(res.text, { contentType: res.contentType });
       const snap = snapshotSignals(parsed);
       for (const p of snap.profiles) e.profiles.add(p);
       let signals: Signals = { ...snap.signals };
-      if (e.prev) signals = { ...signals, ...rateSignals(e.prev.snap, snap, (tUs - e.prev.tUs) / 1e6) };
+      if (e.prev) signals = { ...signals, ...rateSignals(e.prev.snap, snap, (monoUs - e.prev.monoUs) / 1e6) };
       e.first ??= snap;
-      e.prev = { snap, tUs };
+      e.prev = { snap, tUs, monoUs };
       this.noteGpuChange(e, snap, tUs);
       this.sink.onSample({
         url: e.opts.url,
