@@ -7,6 +7,7 @@ import { LATENCY_METRICS, mergeConcurrentWindows, type LatencyMetric, type Windo
 import type { RunResult, RunStatus, SloVerdict } from '../results/types.js';
 import type { LatencySummaryMs } from '../metrics/hdr.js';
 import { evaluateSlos } from './slo.js';
+import { evaluateAlerts } from './alerts.js';
 import type { ScenarioSpec } from '../core/types.js';
 
 const r3 = (x: number): number => Math.round(x * 1000) / 1000;
@@ -54,7 +55,8 @@ export function mergeResults(results: readonly RunResult[], paths: readonly stri
   for (const r of results) for (const [k, v] of Object.entries(r.summary.errors)) errors[k] = (errors[k] ?? 0) + v;
   const durationS = Math.max(...results.map((r) => r.summary.duration_s));
   const completed = sum((r) => r.summary.requests.completed);
-  const good = sum((r) => (r.summary.throughput.goodput_ratio ?? 0) * r.summary.requests.completed);
+  // the exact count when the shards carry it (older results only have the rounded ratio)
+  const good = sum((r) => r.summary.requests.good ?? Math.round((r.summary.throughput.goodput_ratio ?? 0) * r.summary.requests.completed));
   const promptTokens = sum((r) => r.summary.tokens.prompt);
   const outputTokens = sum((r) => r.summary.tokens.output);
   const perS = (n: number): number => (durationS > 0 ? r3(n / durationS) : 0);
@@ -66,6 +68,8 @@ export function mergeResults(results: readonly RunResult[], paths: readonly stri
       completed,
       failed: sum((r) => r.summary.requests.failed),
       dropped: sum((r) => r.summary.requests.dropped),
+      interrupted: sum((r) => r.summary.requests.interrupted ?? 0),
+      good,
       warmup_sent: sum((r) => r.summary.requests.warmup_sent),
       warmup_dropped: sum((r) => r.summary.requests.warmup_dropped),
     },
@@ -74,7 +78,7 @@ export function mergeResults(results: readonly RunResult[], paths: readonly stri
       request_per_s: perS(completed),
       output_tokens_per_s: perS(outputTokens),
       total_tokens_per_s: perS(promptTokens + outputTokens),
-      goodput_request_per_s: perS(Math.round(good)),
+      goodput_request_per_s: perS(good),
       goodput_ratio: completed > 0 ? r3(good / completed) : null,
     },
     rate: {
@@ -131,7 +135,11 @@ export function mergeResults(results: readonly RunResult[], paths: readonly stri
       endpoints: [...endpoints.values()],
       tokens: null,
       gpu_count: maxOf((r) => r.server.gpu_count),
-      alerts: first.server.alerts,
+      // the shards' rules, judged again on the merged windows
+      alerts: evaluateAlerts(
+        first.server.alerts.map((a) => ({ name: a.name, severity: a.severity, expr: a.condition, for_s: a.for_s })),
+        windows,
+      ),
     },
     slo,
     generator: {

@@ -278,7 +278,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
     let reason = outcome.reason;
     const counters = recorder.counters;
     let finalStatus = status;
-    if (status === 'complete' && counters.sent + counters.warmupSent > 0 && counters.completed === 0 && engine.ended === engine.failed) {
+    if (status === 'complete' && counters.sent + counters.warmupSent > 0 && counters.completed === 0 && engine.failed > 0 && engine.ended === engine.failed) {
       finalStatus = 'failed';
       reason = 'no request succeeded: the target failed entirely';
     }

@@ -108,6 +108,9 @@ export function normalizeResults(raw: Record<string, unknown>): RunResult {
   r.run.description = r.run.description ?? null;
   r.run.argv = Array.isArray(r.run.argv) ? r.run.argv : [];
   r.summary.errors = isObject(r.summary.errors) ? r.summary.errors : {};
+  // added later in results@1: requests cut at the stop, and the goodput count
+  r.summary.requests.interrupted ??= 0;
+  r.summary.requests.good ??= Math.round((r.summary.throughput.goodput_ratio ?? 0) * r.summary.requests.completed);
   r.generator.warnings = Array.isArray(r.generator.warnings) ? r.generator.warnings : [];
   for (const w of r.windows) {
     w.server = isObject(w.server) ? w.server : {};

@@ -67,6 +67,8 @@ export class Engine {
   dropped = 0;
   ended = 0;
   failed = 0;
+  /** requests cut by the run itself (graceful stop, interrupt) */
+  interrupted = 0;
 
   constructor(private readonly opts: EngineOptions) {
     this.spec = opts.spec;
@@ -103,6 +105,8 @@ export class Engine {
       else await this.closedLoop(this.spec.load);
       const arrivalsEndUs = this.clock.now();
       const abortedInFlight = await this.drain();
+      // closed-loop users end once their request has ended (or been cut by the drain)
+      await Promise.all(this.vuLoops);
       const stoppedBy: StopReason = this.stopping ?? 'schedule';
       return { stoppedBy, reason: this.stopMessage, arrivalsEndUs, endUs: this.clock.now(), abortedInFlight };
     } finally {
@@ -173,6 +177,9 @@ export class Engine {
     if (r.ok) {
       this.everOk = true;
       this.failuresInRow = 0;
+    } else if (r.errorClass === 'aborted') {
+      // cut by the run itself (graceful stop, interrupt): not the server's failure
+      this.interrupted++;
     } else {
       this.failed++;
       this.failuresInRow++;
@@ -205,7 +212,8 @@ export class Engine {
       await sleepUntil(this.clock, limited ? now + 50_000 : Math.min(endUs, now + 50_000), () => this.stopping !== null);
     }
     if (!this.stopping && !limited) this.stop('schedule');
-    await Promise.all(this.vuLoops);
+    // not waiting for the users here: their requests in flight get the graceful stop, like
+    // the open loop's (drain), not as long as they like
   }
 
   private async vuLoop(load: VuLoad, index: number, startUs: number): Promise<void> {
@@ -220,11 +228,14 @@ export class Engine {
           this.stop('requests');
           return;
         }
-        // past the end of the stages only a fixed request count keeps users going (at the last level)
-        const want = intended < endUs ? vuTargetAt(load, intended / 1e6) : limited ? lastVuTarget(load) : 0;
-        if (index >= want) return;
         await sleepUntil(this.clock, intended, () => this.stopping !== null);
         if (this.stopping) return;
+        // judged at the moment of sending, on the same clock as the tick that starts users, so
+        // a user that retires is not started again at once; past the end of the stages only a
+        // fixed request count keeps users going (at the last level)
+        const now = this.clock.now();
+        const want = now < endUs ? vuTargetAt(load, now / 1e6) : limited ? lastVuTarget(load) : 0;
+        if (index >= want) return;
         const id = this.nextId++;
         const req = this.opts.workload.request(id);
         await new Promise<void>((resolve) => this.send(id, intended, req, resolve));

@@ -120,6 +120,8 @@ export interface Counters {
   completed: number;
   failed: number;
   dropped: number;
+  /** cut by the run itself at the graceful stop or an interrupt */
+  interrupted: number;
   good: number;
   errors: Record<string, number>;
   promptTokens: number;
@@ -157,6 +159,7 @@ export class Recorder {
     completed: 0,
     failed: 0,
     dropped: 0,
+    interrupted: 0,
     good: 0,
     errors: {},
     promptTokens: 0,
@@ -247,6 +250,13 @@ export class Recorder {
       if (measured) recordUs(run.schedule_lag, Math.max(0, d.scheduleLagUs));
     }
     if (measured && !(r.endUs <= c.lastEndUs)) c.lastEndUs = r.endUs;
+    if (r.errorClass === 'aborted') {
+      // cut by the run itself (graceful stop, interrupt): counted apart, neither a success nor
+      // a failure of the server (k6's interrupted iterations)
+      w.errors.aborted = (w.errors.aborted ?? 0) + 1;
+      if (measured) c.interrupted++;
+      return;
+    }
     if (!r.ok) {
       w.failed++;
       const cls = r.errorClass ?? 'invalid_response';
@@ -458,38 +468,63 @@ export class Recorder {
     }
     this.closed.push(res);
     this.lastClosed = res;
-    if (this.closed.length > this.maxWindows) this.coarsen();
+    if (this.closed.length > this.maxWindows && !this.coarsening) {
+      // from now on new windows are twice as wide; the closed ones merge pairwise, one pair
+      // per turn of the event loop (a whole pass at once would stall the sends for a second)
+      this.coarsening = true;
+      this.coarsenCursor = 0;
+      this.currentWidthUs = Math.max(this.currentWidthUs, 2 * Math.round(this.closed[0]!.window_s * 1e6));
+      setImmediate(this.coarsenSome);
+    }
   }
 
-  /** Merges aligned pairs of equal-width adjacent windows; new windows get the doubled width. */
-  private coarsen(): void {
-    const out: WindowResult[] = [];
+  private coarsening = false;
+  private coarsenCursor = 0;
+
+  private readonly coarsenSome = (): void => {
+    if (!this.coarsening) return;
+    if (this.mergeNextPair()) setImmediate(this.coarsenSome);
+    else this.coarsening = false;
+  };
+
+  /**
+   * Merges the next pair of adjacent windows (from the cursor on) that have the same width, are
+   * contiguous, and start on a boundary of twice their width. False when the pass is over.
+   */
+  private mergeNextPair(): boolean {
     const list = this.closed;
-    let maxWidth = 0;
-    for (let i = 0; i < list.length; i++) {
+    for (let i = this.coarsenCursor; i < list.length - 1; i++) {
       const a = list[i]!;
-      const b = list[i + 1];
+      const b = list[i + 1]!;
       const wUs = Math.round(a.window_s * 1e6);
       const aligned = Math.round(a.t_s * 1e6) % (2 * wUs) === 0;
-      if (b && aligned && Math.abs(b.window_s - a.window_s) < 1e-9 && Math.abs(a.t_s + a.window_s - b.t_s) < 1e-6) {
-        out.push(mergeWindows(a, b));
-        i++;
-      } else {
-        out.push(a);
+      if (aligned && Math.abs(b.window_s - a.window_s) < 1e-9 && Math.abs(a.t_s + a.window_s - b.t_s) < 1e-6) {
+        list.splice(i, 2, mergeWindows(a, b));
+        this.coarsenCursor = i + 1;
+        return true;
       }
-      maxWidth = Math.max(maxWidth, Math.round(out[out.length - 1]!.window_s * 1e6));
     }
-    this.closed = out;
-    this.currentWidthUs = Math.max(this.currentWidthUs, maxWidth);
+    return false;
   }
 
-  /** Closes every window now (end of run). */
+  /** Closes every window now (end of run) and finishes any coarsening, synchronously. */
   flush(): void {
     const all = [...this.closing, ...this.open];
     this.closing = [];
     this.open = [];
     this.partial = null;
     for (const w of all) this.close(w);
+    while (this.coarsening || this.closed.length > this.maxWindows) {
+      if (!this.coarsening) {
+        this.coarsenCursor = 0;
+        this.currentWidthUs = Math.max(this.currentWidthUs, 2 * Math.round(this.closed[0]!.window_s * 1e6));
+      }
+      this.coarsening = true;
+      const before = this.closed.length;
+      while (this.mergeNextPair());
+      this.coarsening = false;
+      if (this.closed.length === before) break;
+    }
   }
 
   /**

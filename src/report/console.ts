@@ -33,6 +33,7 @@ export function renderConsoleSummary(result: RunResult, files: { dir: string }):
   );
   lines.push(
     `  requests   ${r.sent} sent, ${r.completed} completed, ${r.failed} failed, ${r.dropped} dropped` +
+      (r.interrupted > 0 ? `, ${r.interrupted} cut at the stop` : '') +
       (r.warmup_sent > 0 ? `  (+${r.warmup_sent} in warm-up, not counted)` : '') +
       `  over ${fmt(s.duration_s)} s`,
   );

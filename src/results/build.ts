@@ -27,6 +27,8 @@ export function buildSummary(snap: RecorderSnapshot, facts: SummaryFacts): RunSu
       completed: c.completed,
       failed: c.failed,
       dropped: c.dropped,
+      interrupted: c.interrupted,
+      good: c.good,
       warmup_sent: c.warmupSent,
       warmup_dropped: c.warmupDropped,
     },

@@ -52,7 +52,18 @@ export interface GeneratorHealth {
 
 export interface RunSummary {
   duration_s: number;
-  requests: { sent: number; completed: number; failed: number; dropped: number; warmup_sent: number; warmup_dropped: number };
+  requests: {
+    sent: number;
+    completed: number;
+    failed: number;
+    dropped: number;
+    /** cut by the run itself at the graceful stop or an interrupt: not counted as failed */
+    interrupted: number;
+    /** completed requests that met every per-request SLO (goodput's numerator) */
+    good: number;
+    warmup_sent: number;
+    warmup_dropped: number;
+  };
   errors: Record<string, number>;
   throughput: {
     request_per_s: number;

@@ -1,7 +1,7 @@
 // The run's files: requests.jsonl streamed line by line during the run, results.json written
 // atomically (write a temporary file, then rename), so a crash at any moment leaves either
 // the previous complete checkpoint or the new one on disk, never half a file.
-import { createWriteStream, mkdirSync, renameSync, writeFileSync, type WriteStream } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RequestRecord } from '../core/record.js';
@@ -36,10 +36,57 @@ export function requestLine(r: RequestRecord, recordChunks: boolean): string {
   return JSON.stringify(o);
 }
 
+/**
+ * An append-only file of lines, written with synchronous writes of a buffer: every 250 ms, when
+ * 64 KiB have gathered, and on `flush()`. Synchronous on purpose: a second Ctrl-C exits at once,
+ * and a stream's queued writes would be lost with the process; a 64 KiB write costs ~50 µs.
+ */
+export class LineFile {
+  private fd: number | null;
+  private buf: string[] = [];
+  private bytes = 0;
+  private readonly timer: NodeJS.Timeout;
+  failed = false;
+
+  constructor(path: string) {
+    this.fd = openSync(path, 'w');
+    this.timer = setInterval(() => this.flush(), 250);
+    this.timer.unref();
+  }
+
+  write(line: string): void {
+    if (this.fd === null) return;
+    this.buf.push(line);
+    this.bytes += line.length + 1;
+    if (this.bytes >= 65536) this.flush();
+  }
+
+  flush(): void {
+    if (this.fd === null || this.buf.length === 0) return;
+    const text = this.buf.join('\n') + '\n';
+    this.buf = [];
+    this.bytes = 0;
+    try {
+      writeSync(this.fd, text);
+    } catch {
+      // a full disk must not crash the run: results.json is still written at the end
+      this.failed = true;
+    }
+  }
+
+  close(): void {
+    if (this.fd === null) return;
+    this.flush();
+    clearInterval(this.timer);
+    closeSync(this.fd);
+    this.fd = null;
+  }
+}
+
 export class RunOutput {
   readonly dir: string;
-  private readonly requests: WriteStream;
-  private serverMetrics: WriteStream | null = null;
+  private readonly requests: LineFile;
+  private serverMetrics: LineFile | null = null;
   private checkpointing: Promise<void> | null = null;
   private closed = false;
 
@@ -49,9 +96,7 @@ export class RunOutput {
   ) {
     this.dir = dir;
     mkdirSync(dir, { recursive: true });
-    this.requests = createWriteStream(join(dir, 'requests.jsonl'), { flags: 'w' });
-    // a full disk must not crash the run: the summary is still written at the end
-    this.requests.on('error', () => undefined);
+    this.requests = new LineFile(join(dir, 'requests.jsonl'));
   }
 
   get resultsPath(): string {
@@ -59,24 +104,34 @@ export class RunOutput {
   }
 
   writeRequest(r: RequestRecord): void {
-    if (!this.closed) this.requests.write(requestLine(r, this.recordChunks) + '\n');
+    if (!this.closed) this.requests.write(requestLine(r, this.recordChunks));
   }
 
   /** One line of server-metrics.jsonl: a scrape, with its raw samples (created on first use). */
   writeServerSample(line: Record<string, unknown>): void {
     if (this.closed) return;
-    if (!this.serverMetrics) {
-      this.serverMetrics = createWriteStream(join(this.dir, 'server-metrics.jsonl'), { flags: 'w' });
-      this.serverMetrics.on('error', () => undefined);
-    }
-    this.serverMetrics.write(JSON.stringify(line) + '\n');
+    this.serverMetrics ??= new LineFile(join(this.dir, 'server-metrics.jsonl'));
+    this.serverMetrics.write(JSON.stringify(line));
   }
+
+  /** closed windows never change: their JSON is made once, not at every checkpoint */
+  private readonly windowJson = new WeakMap<object, string>();
 
   /** Rewrites results.json in the background (skipped while the previous one is in flight). */
   checkpoint(result: RunResult): void {
     if (this.checkpointing) return;
     const tmp = `${this.resultsPath}.tmp-${process.pid}`;
-    const text = JSON.stringify(result);
+    const { windows, ...rest } = result;
+    const parts = windows.map((w) => {
+      let j = this.windowJson.get(w);
+      if (j === undefined) {
+        j = JSON.stringify(w);
+        this.windowJson.set(w, j);
+      }
+      return j;
+    });
+    const head = JSON.stringify(rest);
+    const text = `${head.slice(0, -1)},"windows":[${parts.join(',')}]}`;
     this.checkpointing = writeFile(tmp, text)
       .then(() => rename(tmp, this.resultsPath))
       .catch(() => undefined)
@@ -85,8 +140,15 @@ export class RunOutput {
       });
   }
 
+  /** Writes out every line gathered so far, synchronously. */
+  flushLines(): void {
+    this.requests.flush();
+    this.serverMetrics?.flush();
+  }
+
   /** The final results.json, synchronously (it must land even when the process is about to exit). */
   writeFinal(result: RunResult): void {
+    this.flushLines();
     const tmp = `${this.resultsPath}.tmp-${process.pid}-final`;
     writeFileSync(tmp, JSON.stringify(result, null, 1));
     renameSync(tmp, this.resultsPath);
@@ -101,8 +163,7 @@ export class RunOutput {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await new Promise<void>((resolve) => this.requests.end(resolve));
-    const sm = this.serverMetrics;
-    if (sm) await new Promise<void>((resolve) => sm.end(resolve));
+    this.requests.close();
+    this.serverMetrics?.close();
   }
 }

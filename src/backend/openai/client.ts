@@ -269,8 +269,12 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
     if (this.finished || this.sawDone) return;
     const t = this.nowUs;
     if (data.length === 6 && data.equals(DONE)) {
+      // the answer is complete: end the request now, even if the server (or a gateway) keeps
+      // the response open after [DONE]; the connection itself closes when the body ends
       this.sawDone = true;
       this.record.endUs = t;
+      this.record.ok = true;
+      this.finish();
       return;
     }
     if (!this.opts.parseEveryEvent && this.fastChunk(data, t)) return;
@@ -335,7 +339,7 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
     const tail = finish + 20;
     // one choice, closed right after its finish_reason; nothing but harmless keys after it
     if (text.charCodeAt(tail) !== 125 /* } */ || text.charCodeAt(tail + 1) !== 93 /* ] */) return false;
-    if (text.indexOf('"usage"', tail) !== -1) return false;
+    if (text.indexOf('"usage"', tail) !== -1 || text.indexOf('"error"', tail) !== -1) return false;
     let emitMs = NaN;
     if (this.opts.recordEmitTimes) {
       const at = text.indexOf('"inferload_emit_ms":', tail);

@@ -175,6 +175,20 @@ describe('OpenAIBackend streaming', () => {
     expect(r.chunkUs).toHaveLength(1);
   });
 
+  it('ends a request at [DONE] even when the server keeps the response open', async () => {
+    const t0 = Date.now();
+    const r = await send(
+      (_q, res) => {
+        sseHead(res);
+        res.write(tokenChunk('a', 'stop') + DONE);
+        // and never ends the response
+      },
+      { idleTimeoutS: 5 },
+    );
+    expect(r.ok).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(2_000);
+  });
+
   it('accepts a stream with a finish reason but no [DONE]', async () => {
     const r = await send((_q, res) => {
       sseHead(res);

@@ -95,6 +95,10 @@ const shapes: Record<string, string> = {
     d({ error: { message: 'x' }, choices: [{ index: 0, delta: { content: 'a' }, finish_reason: null }] }),
     'data: [DONE]\n\n',
   ].join(''),
+  'error key after the choices': [
+    d({ choices: [{ index: 0, delta: { content: 'a' }, finish_reason: null }], error: { message: 'late' } }),
+    'data: [DONE]\n\n',
+  ].join(''),
   'emit timestamps': [
     d({ choices: [{ index: 0, delta: { content: 'a' }, finish_reason: null }], inferload_emit_ms: 1700000000123.456 }),
     d({ choices: [{ index: 0, delta: { content: 'b' }, finish_reason: null }], inferload_emit_ms: 1700000000133.5 }),

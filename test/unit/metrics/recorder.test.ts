@@ -124,6 +124,27 @@ describe('Recorder', () => {
     for (const x of w) expect(decodeHistogram(x.hdr.ttft).totalCount).toBe(x.completed);
   });
 
+  it('coarsens during the run one pair per event-loop turn, never in one block', async () => {
+    const rec = new Recorder({ windowS: 1, warmupS: 0, maxWindows: 16 });
+    let id = 0;
+    let most = 0;
+    for (let s = 0; s < 120; s++) {
+      const r = ok(id++, s * 1e6 + 100_000, 10_000 + s, 2, 1_000);
+      rec.onSent(r, 1);
+      rec.record(r);
+      rec.tick((s + 1) * 1e6 + 60_000);
+      // let the sliced closing and coarsening run, as the event loop would between events
+      for (let k = 0; k < 6; k++) await new Promise<void>((resolve) => setImmediate(resolve));
+      most = Math.max(most, rec.snapshot().windows.length);
+    }
+    expect(most).toBeLessThanOrEqual(40);
+    rec.flush();
+    const w = rec.snapshot().windows;
+    expect(w.length).toBeLessThanOrEqual(17);
+    expect(w.reduce((a, x) => a + x.completed, 0)).toBe(120);
+    for (let i = 1; i < w.length; i++) expect(w[i]!.t_s).toBeCloseTo(w[i - 1]!.t_s + w[i - 1]!.window_s, 6);
+  });
+
   it('counts goodput with per-request SLOs (vLLM rule)', () => {
     const slos = requestSlos({
       ttft_ms: [{ threshold: 'p(95)<50', abortOnFail: false }],

@@ -184,7 +184,7 @@ export function syntheticResult(opts: SyntheticOptions = {}): RunResult {
     },
     summary: {
       duration_s: durationS,
-      requests: { sent, completed, failed, dropped, warmup_sent: warmupS * 8, warmup_dropped: 0 },
+      requests: { sent, completed, failed, dropped, interrupted: 0, good, warmup_sent: warmupS * 8, warmup_dropped: 0 },
       errors,
       throughput: {
         request_per_s: r3(completed / durationS),
