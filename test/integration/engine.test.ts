@@ -114,6 +114,34 @@ describe('Engine', () => {
     }
   });
 
+  it('gives closed-loop requests in flight the graceful stop, then cuts them', async () => {
+    serviceMs = 5_000;
+    const t0 = Date.now();
+    const { records, outcome } = await run(testSpec({ executor: 'constant-vus', vus: 3, durationS: 0.3, thinkTimeS: 0, gracefulStopS: 0.5 }));
+    expect(Date.now() - t0).toBeLessThan(3_000);
+    expect(outcome.abortedInFlight).toBe(3);
+    expect(records.map((r) => r.errorClass)).toEqual(['aborted', 'aborted', 'aborted']);
+  });
+
+  it('ramps users down without restarting them (think time longer than the tick)', async () => {
+    serviceMs = 5;
+    const { records } = await run(
+      testSpec({
+        executor: 'ramping-vus',
+        startVUs: 0,
+        stages: [
+          { durationS: 0.4, target: 4 },
+          { durationS: 1.2, target: 0 },
+        ],
+        thinkTimeS: 0.5,
+        gracefulStopS: 2,
+      }),
+    );
+    // at most 4 users, each sending every ~0.5 s for ~1.6 s: a handful each, never dozens
+    expect(records.length).toBeGreaterThan(3);
+    expect(records.length).toBeLessThanOrEqual(4 * 4);
+  });
+
   it('makes exactly N arrivals with a request count', async () => {
     serviceMs = 5;
     const { records, outcome } = await run(testSpec(rate(200, 60), { requests: 37 }));
