@@ -1,6 +1,7 @@
 // JUnit XML for CI systems (GitHub, GitLab, Jenkins test reports): one testcase per SLO of a run,
 // or one per compared metric of the regression gate. Every string is XML-escaped, and characters
 // XML 1.0 forbids even when escaped (most control characters) are replaced.
+import { escapeHtml } from './common.js';
 import type { Comparison } from '../analysis/compare.js';
 import type { RunResult } from '../results/types.js';
 import { fmtObserved } from './common.js';
@@ -23,22 +24,8 @@ const NOT_XML = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\u
 
 /** Escapes text for XML element content and double- or single-quoted attribute values. */
 export function escapeXml(s: string): string {
-  return String(s)
-    .replace(NOT_XML, '\ufffd')
-    .replace(/[&<>"']/g, (c) => {
-      switch (c) {
-        case '&':
-          return '&amp;';
-        case '<':
-          return '&lt;';
-        case '>':
-          return '&gt;';
-        case '"':
-          return '&quot;';
-        default:
-          return '&apos;';
-      }
-    });
+  // XML 1.0 forbids most control characters even escaped; &#39; is fine in XML too
+  return escapeHtml(String(s).replace(NOT_XML, '\ufffd'));
 }
 
 /** An attribute value: escaped, and line breaks kept as references (parsers normalise raw ones to spaces). */

@@ -105,7 +105,7 @@ describe('renderJUnit', () => {
   });
 
   it('escapes the five XML specials and replaces forbidden characters', () => {
-    expect(escapeXml(`<a href="x">&'`)).toBe('&lt;a href=&quot;x&quot;&gt;&amp;&apos;');
+    expect(escapeXml(`<a href="x">&'`)).toBe('&lt;a href=&quot;x&quot;&gt;&amp;&#39;');
     expect(escapeXml('a\u0000b\u001fc\td\ne')).toBe('a\ufffdb\ufffdc\td\ne');
     expect(escapeXml('\ud800 alone')).toBe('\ufffd alone');
     expect(escapeXml('😀')).toBe('😀');
