@@ -12,7 +12,7 @@ import { Recorder } from '../dist/metrics/recorder.js';
 /** Pins this process to `core` (taskset), so client and server each have their own. */
 export function pinSelf(core) {
   try {
-    execFileSync('taskset', ['-p', '-c', String(core), String(process.pid)], { stdio: 'ignore' });
+    execFileSync('taskset', ['-a', '-p', '-c', String(core), String(process.pid)], { stdio: 'ignore' });
     return true;
   } catch {
     return false;
