@@ -49,7 +49,7 @@ try {
     const clock = runClock();
     const backend = new OpenAIBackend({ baseUrl: server.url, model: 'bench', endpoint: 'chat', ignoreEos: true, minTokens: false, temperature: 0, idleTimeoutS: 30, clock, headers: { 'x-bench-mode': 'coalesced' } });
     await backend.preconnect(32);
-    const recorder = new Recorder({ windowS: 1, warmupS: 0.5 });
+    const recorder = new Recorder({ windowS: 1 });
     const lags = [];
     const engine = new Engine({
       spec,

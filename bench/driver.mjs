@@ -78,7 +78,7 @@ export async function driveFull({ url, headers, tokens, concurrency, durationS, 
     recordEmitTimes: recordEmit,
   });
   await backend.preconnect(Math.min(concurrency, 64));
-  const recorder = new Recorder({ windowS: 1, warmupS: 0 });
+  const recorder = new Recorder({ windowS: 1 });
   const req = { messages: [{ role: 'user', content: 'bench' }], maxTokens: tokens, promptTokens: 1 };
   let id = 0;
   let chunks = 0;

@@ -87,7 +87,7 @@ if (part === 'streams') {
       clock,
       headers: { 'x-bench-mode': 'paced', 'x-bench-itl-ms': String(ITL_MS) },
     });
-    const recorder = new Recorder({ windowS: 1, warmupS: 0 });
+    const recorder = new Recorder({ windowS: 1 });
     const ticker = setInterval(() => recorder.tick(clock.now()), 100);
     const req = { messages: [{ role: 'user', content: 'bench' }], maxTokens: TOKENS, promptTokens: 1 };
     // warm the code path (JIT, undici) with a few short streams, then take the idle baseline
@@ -183,7 +183,7 @@ if (part === 'growth') {
     const clock = runClock();
     const backend = new OpenAIBackend({ baseUrl: server.url, model: 'bench', endpoint: 'chat', ignoreEos: true, minTokens: false, temperature: 0, idleTimeoutS: 30, clock, headers: { 'x-bench-mode': 'coalesced' } });
     await backend.preconnect(32);
-    const recorder = new Recorder({ windowS: 1, warmupS: 0 });
+    const recorder = new Recorder({ windowS: 1 });
     const engine = new Engine({ spec, backend, workload: new Workload(spec.workload, 1, 'chat'), recorder, clock });
     const samples = [];
     const t0 = performance.now();

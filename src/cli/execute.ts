@@ -25,6 +25,7 @@ import { fetchExposition } from '../scrape/fetch.js';
 import { correlations, reconcileTokens } from '../analysis/server.js';
 import { defaultAlertRules, evaluateAlerts } from '../analysis/alerts.js';
 import type { Clock } from '../core/clock.js';
+import { redactSecret } from '../core/secret.js';
 import { computeErrorBudget } from '../analysis/error-budget.js';
 import { analyzeSoak, analyzeSpike } from '../analysis/spike-soak.js';
 import { renderReports } from '../report/render.js';
@@ -114,13 +115,13 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
       try {
         model = await firstModel(baseUrl, apiKey);
       } catch (e) {
-        preflightError = scrub(`GET ${baseUrl}/models failed: ${(e as Error).message}`, apiKey);
+        preflightError = redactSecret(`GET ${baseUrl}/models failed: ${(e as Error).message}`, apiKey);
       }
     }
     const meta = runMeta(spec, baseUrl, model ?? '(unknown)', apiKeyEnv ?? null, sim !== null, new Date(clockAtPreflight), opts.argv ?? []);
     if (preflightError !== null || !model) {
       // the target never answered: write a results.json that says so, then exit 107
-      const recorder = new Recorder({ windowS: spec.windowS, warmupS: spec.warmupS });
+      const recorder = new Recorder({ windowS: spec.windowS });
       const health = new HealthMonitor();
       const snapshot = recorder.snapshot();
       const summary = buildSummary(snapshot, { warmupS: spec.warmupS, arrivalsEndUs: 0, openLoop: isArrivalLoad(spec.load) });
@@ -142,7 +143,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
 
     // the scraper's first look and the connection warm-up happen before the run clock starts;
     // everything holds this live view of the clock, which is restarted right before the load
-    const recorder = new Recorder({ windowS: spec.windowS, warmupS: spec.warmupS, requestSlos: requestSlos(spec.slo) });
+    const recorder = new Recorder({ windowS: spec.windowS, requestSlos: requestSlos(spec.slo) });
     let clock: Clock = runClock();
     const liveClock: Clock = {
       now: () => clock.now(),
@@ -474,10 +475,6 @@ function runMeta(
 /** `20261123T180702Z` */
 export function utcStamp(d: Date): string {
   return d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-}
-
-function scrub(text: string, secret: string | undefined): string {
-  return secret ? text.split(secret).join('***') : text;
 }
 
 /** The first distinct failure messages per class, with counts (bounded). */

@@ -1,7 +1,7 @@
 // Scenario loading: a YAML file or a shipped scenario's name → overrides → validation →
 // the normalised ScenarioSpec. Every problem is collected and thrown once, as InvalidInputError.
 
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isNode, LineCounter, parseDocument } from 'yaml';

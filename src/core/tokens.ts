@@ -1,10 +1,9 @@
 // Approximate token counting without a model tokenizer. Synthetic prompts are built from a
-// vocabulary of short, common English words that are single tokens (with their leading space)
-// in the Llama-3 and cl100k/o200k BPE vocabularies, so for them "one word = one token" is exact
-// up to the tokenizer's special tokens. For arbitrary text (datasets, server output) we count
+// vocabulary of short, common English words, each exactly one token here (and, for typical BPE
+// vocabularies, about one token each). For arbitrary text (datasets, server output) we count
 // word pieces: each run of letters/digits is one token per started 4 characters past the
-// first 6 (long words split into sub-words), and each punctuation mark is one token. On
-// English prose this lands within about 10-15 % of tiktoken's cl100k counts.
+// first 6 (long words split into sub-words), and each punctuation mark is one token: a rough
+// estimate, replaced by the server's usage.prompt_tokens whenever the server reports it.
 
 /** Approximate number of tokens in `text`. Deterministic and shared by client and simulator. */
 export function approxTokenCount(text: string): number {

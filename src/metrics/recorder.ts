@@ -59,7 +59,6 @@ export function requestSlos(slo: ScenarioSpec['slo']): RequestSlo[] {
 
 export interface RecorderOptions {
   windowS: number;
-  warmupS: number;
   /** closed windows kept before pairs are merged (default 1800) */
   maxWindows?: number;
   requestSlos?: RequestSlo[];
@@ -150,7 +149,6 @@ const CLOSE_SLACK_US = 50_000;
 export class Recorder {
   readonly windowUs: number;
   private currentWidthUs: number;
-  private readonly warmupUs: number;
   private readonly maxWindows: number;
   private readonly slos: RequestSlo[];
   readonly run: Record<LatencyMetric, Histogram>;
@@ -185,7 +183,6 @@ export class Recorder {
   constructor(opts: RecorderOptions) {
     this.windowUs = Math.max(1, Math.round(opts.windowS * 1e6));
     this.currentWidthUs = this.windowUs;
-    this.warmupUs = opts.warmupS * 1e6;
     this.maxWindows = Math.max(4, opts.maxWindows ?? 1800);
     this.slos = opts.requestSlos ?? [];
     this.run = Object.fromEntries(LATENCY_METRICS.map((m) => [m, newHistogram()])) as Record<LatencyMetric, Histogram>;
@@ -272,7 +269,13 @@ export class Recorder {
     w.outputTokens += d.outputTokens;
     recordUs(w.h.e2e, d.e2eUs);
     if (!Number.isNaN(d.ttftUs)) recordUs(w.h.ttft, d.ttftUs);
-    forEachItl(r.chunkUs, (gap) => recordUs(w.h.itl, gap));
+    // one pass over the chunk gaps for the window's and the run's ITL
+    const winItl = w.h.itl;
+    const runItl = measured ? run.itl : null;
+    forEachItl(r.chunkUs, (gap) => {
+      recordUs(winItl, gap);
+      if (runItl) recordUs(runItl, gap);
+    });
     if (!measured) return;
     c.completed++;
     c.promptTokens += r.promptTokens;
@@ -287,8 +290,6 @@ export class Recorder {
       recordUs(run.ttft_sent, d.ttftSentUs);
     }
     if (!Number.isNaN(d.tpotUs)) recordUs(run.tpot, d.tpotUs);
-    const itl = run.itl;
-    forEachItl(r.chunkUs, (gap) => recordUs(itl, gap));
     const perToken = run.itl_per_token;
     forEachItlPerToken(r.chunkUs, tokensPerChunk(r.chunkChars, r.outputTokensUsage), (g, k) => recordUs(perToken, g, k));
     if (this.isGood(d.ttftUs, d.ttftSentUs, d.tpotUs, d.e2eUs, d.e2eSentUs)) c.good++;
@@ -551,10 +552,6 @@ export class Recorder {
     return { counters: structuredClone(this.counters), latencyMs, windows: this.closed.slice() };
   }
 
-  /** the start of the measured window (end of warm-up), µs */
-  get measuredStartUs(): number {
-    return this.warmupUs;
-  }
 }
 
 function add(m: Map<string, { sum: number; n: number }>, k: string, v: number): void {

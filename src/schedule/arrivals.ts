@@ -169,9 +169,3 @@ export function vuTargetAt(load: VuLoad, tS: number): number {
   }
   return 0;
 }
-
-/** The most VUs a closed-loop executor ever asks for. */
-export function maxVus(load: VuLoad): number {
-  if (load.executor === 'constant-vus') return load.vus;
-  return Math.max(load.startVUs, ...load.stages.map((s) => s.target));
-}

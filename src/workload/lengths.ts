@@ -28,20 +28,3 @@ export function sampleLength(dist: LengthDist, rng: Rng): number {
   }
   return Math.round(Math.min(max, Math.max(min, Math.max(1, v))));
 }
-
-/** The distribution's mean before clamping (for capacity estimates and reports). */
-export function meanLength(dist: LengthDist): number {
-  switch (dist.dist) {
-    case 'fixed':
-      return dist.value;
-    case 'uniform':
-      return (dist.min + dist.max) / 2;
-    case 'normal':
-    case 'lognormal':
-      return dist.mean;
-    default: {
-      const never: never = dist;
-      throw new Error(`unknown length distribution ${JSON.stringify(never)}`);
-    }
-  }
-}

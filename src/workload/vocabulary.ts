@@ -1,5 +1,5 @@
-// A vocabulary of common English words, each a single token (with its leading space) in the
-// Llama-3 and cl100k BPE vocabularies, and one token under core/tokens.ts's approximation.
+// Common short English words (at most 6 letters), the kind BPE vocabularies (Llama-3, cl100k)
+// keep whole with their leading space, and exactly one token under core/tokens.ts's approximation.
 // Synthetic prompts are random sequences of these words, so their token count is known.
 export const VOCABULARY: readonly string[] = [
   'the', 'of', 'and', 'to', 'in', 'is', 'was', 'for', 'on', 'that', 'with', 'as', 'by', 'at',

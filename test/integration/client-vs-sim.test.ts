@@ -50,7 +50,7 @@ describe('client vs simulator with faults', () => {
       idleTimeoutS: 1.5,
       clock,
     });
-    const recorder = new Recorder({ windowS: 1, warmupS: 0 });
+    const recorder = new Recorder({ windowS: 1 });
     const records: RequestRecord[] = [];
     const engine = new Engine({ spec, backend, workload: new Workload(spec.workload, 1, 'chat'), recorder, clock, onRequestEnd: (r) => records.push(r) });
     const t0 = Date.now();

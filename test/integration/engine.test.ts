@@ -40,7 +40,7 @@ async function run(spec: ScenarioSpec, baseUrl = server.baseUrl, during?: (e: En
     idleTimeoutS: 10,
     clock,
   });
-  const recorder = new Recorder({ windowS: 1, warmupS: spec.warmupS });
+  const recorder = new Recorder({ windowS: 1 });
   const records: RequestRecord[] = [];
   const engine = new Engine({
     spec,

@@ -2,6 +2,7 @@
 // wrappers), stamps taken when bytes arrive, SSE framing in sse.ts, one JSON.parse per event.
 import { Pool, type Dispatcher } from 'undici';
 import type { Clock } from '../../core/clock.js';
+import { redactSecret } from '../../core/secret.js';
 import type { RequestRecord } from '../../core/record.js';
 import type { Endpoint, ErrorClass } from '../../core/types.js';
 import type { Backend, GenRequest, RequestHandle } from '../types.js';
@@ -89,9 +90,9 @@ function describe(err: unknown, secret: string | undefined): string {
   return scrub(msg, secret);
 }
 
+/** One line of at most 500 characters, the API key scrubbed out. */
 function scrub(text: string, secret: string | undefined): string {
-  const oneLine = text.replace(/\s+/g, ' ').slice(0, 500);
-  return secret && secret.length > 0 ? oneLine.split(secret).join('***') : oneLine;
+  return redactSecret(text.replace(/\s+/g, ' ').slice(0, 500), secret);
 }
 
 export class OpenAIBackend implements Backend {

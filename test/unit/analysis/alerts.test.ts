@@ -15,35 +15,10 @@ import {
 } from '../../../src/analysis/alerts.js';
 import type { AlertRule } from '../../../src/analysis/alerts.js';
 import type { WindowResult } from '../../../src/metrics/recorder.js';
+import { emptyWindow } from '../../helpers/windows.js';
 
 function win(t_s: number, server: Record<string, number>, extra: Partial<WindowResult> = {}): WindowResult {
-  return {
-    t_s,
-    window_s: 1,
-    arrivals: 10,
-    sent: 10,
-    completed: 10,
-    failed: 0,
-    dropped: 0,
-    in_flight_max: 0,
-    errors: {},
-    ttft_p50_ms: null,
-    ttft_p95_ms: null,
-    ttft_p99_ms: null,
-    itl_p50_ms: null,
-    itl_p95_ms: null,
-    itl_p99_ms: null,
-    e2e_p50_ms: null,
-    e2e_p95_ms: null,
-    e2e_p99_ms: null,
-    schedule_lag_p99_ms: null,
-    output_tokens: 0,
-    output_tokens_per_s: 0,
-    request_per_s: 0,
-    server,
-    hdr: { ttft: '', itl: '', e2e: '', schedule_lag: '' },
-    ...extra,
-  };
+  return emptyWindow(t_s, { arrivals: 10, sent: 10, completed: 10, server, ...extra });
 }
 
 /** 1 s windows from t = 0 with queue_depth taken from `depths` (null: the signal is missing). */

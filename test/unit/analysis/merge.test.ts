@@ -20,7 +20,7 @@ function req(id: number, tUs: number, ttftUs: number): RequestRecord {
 }
 
 function resultOf(records: RequestRecord[]): RunResult {
-  const rec = new Recorder({ windowS: 1, warmupS: 0 });
+  const rec = new Recorder({ windowS: 1 });
   for (const r of records) {
     rec.onSent(r, 1);
     rec.record(r);

@@ -3,39 +3,23 @@ import { analyzeSoak, analyzeSpike, linearFit } from '../../../src/analysis/spik
 import { encodeHistogram, newHistogram, recordUs } from '../../../src/metrics/hdr.js';
 import type { WindowResult } from '../../../src/metrics/recorder.js';
 import type { RunResult } from '../../../src/results/types.js';
+import { emptyWindow } from '../../helpers/windows.js';
 
 /** a 1 s window whose requests all had TTFT `ttftMs` */
 function win(t: number, ttftMs: number, extra: Partial<WindowResult> = {}): WindowResult {
   const h = newHistogram();
   for (let i = 0; i < 10; i++) recordUs(h, ttftMs * 1000);
   const e = encodeHistogram(newHistogram());
-  return {
-    t_s: t,
-    window_s: 1,
+  return emptyWindow(t, {
     arrivals: 10,
     sent: 10,
     completed: 10,
-    failed: 0,
-    dropped: 0,
-    in_flight_max: 1,
-    errors: {},
     ttft_p50_ms: ttftMs,
     ttft_p95_ms: ttftMs,
     ttft_p99_ms: ttftMs,
-    itl_p50_ms: 10,
-    itl_p95_ms: 10,
-    itl_p99_ms: 10,
-    e2e_p50_ms: 100,
-    e2e_p95_ms: 100,
-    e2e_p99_ms: 100,
-    schedule_lag_p99_ms: 0.1,
-    output_tokens: 100,
-    output_tokens_per_s: 100,
-    request_per_s: 10,
-    server: {},
     hdr: { ttft: encodeHistogram(h), itl: e, e2e: e, schedule_lag: e },
     ...extra,
-  };
+  });
 }
 
 function result(windows: WindowResult[], load: Record<string, unknown>, warmupS = 0): RunResult {

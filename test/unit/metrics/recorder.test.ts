@@ -39,7 +39,7 @@ function failed(id: number, tUs: number): RequestRecord {
 
 describe('Recorder', () => {
   it('summarises exactly: percentiles from HDR, failures counted by class and kept out of latency', () => {
-    const rec = new Recorder({ windowS: 1, warmupS: 0 });
+    const rec = new Recorder({ windowS: 1 });
     for (let i = 0; i < 100; i++) {
       const r = ok(i, i * 10_000, (i + 1) * 1_000, 5, 10_000);
       rec.onSent(r, 1);
@@ -68,7 +68,7 @@ describe('Recorder', () => {
   });
 
   it('keeps warm-up requests out of the summary but in the windows', () => {
-    const rec = new Recorder({ windowS: 1, warmupS: 1 });
+    const rec = new Recorder({ windowS: 1 });
     const w = ok(0, 0, 1_000, 2, 1_000, true);
     rec.onSent(w, 1);
     rec.record(w);
@@ -84,7 +84,7 @@ describe('Recorder', () => {
   });
 
   it('puts requests into 1 s windows by end time, with empty windows for idle stretches', () => {
-    const rec = new Recorder({ windowS: 1, warmupS: 0 });
+    const rec = new Recorder({ windowS: 1 });
     const a = ok(0, 100_000, 200_000, 2, 10_000); // ends ~0.31 s
     const b = ok(1, 3_200_000, 100_000, 2, 10_000); // ends ~3.31 s
     for (const r of [a, b]) {
@@ -102,7 +102,7 @@ describe('Recorder', () => {
   });
 
   it('stays bounded on long runs by merging aligned windows, conserving every count', () => {
-    const rec = new Recorder({ windowS: 1, warmupS: 0, maxWindows: 16 });
+    const rec = new Recorder({ windowS: 1, maxWindows: 16 });
     let id = 0;
     for (let s = 0; s < 200; s++) {
       for (let k = 0; k < 3; k++) {
@@ -125,7 +125,7 @@ describe('Recorder', () => {
   });
 
   it('coarsens during the run one pair per event-loop turn, never in one block', async () => {
-    const rec = new Recorder({ windowS: 1, warmupS: 0, maxWindows: 16 });
+    const rec = new Recorder({ windowS: 1, maxWindows: 16 });
     let id = 0;
     let most = 0;
     for (let s = 0; s < 120; s++) {
@@ -151,7 +151,7 @@ describe('Recorder', () => {
       error_ratio: [{ threshold: 'rate<0.01', abortOnFail: false }],
     });
     expect(slos).toEqual([{ metric: 'ttft_ms', op: '<', valueMs: 50 }]);
-    const rec = new Recorder({ windowS: 1, warmupS: 0, requestSlos: slos });
+    const rec = new Recorder({ windowS: 1, requestSlos: slos });
     for (let i = 0; i < 10; i++) {
       const r = ok(i, i * 1000, i < 7 ? 10_000 : 90_000, 3, 1_000);
       rec.onSent(r, 1);
@@ -161,7 +161,7 @@ describe('Recorder', () => {
   });
 
   it('counts dropped arrivals with their intended time', () => {
-    const rec = new Recorder({ windowS: 1, warmupS: 0 });
+    const rec = new Recorder({ windowS: 1 });
     const d = new RequestRecord(0, 2_500_000, 10, false);
     d.dropped = true;
     rec.onDropped(d);
