@@ -1,157 +1,205 @@
-// Byte-level Server-Sent Events framing. Hand-written because this is the client's hot path:
-// it works on the Buffers undici hands over (no stream wrappers, no per-line strings), copes
-// with events split across TCP reads and several events in one read, `\n`, `\r\n` and `\r`
+// Server-Sent Events framing for the client's hot path. Hand-written because no library fits:
+// the eventsource-parser package splits into per-line strings and allocates per line and per
+// event. Here each read is turned into ONE latin1 string (one char per byte, a single memcpy)
+// and everything after that is V8's string search on offsets: no per-line or per-event
+// allocation on the common path, and events are handed to the sink as (text, start, end).
+// Copes with events split across reads and several events in one read, `\n`, `\r\n` and `\r`
 // line ends, `data:` with or without its space, comments (`: ping`), multi-line data, and
-// llama.cpp's non-standard `error:` field. The eventsource-parser package works on strings
-// and allocates per line; we need neither.
+// llama.cpp's non-standard `error:` field. The sink may also consume whole events itself at an
+// event boundary (`fastEvent`), which is how the client skips framing for repeated chunk shapes.
+
+/** Receives each complete event's `data` payload (or an `error:` field's payload). */
+export interface SseEventSink {
+  /**
+   * One event's data: `text.slice(start, end)`, its data lines joined by `\n`. `text` is
+   * latin1-decoded bytes (one char per byte; decode UTF-8 only where the content matters).
+   * `rawStart`/`rawEnd` span the whole event in `text`, from its first line to the end of the
+   * blank line that closed it, when the event was one line in one read; -1 otherwise.
+   */
+  onSseData(text: string, start: number, end: number, rawStart: number, rawEnd: number): void;
+  /** a non-standard `error: ...` field (llama.cpp), latin1 like `text` above */
+  onSseErrorField(data: string): void;
+  /**
+   * Optional: at an event boundary at `pos`, consume one whole event (its blank line included)
+   * and return the index just past it, or return -1 to let the parser read it line by line.
+   */
+  fastEvent?(text: string, pos: number): number;
+}
 
 const LF = 10;
 const CR = 13;
 const COLON = 58;
 const SPACE = 32;
 
-/** Receives one complete event's `data` payload (or an `error:` field's payload). */
-export interface SseEventSink {
-  /** `data` is the event's data lines joined by `\n`, as raw bytes (not yet decoded). */
-  onSseData(data: Buffer): void;
-  /** a non-standard `error: ...` field (llama.cpp) */
-  onSseErrorField(data: Buffer): void;
-}
-
-const EMPTY = Buffer.alloc(0);
-
 /**
  * Incremental SSE parser. Call `push` with every chunk of the body as it arrives, and `end`
  * when the body ends. Dispatches one sink call per event (on the blank line that ends it).
  */
 export class SseParser {
-  private carry: Buffer = EMPTY;
-  /** data lines of the event being built; usually 0 or 1 of them */
-  private dataParts: Buffer[] = [];
-  private errorParts: Buffer[] = [];
-  /** the previous chunk ended with CR: a leading LF in the next chunk belongs to it */
+  /** an incomplete line at the end of the previous read */
+  private carry = '';
+  /** the previous read ended with CR: a leading LF in the next one belongs to it */
   private skipLeadingLf = false;
+  /** a line of the current event has been read (the next blank line dispatches it) */
+  private inEvent = false;
+  /** where the current event's first line began in the current read, or -1 */
+  private eventStart = -1;
+  /** the event's only data line so far, in the current read: [dataStart, dataEnd) */
+  private dataStart = -1;
+  private dataEnd = -1;
+  /** the event's data lines when there are several, or when the event spans reads */
+  private parts: string[] | null = null;
+  private errorParts: string[] | null = null;
   /** count of comment lines seen (keep-alives) */
   comments = 0;
 
   constructor(private readonly sink: SseEventSink) {}
 
   push(chunk: Buffer): void {
-    let buf = chunk;
+    this.feed(chunk.toString('latin1'));
+  }
+
+  /** The same as `push`, for text already decoded as latin1 (tests, replays). */
+  feed(text: string): void {
+    const len = text.length;
     let pos = 0;
     if (this.skipLeadingLf) {
       this.skipLeadingLf = false;
-      if (buf.length > 0 && buf[0] === LF) pos = 1;
+      if (len > 0 && text.charCodeAt(0) === LF) pos = 1;
     }
     if (this.carry.length > 0) {
-      buf = Buffer.concat([this.carry, pos === 0 ? buf : buf.subarray(pos)]);
-      pos = 0;
-      this.carry = EMPTY;
+      // finish the carried line on its own (a short string), then go on in this read
+      const lf = text.indexOf('\n', pos);
+      const crAt = text.indexOf('\r', pos);
+      const end = crAt !== -1 && (lf === -1 || crAt < lf) ? crAt : lf;
+      if (end === -1) {
+        this.carry += text.slice(pos);
+        return;
+      }
+      const line = this.carry + text.slice(pos, end);
+      this.carry = '';
+      pos = this.after(text, end);
+      // the carried line's event did not start in this read: it gets no raw span
+      this.line(line, 0, line.length, '', -1, true);
     }
-    const len = buf.length;
-    // the next CR at or after pos (-1: none left in this buffer); searched again only once
-    // passed, so a read without CRs costs one scan, not one per line
-    let nextCr = buf.indexOf(CR, pos);
+    const sink = this.sink;
+    const fast = sink.fastEvent !== undefined;
+    // the next CR at or after pos (-1: none left): searched again only once passed, so a read
+    // without CRs (the usual case) costs one scan for them, not one per line
+    let nextCr = text.indexOf('\r', pos);
     while (pos < len) {
-      const lf = buf.indexOf(LF, pos);
-      if (nextCr !== -1 && nextCr < pos) nextCr = buf.indexOf(CR, pos);
-      // a CR may end a line on its own (SSE allows CR, LF and CRLF)
-      let cr = nextCr;
-      if (cr !== -1 && lf !== -1 && cr > lf) cr = -1;
-      let lineEnd: number;
-      let next: number;
-      if (cr !== -1) {
-        lineEnd = cr;
-        if (cr + 1 < len) {
-          next = buf[cr + 1] === LF ? cr + 2 : cr + 1;
-        } else {
-          next = len;
-          this.skipLeadingLf = true;
+      if (fast && !this.inEvent) {
+        const next = sink.fastEvent!(text, pos);
+        if (next > pos) {
+          pos = next;
+          continue;
         }
-      } else if (lf !== -1) {
-        lineEnd = lf;
-        next = lf + 1;
-      } else {
-        // incomplete line: keep it for the next read (copy: undici may reuse the buffer)
-        this.carry = Buffer.from(buf.subarray(pos));
+      }
+      if (nextCr !== -1 && nextCr < pos) nextCr = text.indexOf('\r', pos);
+      const lf = text.indexOf('\n', pos);
+      const end = nextCr !== -1 && (lf === -1 || nextCr < lf) ? nextCr : lf;
+      if (end === -1) {
+        this.carry = text.slice(pos);
         break;
       }
-      this.line(buf, pos, lineEnd);
+      const next = this.after(text, end);
+      this.line(text, pos, end, text, next, false);
       pos = next;
     }
-    // an event whose blank line has not arrived yet keeps views into this chunk: copy them,
-    // since the chunk's memory is not ours to hold on to
-    if (this.dataParts.length > 0) this.dataParts = this.dataParts.map((b) => Buffer.from(b));
-    if (this.errorParts.length > 0) this.errorParts = this.errorParts.map((b) => Buffer.from(b));
+    // an event still open keeps only copies of its lines, and no raw span
+    if (this.dataStart !== -1) {
+      this.parts = [text.slice(this.dataStart, this.dataEnd)];
+      this.dataStart = -1;
+    }
+    this.eventStart = -1;
   }
 
   /** The body ended. A last event not followed by a blank line is still dispatched (lenient). */
   end(): void {
     if (this.carry.length > 0) {
       const c = this.carry;
-      this.carry = EMPTY;
-      this.line(c, 0, c.length);
+      this.carry = '';
+      this.line(c, 0, c.length, '', -1, true);
     }
-    this.dispatch();
+    this.dispatch('', -1);
   }
 
-  private line(buf: Buffer, start: number, end: number): void {
+  /** The index after the line end at `end` (CR, LF or CRLF); notes a CR that ends the read. */
+  private after(text: string, end: number): number {
+    if (text.charCodeAt(end) !== CR) return end + 1;
+    if (end + 1 < text.length) return text.charCodeAt(end + 1) === LF ? end + 2 : end + 1;
+    this.skipLeadingLf = true;
+    return end + 1;
+  }
+
+  /**
+   * One line, [start, end) of `text`. `read` is the current read (for offsets) and `next` the
+   * index after the line's end in it; `detached` marks a line that is not part of `read`.
+   */
+  private line(text: string, start: number, end: number, read: string, next: number, detached: boolean): void {
     if (start === end) {
-      this.dispatch();
+      // a CR at the very end of the read may still be followed by LF: no exact raw end then
+      this.dispatch(read, this.skipLeadingLf || detached ? -1 : next);
       return;
     }
-    const first = buf[start];
+    if (!this.inEvent) {
+      this.inEvent = true;
+      this.eventStart = detached ? -1 : start;
+    }
+    const first = text.charCodeAt(start);
     if (first === COLON) {
       this.comments++;
       return;
     }
-    // field name: up to the first colon
+    // field name: up to the first colon (only `data` and `error` matter: a short look)
     let colon = -1;
     for (let i = start; i < end && i < start + 8; i++) {
-      if (buf[i] === COLON) {
+      if (text.charCodeAt(i) === COLON) {
         colon = i;
         break;
       }
     }
     if (colon === -1) return; // a field with no value ("data" alone) carries nothing we use
     let valueStart = colon + 1;
-    if (valueStart < end && buf[valueStart] === SPACE) valueStart++;
+    if (valueStart < end && text.charCodeAt(valueStart) === SPACE) valueStart++;
     const nameLen = colon - start;
-    // "data" = 64 61 74 61; "error" = 65 72 72 6f 72
-    if (nameLen === 4 && buf[start] === 100 && buf[start + 1] === 97 && buf[start + 2] === 116 && buf[start + 3] === 97) {
-      this.dataParts.push(buf.subarray(valueStart, end));
-    } else if (
-      nameLen === 5 &&
-      buf[start] === 101 &&
-      buf[start + 1] === 114 &&
-      buf[start + 2] === 114 &&
-      buf[start + 3] === 111 &&
-      buf[start + 4] === 114
-    ) {
-      this.errorParts.push(buf.subarray(valueStart, end));
+    if (nameLen === 4 && text.startsWith('data', start)) {
+      if (detached) {
+        (this.parts ??= []).push(text.slice(valueStart, end));
+      } else if (this.dataStart === -1 && this.parts === null) {
+        this.dataStart = valueStart;
+        this.dataEnd = end;
+      } else {
+        if (this.dataStart !== -1) {
+          this.parts = [text.slice(this.dataStart, this.dataEnd)];
+          this.dataStart = -1;
+        }
+        this.parts!.push(text.slice(valueStart, end));
+      }
+    } else if (nameLen === 5 && text.startsWith('error', start)) {
+      (this.errorParts ??= []).push(text.slice(valueStart, end));
     }
     // event:, id:, retry: and unknown fields are ignored
   }
 
-  private dispatch(): void {
-    if (this.errorParts.length > 0) {
-      const e = join(this.errorParts);
-      this.errorParts = [];
+  private dispatch(read: string, rawEnd: number): void {
+    this.inEvent = false;
+    const rawStart = this.eventStart;
+    this.eventStart = -1;
+    if (this.errorParts !== null) {
+      const e = this.errorParts.join('\n');
+      this.errorParts = null;
       this.sink.onSseErrorField(e);
     }
-    if (this.dataParts.length === 0) return;
-    const d = join(this.dataParts);
-    this.dataParts = [];
-    this.sink.onSseData(d);
+    if (this.dataStart !== -1) {
+      const s = this.dataStart;
+      const e = this.dataEnd;
+      this.dataStart = -1;
+      this.sink.onSseData(read, s, e, rawEnd === -1 ? -1 : rawStart, rawStart === -1 ? -1 : rawEnd);
+    } else if (this.parts !== null) {
+      const d = this.parts.join('\n');
+      this.parts = null;
+      this.sink.onSseData(d, 0, d.length, -1, -1);
+    }
   }
-}
-
-function join(parts: Buffer[]): Buffer {
-  if (parts.length === 1) return parts[0]!;
-  const withNl: Buffer[] = [];
-  for (let i = 0; i < parts.length; i++) {
-    if (i > 0) withNl.push(Buffer.from('\n'));
-    withNl.push(parts[i]!);
-  }
-  return Buffer.concat(withNl);
 }

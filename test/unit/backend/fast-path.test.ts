@@ -1,25 +1,39 @@
 // The byte-search fast path must agree with full JSON parsing on every chunk shape we know
 // (vLLM, SGLang, TGI, llama.cpp key orders, completions, reasoning, escapes, errors, usage).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OpenAIBackend } from '../../../src/backend/openai/client.js';
+import { OpenAIBackend, type ParseStats } from '../../../src/backend/openai/client.js';
 import { runClock } from '../../../src/core/clock.js';
 import { RequestRecord } from '../../../src/core/record.js';
 import { sseHead, startScriptedServer, type ScriptedServer } from '../../helpers/scripted-server.js';
 
 let server: ScriptedServer;
 let body = '';
+/** 0: the whole body in one write; n: written n bytes at a time, a timer apart (separate reads) */
+let pieceBytes = 0;
+/** events per parsing path in the last `read` */
+let lastStats: ParseStats = { template: 0, search: 0, json: 0 };
 beforeAll(async () => {
-  server = await startScriptedServer((_q, res) => {
+  server = await startScriptedServer(async (_q, res) => {
     sseHead(res);
-    res.end(body);
+    if (pieceBytes === 0) {
+      res.end(body);
+      return;
+    }
+    const b = Buffer.from(body);
+    for (let i = 0; i < b.length; i += pieceBytes) {
+      res.write(b.subarray(i, i + pieceBytes));
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    res.end();
   });
 });
 afterAll(async () => {
   await server.close();
 });
 
-async function read(stream: string, parseEveryEvent: boolean, endpoint: 'chat' | 'completions' = 'chat') {
+async function read(stream: string, parseEveryEvent: boolean, endpoint: 'chat' | 'completions' = 'chat', pieces = 0) {
   body = stream;
+  pieceBytes = pieces;
   const clock = runClock();
   const backend = new OpenAIBackend({
     baseUrl: server.baseUrl,
@@ -37,6 +51,7 @@ async function read(stream: string, parseEveryEvent: boolean, endpoint: 'chat' |
     backend.send({ prompt: 'x', maxTokens: 4, promptTokens: 1 }, new RequestRecord(0, clock.now(), 1, false), resolve),
   );
   await backend.close();
+  lastStats = { ...backend.parseStats };
   return {
     ok: r.ok,
     errorClass: r.errorClass,
@@ -110,6 +125,41 @@ const shapes: Record<string, string> = {
     d({ choices: [{ index: 0, delta: { content: 'x' }, finish_reason: 'stop' }] }),
     'data: [DONE]\n\n',
   ].join(''),
+  // many chunks of one shape: the template path (see client.ts fastEvent) takes most of them
+  'vLLM, many chunks, escapes and a changed field': [
+    ...['a', 'b', 'c\\', 'd"', '"e', 'f\\"g', '', 'h', 'é', 'i', '\n', 'j'].map((c, i) =>
+      d({ id: 'c', object: 'chat.completion.chunk', created: i < 8 ? 1 : 2, model: 'm', choices: [{ index: 0, delta: { content: c }, logprobs: null, finish_reason: null }] }),
+    ),
+    d({ id: 'c', object: 'chat.completion.chunk', created: 2, model: 'm', choices: [{ index: 0, delta: { content: 'k' }, logprobs: null, finish_reason: 'stop' }] }),
+    d({ id: 'c', object: 'chat.completion.chunk', created: 2, model: 'm', choices: [], usage: { prompt_tokens: 3, completion_tokens: 13, total_tokens: 16 } }),
+    'data: [DONE]\n\n',
+  ].join(''),
+  'SGLang shape (usage: null in every chunk)': [
+    ...['a', 'bb', 'ccc', 'dd', 'e'].map((c) =>
+      d({ id: 's', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { role: null, content: c, reasoning_content: null, tool_calls: null }, logprobs: null, finish_reason: null, matched_stop: null }], usage: null }),
+    ),
+    d({ id: 's', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { role: null, content: 'f', reasoning_content: null, tool_calls: null }, logprobs: null, finish_reason: 'length', matched_stop: null }], usage: null }),
+    d({ id: 's', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [], usage: { prompt_tokens: 2, completion_tokens: 6, total_tokens: 8 } }),
+    'data: [DONE]\n\n',
+  ].join(''),
+  'TGI shape, CRLF line ends': [
+    ...['x', 'y', 'z', 'w'].map((c) =>
+      `data: ${JSON.stringify({ object: 'chat.completion.chunk', id: '', created: 1, model: 'm', system_fingerprint: '2.3.1', choices: [{ index: 0, delta: { role: 'assistant', content: c }, logprobs: null, finish_reason: null }], usage: null })}\r\n\r\n`,
+    ),
+    `data: ${JSON.stringify({ object: 'chat.completion.chunk', id: '', created: 1, model: 'm', choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: 'stop' }], usage: { prompt_tokens: 1, completion_tokens: 4, total_tokens: 5 } })}\r\n\r\n`,
+    'data: [DONE]\r\n\r\n',
+  ].join(''),
+  'reasoning chunks then content chunks': [
+    ...['r1', 'r2', 'r3'].map((c) => d({ choices: [{ index: 0, delta: { reasoning_content: c, content: null }, finish_reason: null }] })),
+    ...['c1', 'c2', 'c3'].map((c) => d({ choices: [{ index: 0, delta: { content: c }, finish_reason: null }] })),
+    d({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }),
+    'data: [DONE]\n\n',
+  ].join(''),
+  'an error event shaped like the chunks before it': [
+    ...['a', 'b'].map((c) => d({ id: 'c', choices: [{ index: 0, delta: { content: c }, finish_reason: null }] })),
+    d({ id: 'c', choices: [{ index: 0, delta: { content: 'c' }, finish_reason: null }], error: { message: 'late' } }),
+    'data: [DONE]\n\n',
+  ].join(''),
   'unicode content': [d({ choices: [{ index: 0, delta: { content: '日本語 ✓' }, finish_reason: null }] }), d({ choices: [{ index: 0, delta: { content: 'é' }, finish_reason: 'stop' }] }), 'data: [DONE]\n\n'].join(''),
 };
 
@@ -131,6 +181,41 @@ describe('the fast path agrees with full JSON parsing', () => {
       expect(fast.chars.length).toBe(full.chars.length);
     });
   }
+
+  it('agrees whatever the reads are cut to (a few bytes per write)', async () => {
+    for (const name of ['vLLM, many chunks, escapes and a changed field', 'SGLang shape (usage: null in every chunk)', 'TGI shape, CRLF line ends']) {
+      const full = await read(shapes[name]!, true);
+      for (const pieces of [7, 61]) {
+        const fast = await read(shapes[name]!, false, 'chat', pieces);
+        expect({ ...fast, chars: fast.chars.length }, `${name}, ${pieces}-byte writes`).toEqual({ ...full, chars: full.chars.length });
+      }
+    }
+  });
+
+  it('counts content bytes the same on every fast path', async () => {
+    const stream = shapes['vLLM, many chunks, escapes and a changed field']!;
+    // bytes of the JSON-escaped content (c\\ is 3, f\\\"g is 6, é is 2), whole and in pieces
+    const bytes = [1, 1, 3, 3, 3, 6, 1, 2, 1, 2, 1, 1];
+    expect((await read(stream, false)).chars).toEqual(bytes);
+    expect((await read(stream, false, 'chat', 400)).chars).toEqual(bytes);
+  });
+
+  it('takes the template path for repeated chunk shapes, and only JSON when asked to parse everything', async () => {
+    const expected: Record<string, Partial<ParseStats>> = {
+      // role chunk by search; 'a' by search (learns); then template except escapes, empty, changed field
+      'vLLM, many chunks, escapes and a changed field': { template: 5 },
+      // usage:null defeats the search path: JSON once, checked, then the template
+      'SGLang shape (usage: null in every chunk)': { template: 4 },
+      'TGI shape, CRLF line ends': { template: 3 },
+      'reasoning chunks then content chunks': { template: 4 },
+    };
+    for (const [name, want] of Object.entries(expected)) {
+      await read(shapes[name]!, false);
+      expect(lastStats, name).toMatchObject(want);
+      await read(shapes[name]!, true);
+      expect(lastStats.template + lastStats.search, name).toBe(0);
+    }
+  });
 
   it('completions `text` chunks', async () => {
     const stream = [

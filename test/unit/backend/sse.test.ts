@@ -1,16 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import { SseParser } from '../../../src/backend/openai/sse.js';
 
+const utf8 = (latin1: string): string => Buffer.from(latin1, 'latin1').toString('utf8');
+
 function collect(chunks: (string | Buffer)[], end = true) {
   const data: string[] = [];
   const errors: string[] = [];
+  const raw: string[] = [];
   const p = new SseParser({
-    onSseData: (b) => data.push(b.toString('utf8')),
-    onSseErrorField: (b) => errors.push(b.toString('utf8')),
+    onSseData: (text, s, e, rs, re) => {
+      data.push(utf8(text.slice(s, e)));
+      if (rs !== -1) raw.push(utf8(text.slice(rs, re)));
+    },
+    onSseErrorField: (d) => errors.push(utf8(d)),
   });
   for (const c of chunks) p.push(typeof c === 'string' ? Buffer.from(c) : c);
   if (end) p.end();
-  return { data, errors, comments: p.comments };
+  return { data, errors, comments: p.comments, raw };
 }
 
 /** every way of cutting `text` into two reads, and byte by byte */
@@ -82,7 +88,7 @@ describe('SseParser', () => {
 
   it('does not hold on to the caller\'s buffers across reads', () => {
     const data: string[] = [];
-    const p = new SseParser({ onSseData: (b) => data.push(b.toString()), onSseErrorField: () => undefined });
+    const p = new SseParser({ onSseData: (t, s, e) => data.push(t.slice(s, e)), onSseErrorField: () => undefined });
     const first = Buffer.from('data: {"a":1}\n');
     p.push(first);
     first.fill(0x41); // the transport may reuse its memory
@@ -93,5 +99,41 @@ describe('SseParser', () => {
   it('keeps UTF-8 split across reads intact', () => {
     const text = 'data: {"c":"héllo 日本"}\n\n';
     for (const parts of splits(text)) expect(collect(parts).data).toEqual(['{"c":"héllo 日本"}']);
+  });
+
+  it('gives the raw span of a one-line event read whole, and none otherwise', () => {
+    const r = collect(['data: {"a":1}\n\n: ping\n\ndata: x\r\n\r\nevent: m\ndata: y\n\ndata: a\ndata: b\n\n']);
+    expect(r.data).toEqual(['{"a":1}', 'x', 'y', 'a\nb']);
+    expect(r.raw).toEqual(['data: {"a":1}\n\n', 'data: x\r\n\r\n', 'event: m\ndata: y\n\n']);
+    // split across reads: the events still arrive, only those read whole carry a span
+    for (const parts of splits('data: {"a":1}\n\ndata: {"b":2}\n\n')) {
+      const s = collect(parts);
+      expect(s.data).toEqual(['{"a":1}', '{"b":2}']);
+      for (const span of s.raw) expect(['data: {"a":1}\n\n', 'data: {"b":2}\n\n']).toContain(span);
+    }
+    // a CR that ends a read may be the first half of CRLF: no span for that event
+    expect(collect(['data: x\r\n\r', '\ndata: y\r\n\r\n']).raw).toEqual(['data: y\r\n\r\n']);
+  });
+
+  it('lets the sink consume whole events at event boundaries, however the bytes are split', () => {
+    const stream = 'data: T1\n\ndata: other\n\ndata: T2\n\n: c\n\ndata: T3\n\n';
+    for (const parts of [[stream], ...splits(stream)]) {
+      const seen: string[] = [];
+      const p = new SseParser({
+        onSseData: (t, s, e) => seen.push(t.slice(s, e)),
+        onSseErrorField: () => undefined,
+        fastEvent: (t, pos) => {
+          const m = /^data: (T\d)\n\n/.exec(t.slice(pos));
+          if (!m) return -1;
+          seen.push(`fast ${m[1]}`);
+          return pos + m[0].length;
+        },
+      });
+      for (const c of parts) p.push(typeof c === 'string' ? Buffer.from(c) : c);
+      p.end();
+      // whatever the fast path did not take whole arrived through the line parser, in order
+      expect(seen.map((x) => x.replace('fast ', ''))).toEqual(['T1', 'other', 'T2', 'T3']);
+      if (parts.length === 1) expect(seen).toEqual(['fast T1', 'other', 'fast T2', 'fast T3']);
+    }
   });
 });
