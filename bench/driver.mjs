@@ -51,6 +51,8 @@ export async function startServer({ core = 1, sim = false, simArgs = [] } = {}) 
   };
 }
 
+const EMIT = '"inferload_emit_ms":';
+
 const cpu = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
@@ -115,8 +117,13 @@ export async function driveFull({ url, headers, tokens, concurrency, durationS, 
   return { chunks, requests, failed, cpuS, wallS, recorder, epochAtZeroMs };
 }
 
-/** The floor: the same streams read by a bare undici dispatch that only counts bytes. */
-export async function driveBare({ url, headers, tokens, concurrency, durationS }) {
+/**
+ * The floor: the same streams read by a bare undici dispatch that only counts bytes. With
+ * `onEmit`, it also stamps each read on arrival (epoch ms on the server's time base) and hands
+ * over the stamp with every server emit time found in the read: the timing error of the
+ * transport alone, with no SSE framing, no JSON and no recording.
+ */
+export async function driveBare({ url, headers, tokens, concurrency, durationS, onEmit }) {
   const u = new URL(url);
   const pool = new Pool(u.origin, { connections: null, pipelining: 1 });
   const body = JSON.stringify({ model: 'bench', stream: true, max_tokens: tokens, messages: [{ role: 'user', content: 'bench' }] });
@@ -139,6 +146,11 @@ export async function driveBare({ url, headers, tokens, concurrency, durationS }
           onResponseStart() {},
           onResponseData(_c, chunk) {
             bytes += chunk.length;
+            if (onEmit) {
+              const stampMs = performance.timeOrigin + performance.now();
+              const text = chunk.toString('latin1');
+              for (let at = text.indexOf(EMIT); at !== -1; at = text.indexOf(EMIT, at + 1)) onEmit(stampMs, parseFloat(text.slice(at + EMIT.length, at + EMIT.length + 20)));
+            }
           },
           onResponseEnd() {
             live--;

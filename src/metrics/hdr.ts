@@ -20,7 +20,56 @@ export function newHistogram(): Histogram {
     useWebAssembly: false,
   });
   useIntegerIndex(h);
+  useDirectRecord(h);
   return h;
+}
+
+interface RecordInternals {
+  _counts: unknown;
+  _totalCount: number;
+  maxValue: number;
+  minNonZeroValue: number;
+  countsArrayLength: number;
+  subBucketHalfCountMagnitude: number;
+  subBucketHalfCount: number;
+  unitMagnitude: number;
+  unitMagnitudeMask: number;
+  lowestDiscernibleValueRounded: number;
+  recordValue(value: number): void;
+}
+
+/**
+ * recordValue through the library is a chain of five method calls (index, bounds, increment,
+ * min/max, total) at about 60 ns, and the client records up to three values per chunk. For
+ * our shape (1 µs unit, 32-bit counts, no resizing) the same effects take one function: the
+ * slot from the integer index below, then the count, the total, the max and the min non-zero
+ * value updated exactly as the library does (a test compares every field after random values).
+ * Anything outside that shape (a fractional or out-of-range value) goes to the library's own.
+ */
+function useDirectRecord(h: Histogram): void {
+  const x = h as unknown as RecordInternals;
+  if (!(x._counts instanceof Uint32Array) || x.unitMagnitude !== 0 || x.unitMagnitudeMask !== 0 || x.lowestDiscernibleValueRounded !== 1) return;
+  const halfMag = x.subBucketHalfCountMagnitude;
+  const halfCount = x.subBucketHalfCount;
+  const length = x.countsArrayLength;
+  const original = x.recordValue.bind(h);
+  x.recordValue = (value: number): void => {
+    if (!(value >= 0 && value < 4294967296) || value !== Math.floor(value)) {
+      original(value);
+      return;
+    }
+    const bucket = Math.max(0, 31 - Math.clz32(value) - halfMag);
+    const index = ((bucket + 1) << halfMag) + (value >>> bucket) - halfCount;
+    if (index >= length) {
+      original(value); // the library's own error for an untrackable value
+      return;
+    }
+    const counts = x._counts as Uint32Array;
+    counts[index] = counts[index]! + 1;
+    if (value > x.maxValue) x.maxValue = value;
+    if (value !== 0 && value < x.minNonZeroValue) x.minNonZeroValue = value;
+    x._totalCount++;
+  };
 }
 
 interface IndexInternals {

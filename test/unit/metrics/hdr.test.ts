@@ -16,6 +16,31 @@ describe('HDR histograms', () => {
     for (const v of values) expect(ours.countsArrayIndex(v)).toBe(ref.countsArrayIndex(v));
   });
 
+  it('the direct record path leaves every field as the library\'s own recordValue does', () => {
+    const ours = newHistogram();
+    const ref = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3, bitBucketSize: 32, useWebAssembly: false });
+    const values: number[] = [0, 1, 2, 2047, 2048, 4095, 4096, 3_600_000_000];
+    for (let e = 11; e < 32; e++) for (const d of [-1, 0, 1]) values.push(2 ** e + d);
+    for (let i = 0; i < 50_000; i++) values.push(Math.floor(Math.random() * (i % 2 ? 100_000 : 3_600_000_000)));
+    for (const v of values) {
+      ours.recordValue(v);
+      ref.recordValue(v);
+    }
+    type Fields = { totalCount: number; maxValue: number; minNonZeroValue: number; _counts: Uint32Array };
+    const a = ours as unknown as Fields;
+    const b = ref as unknown as Fields;
+    expect(a.totalCount).toBe(b.totalCount);
+    expect(a.maxValue).toBe(b.maxValue);
+    expect(a.minNonZeroValue).toBe(b.minNonZeroValue);
+    expect(Buffer.from(a._counts.buffer).equals(Buffer.from(b._counts.buffer))).toBe(true);
+    expect(encodeHistogram(ours)).toBe(hdr.encodeIntoCompressedBase64(ref));
+    // outside the direct path: the library's own behaviour, error included
+    expect(() => ours.recordValue(3_600_000_001 * 4)).toThrow();
+    ours.recordValue(5.5);
+    ref.recordValue(5.5);
+    expect(ours.totalCount).toBe(ref.totalCount);
+  });
+
   it('records, encodes and decodes to the same distribution', () => {
     const h = newHistogram();
     for (let i = 1; i <= 10_000; i++) recordUs(h, i * 37.3);
