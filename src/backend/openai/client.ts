@@ -180,6 +180,9 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
   /** this stream's chunk template (see fastEvent): the bytes before and after the content */
   private tplPrefix: string | null = null;
   private tplSuffix = '';
+  /** chunks the current template has matched */
+  private tplHits = 0;
+  /** templates that failed their check or served too few chunks */
   private learnFailures = 0;
 
   constructor(
@@ -306,6 +309,7 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
     if (q <= cs || text.charCodeAt(q - 1) === 92 || text.slice(q, q + suffix.length) !== suffix) return -1;
     this.contentChunk(this.nowUs, q - cs, NaN);
     this.stats.template++;
+    this.tplHits++;
     return q + suffix.length;
   }
 
@@ -444,9 +448,21 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
   }
 
   private learn(read: string, rawStart: number, cs: number, ce: number, rawEnd: number): void {
+    if (this.learnFailures >= MAX_LEARN_FAILURES) return;
+    const prefix = read.slice(rawStart, cs);
+    const suffix = read.slice(ce, rawEnd);
+    // the template already held: the chunk missed it for its content (an escaped quote)
+    if (prefix === this.tplPrefix && suffix === this.tplSuffix) return;
+    // a template that served fewer than two chunks before it had to be replaced was not worth
+    // its copies: after a few of those (e.g. an SSE id on every event), stop learning
+    if (this.tplPrefix !== null && this.tplHits < 2 && ++this.learnFailures >= MAX_LEARN_FAILURES) {
+      this.tplPrefix = null;
+      return;
+    }
+    this.tplHits = 0;
     // copies, not slices: a slice would keep the whole read alive and compares more slowly
-    this.tplPrefix = flatCopy(read.slice(rawStart, cs));
-    this.tplSuffix = flatCopy(read.slice(ce, rawEnd));
+    this.tplPrefix = flatCopy(prefix);
+    this.tplSuffix = flatCopy(suffix);
   }
 
   onSseErrorField(data: string): void {
@@ -592,7 +608,7 @@ function utf8(latin1: string): string {
 }
 const NON_ASCII = /[\x80-\xff]/;
 
-/** Stop learning templates from a stream whose chunks keep failing the check. */
+/** Stop learning templates for a stream whose chunks keep defeating them. */
 const MAX_LEARN_FAILURES = 4;
 
 function strLen(v: unknown): number {

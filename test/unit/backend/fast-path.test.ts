@@ -160,6 +160,11 @@ const shapes: Record<string, string> = {
     d({ id: 'c', choices: [{ index: 0, delta: { content: 'c' }, finish_reason: null }], error: { message: 'late' } }),
     'data: [DONE]\n\n',
   ].join(''),
+  'an SSE id on every event (no template can match)': [
+    ...Array.from({ length: 12 }, (_, i) => `id: ${i}\n` + d({ id: 'c', choices: [{ index: 0, delta: { content: `t${i}` }, finish_reason: null }] })),
+    d({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }),
+    'data: [DONE]\n\n',
+  ].join(''),
   'unicode content': [d({ choices: [{ index: 0, delta: { content: '日本語 ✓' }, finish_reason: null }] }), d({ choices: [{ index: 0, delta: { content: 'é' }, finish_reason: 'stop' }] }), 'data: [DONE]\n\n'].join(''),
 };
 
@@ -208,6 +213,7 @@ describe('the fast path agrees with full JSON parsing', () => {
       'SGLang shape (usage: null in every chunk)': { template: 4 },
       'TGI shape, CRLF line ends': { template: 3 },
       'reasoning chunks then content chunks': { template: 4 },
+      'an SSE id on every event (no template can match)': { template: 0, search: 12 },
     };
     for (const [name, want] of Object.entries(expected)) {
       await read(shapes[name]!, false);
