@@ -9,13 +9,23 @@
 // are measured. Cases: paced (one chunk per TCP segment, 10 ms ITL, 600 streams in total: the
 // server's own per-chunk writes are the heavier side) and coalesced (whole 1 000-chunk responses
 // in one write, 16 streams: the client's side is the heavier one).
+// Run mode (`inferload run --workers N`): the same coalesced streams through WorkerPoolBackend,
+// one Recorder on the main thread and only the client (HTTP + SSE parsing) in 1 or 2 worker
+// threads, in both placements; figures: chunks per wall-second with 1 and 2 pool workers, the 2/1
+// ratio, and the in-thread client (driveFull) in the same run for reference, each with the main
+// thread's own CPU (/proc/thread-self): with the pool it only unpacks records and feeds the
+// recorder. The recorder's ITL count is checked against the chunk gaps of the records it was given
+// (one recorder: exact by construction).
 import { Worker } from 'node:worker_threads';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { decodeHistogram } from '../dist/metrics/hdr.js';
-import { LATENCY_METRICS } from '../dist/metrics/recorder.js';
-import { cpuSeconds, long, report } from './lib.mjs';
-import { startServer } from './driver.mjs';
+import { LATENCY_METRICS, Recorder } from '../dist/metrics/recorder.js';
+import { WorkerPoolBackend } from '../dist/backend/worker/pool.js';
+import { runClock } from '../dist/core/clock.js';
+import { RequestRecord } from '../dist/core/record.js';
+import { args, cpuSeconds, long, report } from './lib.mjs';
+import { driveFull, startServer } from './driver.mjs';
 
 const durationS = long ? 20 : 6;
 const CASES = [
@@ -132,8 +142,177 @@ async function runShards(n, c, server) {
   }
 }
 
+/** CPU seconds (user + system) of the calling thread so far, from /proc; NaN if unreadable. */
+function threadCpuSeconds() {
+  try {
+    const stat = readFileSync('/proc/thread-self/stat', 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Chunks of `r` stamped before `endUs` (the steady part of a closed loop; the tail is left out). */
+function chunksBefore(r, endUs) {
+  const c = r.chunkUs;
+  if (c.length > 0 && c[c.length - 1] < endUs) return c.length;
+  let n = 0;
+  while (n < c.length && c[n] < endUs) n++;
+  return n;
+}
+
+/**
+ * Run mode: `concurrency` streams kept going for `durationS` through WorkerPoolBackend with
+ * `workers` client threads, every record into one Recorder on this thread (as `inferload run
+ * --workers N` does), after `warmupS` of the same to warm the threads up. The run clock restarts
+ * after the warm-up under the pool, as execute.ts does before the load.
+ */
+async function drivePool({ url, headers, tokens, concurrency, durationS, warmupS, workers, serverPid }) {
+  let clock = runClock();
+  const live = { now: () => clock.now(), get epochMs() { return clock.epochMs; } };
+  const backend = new WorkerPoolBackend({
+    baseUrl: url,
+    model: 'bench',
+    endpoint: 'chat',
+    ignoreEos: true,
+    minTokens: false,
+    temperature: 0,
+    idleTimeoutS: 60,
+    clock: live,
+    headers,
+    workers,
+  });
+  await backend.preconnect(Math.min(concurrency, 64));
+  const req = { messages: [{ role: 'user', content: 'bench' }], maxTokens: tokens, promptTokens: 1 };
+  const loop = (seconds, onRecord) =>
+    new Promise((resolve) => {
+      const endUs = seconds * 1e6;
+      let open = 0;
+      let id = 0;
+      const launch = () => {
+        open++;
+        backend.send(req, new RequestRecord(id++, clock.now(), 1, false), (r) => {
+          open--;
+          onRecord(r);
+          if (clock.now() < endUs) launch();
+          else if (open === 0) resolve();
+        });
+      };
+      for (let i = 0; i < concurrency; i++) launch();
+    });
+  try {
+    if (warmupS > 0) await loop(warmupS, () => undefined);
+    clock = runClock();
+    const recorder = new Recorder({ windowS: 1 });
+    const ticker = setInterval(() => recorder.tick(clock.now()), 100);
+    const endUs = durationS * 1e6;
+    let chunks = 0;
+    let steadyChunks = 0;
+    let requests = 0;
+    let failed = 0;
+    let gaps = 0;
+    const cpu0 = cpuSeconds();
+    const main0 = threadCpuSeconds();
+    const srv0 = processCpuSeconds(serverPid);
+    const t0 = performance.now();
+    await loop(durationS, (r) => {
+      recorder.record(r);
+      if (r.ok) {
+        requests++;
+        chunks += r.outputChunks;
+        steadyChunks += chunksBefore(r, endUs);
+        gaps += Math.max(0, r.outputChunks - 1);
+      } else failed++;
+    });
+    const wallS = (performance.now() - t0) / 1000;
+    const cpuS = cpuSeconds() - cpu0;
+    const mainCpuS = threadCpuSeconds() - main0;
+    const serverCpuS = processCpuSeconds(serverPid) - srv0;
+    clearInterval(ticker);
+    recorder.flush();
+    const itl = recorder.snapshot().latencyMs.itl;
+    if (itl.count !== gaps) throw new Error(`recorder ITL count ${itl.count} != chunk gaps of the records ${gaps}`);
+    return { chunks, steadyChunks, requests, failed, wallS, cpuS, mainCpuS, serverCpuS, itlCount: itl.count, itlP99Ms: itl.p99 };
+  } finally {
+    await backend.close();
+  }
+}
+
+/** The run-mode figures: the coalesced case through the pool with 1 and 2 workers, and the in-thread client. */
+async function runModePool(server, placement, where) {
+  const c = CASES.find((x) => x.name === 'coalesced');
+  const opts = { url: server.url, headers: c.headers, tokens: c.tokens, concurrency: c.streams, durationS, warmupS: 1 };
+  const base = { case: c.name, streams: c.streams, tokens: c.tokens, duration_s: durationS, placement: where, recorder: 'one, on the main thread' };
+  const runs = {};
+  for (const n of [1, 2]) {
+    const r = await drivePool({ ...opts, workers: n, serverPid: server.pid });
+    runs[n] = r;
+    process.stdout.write(`  run mode, ${n} pool worker(s), ${c.name}, ${placement}: ${r.requests} requests, recorder itl count ${r.itlCount} = chunk gaps of the records (exact)\n`);
+  }
+  // the in-thread client (workers 1 in `inferload run`) on the same server, for reference
+  await driveFull({ ...opts, durationS: opts.warmupS });
+  const endUs = durationS * 1e6;
+  let inThreadSteady = 0;
+  const main0 = threadCpuSeconds();
+  const srv0 = processCpuSeconds(server.pid);
+  const inThread = await driveFull({ ...opts, onRecord: (r) => (inThreadSteady += r.ok ? chunksBefore(r, endUs) : 0) });
+  const inThreadMainCpuS = threadCpuSeconds() - main0;
+  const inThreadServerCpuS = processCpuSeconds(server.pid) - srv0;
+  const rate = (steady) => Math.round(steady / durationS);
+  for (const n of [1, 2]) {
+    const r = runs[n];
+    report({
+      bench: `workers_pool_${n}_${c.name}_${placement}`,
+      value: rate(r.steadyChunks),
+      unit: 'chunks/wall-s',
+      better: 'higher',
+      params: {
+        ...base,
+        mode: 'run (WorkerPoolBackend)',
+        workers: n,
+        client_cpu_cores: +(r.cpuS / r.wallS).toFixed(2),
+        chunks_per_client_cpu_s: Math.round(r.chunks / r.cpuS),
+        // the main thread alone (engine side: unpacking + recorder): what it could absorb at most
+        main_thread_cpu_cores: +(r.mainCpuS / r.wallS).toFixed(2),
+        chunks_per_main_thread_cpu_s: Math.round(r.chunks / r.mainCpuS),
+        server_cpu_cores: +(r.serverCpuS / r.wallS).toFixed(2),
+        itl_p99_ms: r.itlP99Ms,
+        recorder_itl_count: r.itlCount,
+        failed: r.failed,
+      },
+    });
+  }
+  report({
+    bench: `workers_pool_in_thread_${c.name}_${placement}`,
+    value: rate(inThreadSteady),
+    unit: 'chunks/wall-s',
+    better: 'higher',
+    params: {
+      ...base,
+      mode: 'in-thread client (OpenAIBackend, --workers 1)',
+      client_cpu_cores: +(inThread.cpuS / inThread.wallS).toFixed(2),
+      chunks_per_client_cpu_s: Math.round(inThread.chunks / inThread.cpuS),
+      main_thread_cpu_cores: +(inThreadMainCpuS / inThread.wallS).toFixed(2),
+      chunks_per_main_thread_cpu_s: Math.round(inThread.chunks / inThreadMainCpuS),
+      server_cpu_cores: +(inThreadServerCpuS / inThread.wallS).toFixed(2),
+      failed: inThread.failed,
+    },
+  });
+  report({ bench: `workers_pool_scaling_${c.name}_${placement}`, value: +(runs[2].steadyChunks / runs[1].steadyChunks).toFixed(3), unit: 'x 1 worker', better: 'higher', params: { ...base, mode: 'run (WorkerPoolBackend)' } });
+  report({
+    bench: `workers_pool_2_vs_in_thread_${c.name}_${placement}`,
+    value: +(runs[2].steadyChunks / inThreadSteady).toFixed(3),
+    unit: 'x in-thread',
+    better: 'higher',
+    params: { ...base, mode: 'run (WorkerPoolBackend, 2 workers) / in-thread client' },
+  });
+}
+
 const server = await startServer({ core: 1 });
 try {
+  // `node bench/run.mjs workers --run-mode-only`: only the run-mode (WorkerPoolBackend) figures
+  const runModeOnly = args.includes('--run-mode-only');
   // unpinned first: threads inherit the affinity of the thread that creates them, and pinning
   // (taskset -a) is not undone for threads that already exist
   for (const placement of ['unpinned', 'pinned']) {
@@ -143,6 +322,8 @@ try {
       continue;
     }
     const where = placement === 'pinned' ? 'client threads on core 0, server on core 1' : 'client threads unpinned (both cores), server on core 1';
+    await runModePool(server, placement, where);
+    if (runModeOnly) continue;
     for (const c of CASES) {
       const runs = {};
       for (const n of [1, 2]) runs[n] = await runShards(n, c, server);

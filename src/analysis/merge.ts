@@ -150,6 +150,8 @@ export function mergeResults(results: readonly RunResult[], paths: readonly stri
       rss_max_bytes: Math.max(...results.map((r) => r.generator.rss_max_bytes)),
       valid: results.every((r) => r.generator.valid),
       warnings,
+      // each shard is its own process: the most client threads any shard ran with
+      workers: Math.max(...results.map((r) => r.generator.workers ?? 1)),
     },
     error_samples: results.flatMap((r) => r.error_samples).slice(0, 20),
     correlation: {},

@@ -9,7 +9,9 @@ import { runClock } from '../core/clock.js';
 import { ExitCode, InvalidInputError, InvalidRunError } from '../core/errors.js';
 import type { RequestRecord } from '../core/record.js';
 import type { ScenarioSpec } from '../core/types.js';
-import { OpenAIBackend } from '../backend/openai/client.js';
+import { OpenAIBackend, type OpenAIBackendOptions } from '../backend/openai/client.js';
+import { MAX_WORKERS, WorkerPoolBackend } from '../backend/worker/pool.js';
+import type { Backend } from '../backend/types.js';
 import { Engine, type EngineOutcome } from '../engine/engine.js';
 import { HealthMonitor } from '../engine/health.js';
 import { Recorder, requestSlos, type RecorderSnapshot } from '../metrics/recorder.js';
@@ -50,13 +52,21 @@ export interface ExecuteOptions {
   checkpointS?: number;
   /** log line sink (stderr by default) */
   log?: (line: string) => void;
+  /**
+   * client threads (`--workers`, 1..64): above 1 the network and the stream parsing run in that
+   * many worker threads (WorkerPoolBackend); schedule, recorder and outputs stay here. Default 1.
+   */
+  workers?: number;
 }
 
 export interface RunControl {
   /** first signal: stop sending, let in-flight requests finish within the grace period */
   interrupt(reason: string): void;
-  /** second signal: cut everything now and write what there is */
-  abortNow(reason: string): RunResult;
+  /**
+   * second signal: cut everything now and write what there is. A client in worker threads
+   * (`--workers`) reports the requests it cut a moment later: they get up to ABORT_SETTLE_MS.
+   */
+  abortNow(reason: string): Promise<RunResult>;
 }
 
 export interface ExecuteResult {
@@ -85,9 +95,15 @@ const ABORT_MIN_COMPLETED = 20;
 /** Interrupted runs give in-flight requests at most this long. */
 export const INTERRUPT_GRACE_S = 10;
 
+/** A second signal waits at most this long for the requests it cut to be reported (worker threads). */
+const ABORT_SETTLE_MS = 1000;
+
 export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}): Promise<ExecuteResult> {
   const env = opts.env ?? process.env;
   const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const workers = opts.workers ?? 1;
+  if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS)
+    throw new InvalidInputError([{ path: '--workers', message: workersProblem(String(opts.workers)) }]);
   const apiKeyEnv = spec.target.apiKeyEnv ?? (env.OPENAI_API_KEY ? 'OPENAI_API_KEY' : undefined);
   const apiKey = apiKeyEnv ? env[apiKeyEnv] : undefined;
   if (spec.target.apiKeyEnv && (apiKey === undefined || apiKey === '')) {
@@ -107,6 +123,8 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
   }
   const baseUrl: string = spec.target.url ?? sim!.url;
   const output = new RunOutput(dir, opts.recordChunks ?? false);
+  /** the backend, until the run closed it: a run that throws must not leave client threads behind */
+  let openBackend: Backend | null = null;
   try {
     const clockAtPreflight = Date.now();
     let model = spec.target.model;
@@ -122,7 +140,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
     if (preflightError !== null || !model) {
       // the target never answered: write a results.json that says so, then exit 107
       const recorder = new Recorder({ windowS: spec.windowS });
-      const health = new HealthMonitor();
+      const health = new HealthMonitor({ workers });
       const snapshot = recorder.snapshot();
       const summary = buildSummary(snapshot, { warmupS: spec.warmupS, arrivalsEndUs: 0, openLoop: isArrivalLoad(spec.load) });
       const result = buildResult({
@@ -165,7 +183,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
       spec.windowS,
     );
     if (scraper.size > 0) await scraper.start();
-    const backend = new OpenAIBackend({
+    const backendOptions: OpenAIBackendOptions = {
       baseUrl,
       model,
       endpoint: spec.target.endpoint,
@@ -175,10 +193,13 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
       temperature: spec.workload.temperature,
       idleTimeoutS: spec.target.timeoutS,
       clock: liveClock,
-    });
+    };
+    // --workers N > 1: the same client in N worker threads (each preconnects its share)
+    const backend = workers > 1 ? new WorkerPoolBackend({ ...backendOptions, workers }) : new OpenAIBackend(backendOptions);
+    openBackend = backend;
     await backend.preconnect(Math.min(4, expectedConcurrency(spec)));
     const errorSamples = new ErrorSamples();
-    const health = new HealthMonitor();
+    const health = new HealthMonitor({ workers });
     const checkpointUs = (opts.checkpointS ?? 5) * 1e6;
     let nextCheckpointUs = checkpointUs;
     let outcome: EngineOutcome | null = null;
@@ -245,19 +266,24 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
     });
 
     let aborted = false;
+    /** the second signal's write, once it came: the run's own ending waits for it */
+    let abortWrite: Promise<RunResult> | null = null;
+    const abortNow = async (reason: string): Promise<RunResult> => {
+      aborted = true;
+      finished = true;
+      engine.stop('interrupted', reason, 0);
+      engine.abortAll(reason);
+      void scraper.stop();
+      // the in-thread client ends the cut requests at once; worker threads report them shortly
+      for (const until = Date.now() + ABORT_SETTLE_MS; engine.inFlight > 0 && Date.now() < until; ) await sleepMs(5);
+      recorder.flush();
+      const result = snapshotResult('interrupted', reason, liveClock.now());
+      output.writeFinal(result);
+      return result;
+    };
     opts.onStart?.({
       interrupt: (reason) => engine.stop('interrupted', reason, INTERRUPT_GRACE_S),
-      abortNow: (reason) => {
-        aborted = true;
-        finished = true;
-        engine.stop('interrupted', reason, 0);
-        engine.abortAll(reason);
-        void scraper.stop();
-        recorder.flush();
-        const result = snapshotResult('interrupted', reason, liveClock.now());
-        output.writeFinal(result);
-        return result;
-      },
+      abortNow: (reason) => (abortWrite ??= abortNow(reason)),
     });
     const stopProgress = opts.progress?.(engine, recorder, loadDurationS(spec.load), () => clock.now());
     // the run clock starts now: intended times are relative to this instant
@@ -268,7 +294,10 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
     } finally {
       stopProgress?.();
     }
+    // a second signal writes the results itself; nothing here may close the files under it
+    if (abortWrite) await abortWrite;
     finished = true;
+    openBackend = null;
     await backend.close();
     // one last scrape, so the server's counters cover every request
     await scraper.stop();
@@ -298,6 +327,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
     if (outcome.abortedInFlight > 0) log(`inferload: ${outcome.abortedInFlight} request(s) were still in flight at the graceful stop and were cut`);
     return { result, exitCode: exitCodeOf(result, opts.strict ?? false), dir };
   } finally {
+    await openBackend?.close().catch(() => undefined);
     await output.settle();
     await output.close();
     if (sim) await sim.close();
@@ -411,6 +441,11 @@ function expectedConcurrency(spec: ScenarioSpec): number {
   }
 }
 
+/** What is wrong with a `--workers` value, and the fix. */
+export function workersProblem(found: string): string {
+  return `expected an integer from 1 to ${MAX_WORKERS} (client threads; 1 = no worker threads), found "${found}"; e.g. --workers 2`;
+}
+
 /** The exit code a finished run deserves (cli.md). */
 export function exitCodeOf(result: RunResult, strict: boolean): ExitCode {
   if (result.status === 'interrupted') return ExitCode.interrupted;
@@ -471,6 +506,8 @@ function runMeta(
     argv,
   };
 }
+
+const sleepMs = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** `20261123T180702Z` */
 export function utcStamp(d: Date): string {

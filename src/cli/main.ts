@@ -1,11 +1,12 @@
 // The command line: argv → options → the pieces; the only place that prints results and calls
 // process.exit, mapping typed errors to cli.md's exit codes.
 import { Command, CommanderError, Option } from 'commander';
-import { ExitCode, InferloadError, InvalidInputError } from '../core/errors.js';
+import { ExitCode, InferloadError, InvalidInputError, type InputProblem } from '../core/errors.js';
+import { MAX_WORKERS } from '../backend/worker/pool.js';
 import { listProfiles } from '../sim/profiles.js';
 import { runSimCommand } from '../sim/main.js';
 import { renderConsoleSummary } from '../report/console.js';
-import { executeRun, type RunControl } from './execute.js';
+import { executeRun, workersProblem, type RunControl } from './execute.js';
 import { startProgress } from './progress.js';
 import { resolveScenario, type RunFlags } from './scenario.js';
 import { executeSweep, renderSweepSummary } from './sweep.js';
@@ -49,10 +50,14 @@ export function buildProgram(exit: (code: number) => void): Command {
     .option('--quiet', 'no live progress')
     .option('--strict', 'exit 107 when the load generator itself was the bottleneck')
     .option('--checkpoint <seconds>', 'rewrite results.json every this many seconds during the run', '5')
-    .action(async (scenario: string, allFlags: RunFlags & { out?: string; recordChunks?: boolean; quiet?: boolean; strict?: boolean; checkpoint: string }) => {
-      const { out, recordChunks, quiet, strict, checkpoint, ...flags } = allFlags;
+    .option('--workers <n>', `client threads, 1-${MAX_WORKERS}: above 1, HTTP and stream parsing run in N worker threads`, '1')
+    .action(async (scenario: string, allFlags: RunFlags & { out?: string; recordChunks?: boolean; quiet?: boolean; strict?: boolean; checkpoint: string; workers: string }) => {
+      const { out, recordChunks, quiet, strict, checkpoint, workers: workersFlag, ...flags } = allFlags;
+      const problems: InputProblem[] = [];
       const checkpointS = Number(checkpoint);
-      if (!(checkpointS > 0)) throw new InvalidInputError([{ path: '--checkpoint', message: `expected a number of seconds > 0, found "${checkpoint}"` }]);
+      if (!(checkpointS > 0)) problems.push({ path: '--checkpoint', message: `expected a number of seconds > 0, found "${checkpoint}"` });
+      const workers = parseWorkers(workersFlag, problems);
+      if (problems.length > 0) throw new InvalidInputError(problems);
       const spec = resolveScenario(scenario, flags);
       let control: RunControl | null = null;
       let signals = 0;
@@ -64,9 +69,19 @@ export function buildProgram(exit: (code: number) => void): Command {
         if (signals === 1) {
           process.stderr.write(`\ninferload: ${sig}: stopping; in-flight requests get a moment to finish (again to quit now)\n`);
           control.interrupt(`interrupted by ${sig}`);
+        } else if (signals === 2) {
+          control.abortNow(`interrupted by ${sig} (twice)`).then(
+            (result) => {
+              process.stderr.write(`\ninferload: ${sig} again: stopped; results written with ${result.summary.requests.completed} completed requests\n`);
+              process.exit(ExitCode.interrupted);
+            },
+            (err: unknown) => {
+              process.stderr.write(`\ninferload: ${sig} again: stopped; could not write the results (${(err as Error)?.message ?? String(err)})\n`);
+              process.exit(ExitCode.interrupted);
+            },
+          );
         } else {
-          const result = control.abortNow(`interrupted by ${sig} (twice)`);
-          process.stderr.write(`\ninferload: ${sig} again: stopped; results written with ${result.summary.requests.completed} completed requests\n`);
+          // a third signal while the second one writes: out now
           process.exit(ExitCode.interrupted);
         }
       };
@@ -78,6 +93,7 @@ export function buildProgram(exit: (code: number) => void): Command {
         recordChunks,
         strict,
         checkpointS,
+        workers,
         argv: redactArgv(process.argv.slice(2)),
         onStart: (c) => {
           control = c;
@@ -103,8 +119,12 @@ export function buildProgram(exit: (code: number) => void): Command {
     .addOption(new Option('--endpoint <endpoint>', 'which OpenAI endpoint to drive').choices(['chat', 'completions']))
     .option('--max-tokens <n>', 'output length to ask for (fixed)')
     .option('--set <key=value>', 'override any scenario field by its path, e.g. sweep.step=20s; repeatable', collect)
-    .action(async (scenario: string, allFlags: RunFlags & { out?: string }) => {
-      const { out, ...flags } = allFlags;
+    .option('--workers <n>', `client threads of every step, 1-${MAX_WORKERS} (see run --workers)`, '1')
+    .action(async (scenario: string, allFlags: RunFlags & { out?: string; workers: string }) => {
+      const { out, workers: workersFlag, ...flags } = allFlags;
+      const problems: InputProblem[] = [];
+      const workers = parseWorkers(workersFlag, problems);
+      if (problems.length > 0) throw new InvalidInputError(problems);
       const spec = resolveScenario(scenario, flags);
       let control: RunControl | null = null;
       let stopped = false;
@@ -118,6 +138,7 @@ export function buildProgram(exit: (code: number) => void): Command {
       process.on('SIGTERM', onSignal);
       const { capacity, exitCode, dir } = await executeSweep(spec, {
         out,
+        workers,
         onStep: (c) => {
           control = c;
         },
@@ -224,6 +245,14 @@ export function buildProgram(exit: (code: number) => void): Command {
     });
 
   return program;
+}
+
+/** `--workers`: an integer 1..MAX_WORKERS; otherwise a problem that says so (and the value 1). */
+function parseWorkers(value: string, problems: InputProblem[]): number {
+  const n = Number(value);
+  if (/^\s*\d+\s*$/.test(value) && Number.isInteger(n) && n >= 1 && n <= MAX_WORKERS) return n;
+  problems.push({ path: '--workers', message: workersProblem(value) });
+  return 1;
 }
 
 /** argv as recorded in results.json: values of --set that look like secrets are masked. */

@@ -112,6 +112,8 @@ export function normalizeResults(raw: Record<string, unknown>): RunResult {
   r.summary.requests.interrupted ??= 0;
   r.summary.requests.good ??= Math.round((r.summary.throughput.goodput_ratio ?? 0) * r.summary.requests.completed);
   r.generator.warnings = Array.isArray(r.generator.warnings) ? r.generator.warnings : [];
+  // added later in results@1: the client's worker threads
+  r.generator.workers ??= 1;
   for (const w of r.windows) {
     w.server = isObject(w.server) ? w.server : {};
     w.errors = isObject(w.errors) ? w.errors : {};

@@ -17,6 +17,8 @@ export interface SweepOptions {
   onStep?: (control: RunControl) => void;
   /** true once the user asked to stop: no further step starts */
   stopped?: () => boolean;
+  /** client threads of every step (executeRun's `workers`) */
+  workers?: number;
 }
 
 export interface SweepOutcome {
@@ -57,7 +59,7 @@ export async function executeSweep(spec: ScenarioSpec, opts: SweepOptions = {}):
   for (let rate = planner.next(), i = 1; rate !== null && !opts.stopped?.(); rate = planner.next(), i++) {
     const stepDir = join(dir, `step-${String(i).padStart(2, '0')}-${rate}rps`);
     log(`sweep step ${i}: ${rate} req/s for ${spec.sweep.stepS} s (first ${spec.sweep.stepWarmupS} s discarded)`);
-    const { result } = await executeRun(stepScenario(spec, rate), { out: stepDir, onStart: opts.onStep, log });
+    const { result } = await executeRun(stepScenario(spec, rate), { out: stepDir, onStart: opts.onStep, log, workers: opts.workers });
     last = result;
     if (result.status === 'interrupted') break;
     const step = judgeStep(rate, result, join(stepDir, 'results.json'));

@@ -1,5 +1,6 @@
 // The load generator watching itself: event-loop delay, CPU, memory. A saturated client
 // reports its own slowness as the server's, so a run says when its numbers are not trustworthy.
+import { availableParallelism } from 'node:os';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { GeneratorHealth } from '../results/types.js';
 import { pacerSpinUs } from './pacer.js';
@@ -11,13 +12,28 @@ export const HEALTH_LIMITS = {
   scheduleLagP99Ms: 5,
 } as const;
 
+export interface HealthOptions {
+  /** client worker threads (`--workers`); 1 = the client runs on the main thread */
+  workers?: number;
+}
+
+/**
+ * The cores the client's own threads can keep busy: one, or with N client worker threads the
+ * main thread and N workers, at most every core. process.cpuUsage() counts every thread.
+ */
+export function clientCores(workers: number): number {
+  return workers <= 1 ? 1 : Math.min(workers + 1, availableParallelism());
+}
+
 export class HealthMonitor {
   private readonly loop: IntervalHistogram;
   private readonly cpuStart: NodeJS.CpuUsage;
   private readonly wallStartMs: number;
+  private readonly workers: number;
   private rssMax = 0;
 
-  constructor() {
+  constructor(opts: HealthOptions = {}) {
+    this.workers = opts.workers ?? 1;
     this.loop = monitorEventLoopDelay({ resolution: 10 });
     this.loop.enable();
     this.cpuStart = process.cpuUsage();
@@ -83,9 +99,14 @@ export class HealthMonitor {
       warnings.push(
         `event-loop lag p99 ${lagP99.toFixed(2)} ms > ${HEALTH_LIMITS.eventLoopLagP99Ms} ms: the client was busy; latencies include its delays`,
       );
-    if (workCpu > HEALTH_LIMITS.cpuRatio)
+    const cores = clientCores(this.workers);
+    if (cores === 1 && workCpu > HEALTH_LIMITS.cpuRatio)
       warnings.push(
         `client CPU ${(workCpu * 100).toFixed(0)} % of a core (pacing excluded) > ${HEALTH_LIMITS.cpuRatio * 100} %: the load generator may be the bottleneck`,
+      );
+    else if (cores > 1 && workCpu > HEALTH_LIMITS.cpuRatio * cores)
+      warnings.push(
+        `client CPU ${(workCpu * 100).toFixed(0)} % of a core (pacing excluded) > ${HEALTH_LIMITS.cpuRatio * 100} % of the ${cores} cores its ${this.workers + 1} threads can use: the load generator may be the bottleneck`,
       );
     if (scheduleLagP99Ms !== null && scheduleLagP99Ms > HEALTH_LIMITS.scheduleLagP99Ms)
       warnings.push(
@@ -101,6 +122,7 @@ export class HealthMonitor {
       rss_samples: this.rss(),
       valid: warnings.length === 0,
       warnings,
+      workers: this.workers,
     };
   }
 

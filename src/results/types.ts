@@ -48,6 +48,11 @@ export interface GeneratorHealth {
   rss_samples?: [number, number][];
   valid: boolean;
   warnings: string[];
+  /**
+   * client worker threads of the run (`--workers`; 1 = the client on the main thread). Always
+   * written now; results written before it lack it (read as 1).
+   */
+  workers?: number;
 }
 
 export interface RunSummary {
