@@ -18,6 +18,16 @@ export interface RequestHandle {
   abort(errorClass: 'timeout' | 'aborted', message: string): void;
 }
 
+/** How many SSE events each parsing path of the client handled. */
+export interface ParseStats {
+  /** matched the stream's learned chunk template: no framing, no parsing */
+  template: number;
+  /** classified by bounded string searches */
+  search: number;
+  /** parsed with JSON.parse */
+  json: number;
+}
+
 export interface Backend {
   /**
    * Send `req`, stamping into `record` as events happen; `done` is called exactly once, when
@@ -25,4 +35,6 @@ export interface Backend {
    */
   send(req: GenRequest, record: RequestRecord, done: (record: RequestRecord) => void): RequestHandle;
   close(): Promise<void>;
+  /** events per parsing path so far, over every request sent (a backend that parses streams) */
+  parseStats?(): ParseStats;
 }

@@ -226,7 +226,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
         summary,
         snapshot,
         slo: evaluateSlos(spec.slo, summary),
-        generator: health.report(summary.latency_ms.schedule_lag.p99),
+        generator: { ...health.report(summary.latency_ms.schedule_lag.p99), chunk_parsing: backend.parseStats?.() },
         errorSamples: errorSamples.list(),
       });
     };

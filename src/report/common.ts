@@ -69,6 +69,21 @@ export function fmtPct(v: number | null | undefined, digits = 1): string {
   return v === null || v === undefined || !Number.isFinite(v) ? '-' : `${(v * 100).toFixed(digits)} %`;
 }
 
+/**
+ * How the client parsed the stream's events (results.generator.chunk_parsing), as one sentence,
+ * with a note when most went through JSON.parse; null when the run has no such figures.
+ */
+export function chunkParsingText(p: { template: number; search: number; json: number } | undefined): string | null {
+  if (!p) return null;
+  const total = p.template + p.search + p.json;
+  if (total === 0) return null;
+  const share = (n: number): string => fmtPct(n / total);
+  let text = `Stream events parsed: ${share(p.template)} by the learned chunk template, ${share(p.search)} by string search, ${share(p.json)} by JSON.parse (of ${total}).`;
+  if (p.json / total > 0.5 && total >= 1000)
+    text += ' Most events needed JSON.parse: this server\'s chunk shape defeats the fast paths, so the client spends more CPU per chunk than usual.';
+  return text;
+}
+
 /** Bytes in binary units (GiB, MiB, …). */
 export function fmtBytes(v: number | null | undefined): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return '-';

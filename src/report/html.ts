@@ -10,6 +10,7 @@ import type { LatencySummaryMs } from '../metrics/hdr.js';
 import type { RunResult } from '../results/types.js';
 import { buildCharts, PERCENTILE_COLORS, timeDomainS, type ChartSection, type ReportChart } from './charts.js';
 import {
+  chunkParsingText,
   collectWarnings,
   fmt,
   type ReportWarning,
@@ -556,8 +557,10 @@ function generatorSection(result: RunResult, charts: ReportChart[]): Markup {
 <tr><td class="text">schedule lag p99</td><td>${fmtMs(g.schedule_lag_p99_ms)} ms</td></tr>
 <tr><td class="text">client CPU (share of one core)</td><td>${fmtPct(g.cpu_ratio, 0)}</td></tr>
 <tr><td class="text">client memory (max RSS)</td><td>${fmtBytes(g.rss_max_bytes)}</td></tr>
+${g.workers !== undefined && g.workers > 1 ? html`<tr><td class="text">client worker threads</td><td>${g.workers}</td></tr>` : ''}
 </tbody></table>
 ${g.warnings.length > 0 ? html`<ul>${g.warnings.slice(0, 50).map((w) => html`<li>${oneLine(w, 500)}</li>`)}</ul>` : ''}
+${chunkParsingText(g.chunk_parsing) !== null ? html`<p class="note">${oneLine(chunkParsingText(g.chunk_parsing)!, 500)}</p>` : ''}
 ${figures(charts)}`;
 }
 

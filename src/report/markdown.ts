@@ -4,6 +4,7 @@
 import type { RunResult } from '../results/types.js';
 import { signalUnit } from './charts.js';
 import {
+  chunkParsingText,
   collectWarnings,
   escapeMarkdown as md,
   fmt,
@@ -185,6 +186,8 @@ export function renderMarkdown(result: RunResult): string {
   );
   for (const w of g.warnings.slice(0, LIMITS.warnings)) out.push(`- ${md(w, 500)}`);
   if (g.warnings.length > 0) out.push('');
+  const parsing = chunkParsingText(g.chunk_parsing);
+  if (parsing !== null) out.push(md(parsing, 500), '');
 
   out.push(
     '---',

@@ -53,6 +53,12 @@ export interface GeneratorHealth {
    * written now; results written before it lack it (read as 1).
    */
   workers?: number;
+  /**
+   * SSE events by the client's parsing path: `template` (matched the stream's learned chunk
+   * shape: cheapest), `search` (bounded string searches), `json` (JSON.parse: the costly one).
+   * A server whose chunks defeat the fast paths costs the client more CPU per chunk.
+   */
+  chunk_parsing?: { template: number; search: number; json: number };
 }
 
 export interface RunSummary {

@@ -399,6 +399,12 @@ describe('executeRun --workers', () => {
       expect(lat.itl.p50!).toBeGreaterThan(0);
       expect(result.summary.tokens.output_usage).toBe(20 * 16);
       expect(result.generator.workers).toBe(workers);
+      // every event counted once on some parsing path, from the threads too: per request a role
+      // chunk, 16 content chunks (the last with its finish reason) and a usage chunk ([DONE] is
+      // not counted)
+      const parsing = result.generator.chunk_parsing!;
+      expect(parsing.template + parsing.search + parsing.json).toBe(20 * 18);
+      expect(parsing.template).toBeGreaterThan(20 * 10);
       // stamps on the run clock: nothing before the run's start, TTFT from send below E2E
       expect(lat.schedule_lag.count).toBe(20);
       expect(lat.ttft_sent.p50!).toBeLessThanOrEqual(lat.e2e.p50!);

@@ -5,7 +5,9 @@ import type { Clock } from '../../core/clock.js';
 import { redactSecret } from '../../core/secret.js';
 import type { RequestRecord } from '../../core/record.js';
 import type { Endpoint, ErrorClass } from '../../core/types.js';
-import type { Backend, GenRequest, RequestHandle } from '../types.js';
+import type { Backend, GenRequest, ParseStats, RequestHandle } from '../types.js';
+
+export type { ParseStats } from '../types.js';
 import { SseParser, type SseEventSink } from './sse.js';
 
 export interface OpenAIBackendOptions {
@@ -94,19 +96,9 @@ function scrub(text: string, secret: string | undefined): string {
   return redactSecret(text.replace(/\s+/g, ' ').slice(0, 500), secret);
 }
 
-/** How many events each parsing path handled (a server whose chunks defeat the fast paths shows here). */
-export interface ParseStats {
-  /** matched the stream's learned chunk template: no framing, no parsing */
-  template: number;
-  /** classified by bounded string searches */
-  search: number;
-  /** parsed with JSON.parse */
-  json: number;
-}
-
 export class OpenAIBackend implements Backend {
-  /** events per parsing path, over every request this backend sent */
-  readonly parseStats: ParseStats = { template: 0, search: 0, json: 0 };
+  /** events per parsing path, over every request this backend sent (a server whose chunks defeat the fast paths shows here) */
+  private readonly stats: ParseStats = { template: 0, search: 0, json: 0 };
   private readonly pool: Pool;
   private readonly path: string;
   private readonly headers: Record<string, string>;
@@ -132,7 +124,7 @@ export class OpenAIBackend implements Backend {
   }
 
   send(req: GenRequest, record: RequestRecord, done: (record: RequestRecord) => void): RequestHandle {
-    const handler = new StreamHandler(record, this.opts, this.parseStats, done);
+    const handler = new StreamHandler(record, this.opts, this.stats, done);
     this.pool.dispatch(
       { method: 'POST', path: this.path, headers: this.headers, body: requestBody(this.opts, req) },
       handler,
@@ -157,6 +149,10 @@ export class OpenAIBackend implements Backend {
         }
       }),
     );
+  }
+
+  parseStats(): ParseStats {
+    return { ...this.stats };
   }
 
   async close(): Promise<void> {

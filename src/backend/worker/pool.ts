@@ -16,7 +16,7 @@ import { nowUs, type Clock } from '../../core/clock.js';
 import type { RequestRecord } from '../../core/record.js';
 import { redactSecret } from '../../core/secret.js';
 import type { OpenAIBackendOptions } from '../openai/client.js';
-import type { Backend, GenRequest, RequestHandle } from '../types.js';
+import type { Backend, GenRequest, ParseStats, RequestHandle } from '../types.js';
 import {
   clockAnchor,
   perfToPerfUs,
@@ -63,6 +63,8 @@ interface ClientThread {
   ready: Promise<boolean>;
   /** requests in flight on it */
   inflight: number;
+  /** its events per parsing path, as of its last results */
+  parse: ParseStats;
   /** requests in flight plus control replies awaited: the worker is ref'd while > 0 */
   busy: number;
   /** why it died, once it did */
@@ -126,6 +128,7 @@ export class WorkerPoolBackend implements Backend {
       toMainPerfUs: NaN,
       ready: Promise.resolve(false),
       inflight: 0,
+      parse: { template: 0, search: 0, json: 0 },
       busy: 0,
       death: null,
       waiters: [],
@@ -199,6 +202,17 @@ export class WorkerPoolBackend implements Backend {
       const why = this.threads.map((t) => t.death).find((d) => d !== null) ?? 'no reason given';
       throw new Error(`no client worker thread started: ${why}`);
     }
+  }
+
+  /** events per parsing path, summed over the threads (as of their last results) */
+  parseStats(): ParseStats {
+    const sum: ParseStats = { template: 0, search: 0, json: 0 };
+    for (const t of this.threads) {
+      sum.template += t.parse.template;
+      sum.search += t.parse.search;
+      sum.json += t.parse.json;
+    }
+    return sum;
   }
 
   /**
@@ -302,6 +316,7 @@ export class WorkerPoolBackend implements Backend {
    * clock, as of now (the run clock may have been restarted since the pool started: never cached).
    */
   private onResults(t: ClientThread, m: ResultsMessage): void {
+    t.parse = m.parse;
     const shiftUs = t.toMainPerfUs - (nowUs() - this.clock.now());
     let stampAt = 0;
     let charAt = 0;

@@ -5,7 +5,7 @@
 import type { RequestRecord } from '../../core/record.js';
 import type { ErrorClass } from '../../core/types.js';
 import type { OpenAIBackendOptions } from '../openai/client.js';
-import type { GenRequest } from '../types.js';
+import type { GenRequest, ParseStats } from '../types.js';
 
 /** Everything a client thread needs to build its OpenAIBackend (the clock is its own). */
 export interface ThreadData {
@@ -53,12 +53,14 @@ export interface ResultsMessage {
   stamps: Float64Array;
   /** per record: its n chunk sizes (characters) */
   chars: Uint32Array;
+  /** the thread's events per parsing path so far (cumulative) */
+  parse: ParseStats;
 }
 
 export const STAMPS_PER_RECORD = 5;
 
 /** Packs finished records (stamps on the packing thread's clock) into one message. */
-export function packResults(records: RequestRecord[]): ResultsMessage {
+export function packResults(records: RequestRecord[], parse: ParseStats): ResultsMessage {
   let nStamps = 0;
   let nChars = 0;
   for (const r of records) {
@@ -94,7 +96,7 @@ export function packResults(records: RequestRecord[]): ResultsMessage {
       emitMs: r.emitMs,
     };
   }
-  return { type: 'results', recs, stamps, chars };
+  return { type: 'results', recs, stamps, chars, parse };
 }
 
 /**

@@ -30,7 +30,7 @@ const post = (m: FromThread, transfer?: ArrayBuffer[]): void => port.postMessage
 function flush(): void {
   flushScheduled = false;
   if (finished.length === 0) return;
-  const m = packResults(finished);
+  const m = packResults(finished, backend.parseStats());
   finished = [];
   post(m, [m.stamps.buffer as ArrayBuffer, m.chars.buffer as ArrayBuffer]);
 }

@@ -51,7 +51,7 @@ async function read(stream: string, parseEveryEvent: boolean, endpoint: 'chat' |
     backend.send({ prompt: 'x', maxTokens: 4, promptTokens: 1 }, new RequestRecord(0, clock.now(), 1, false), resolve),
   );
   await backend.close();
-  lastStats = { ...backend.parseStats };
+  lastStats = backend.parseStats();
   return {
     ok: r.ok,
     errorClass: r.errorClass,
