@@ -2,7 +2,8 @@
 // core by the benchmark). Modes, chosen per request by headers:
 //   x-bench-mode: paced      one chunk per token every x-bench-itl-ms to every open stream, from ONE
 //                            timer (so each chunk is its own TCP segment), like a real engine step
-//   x-bench-mode: coalesced  the whole response in one write (many chunks per read at the client)
+//   x-bench-mode: coalesced  the whole response in one write (many chunks per read at the client);
+//                            without emit stamps the body is built once per length and reused
 //   x-bench-emit: 1          each chunk carries "inferload_emit_ms" (epoch ms, stamped just before
 //                            its write): ground truth for the client's timing error
 // The chunk count is max_tokens. Prints "PORT <n>" on stdout when listening.
@@ -14,6 +15,9 @@ const chunk = (emit) =>
   `data: {"id":"b","object":"chat.completion.chunk","created":0,"model":"bench","choices":[{"index":0,"delta":{"content":" tok"},"logprobs":null,"finish_reason":null}]${emit ? `,"inferload_emit_ms":${(performance.timeOrigin + performance.now()).toFixed(3)}` : ''}}\n\n`;
 const LAST = 'data: {"id":"b","object":"chat.completion.chunk","created":0,"model":"bench","choices":[{"index":0,"delta":{"content":""},"logprobs":null,"finish_reason":"length"}]}\n\n';
 const usage = (n) => `data: {"id":"b","object":"chat.completion.chunk","created":0,"model":"bench","choices":[],"usage":{"prompt_tokens":8,"completion_tokens":${n},"total_tokens":${n + 8}}}\n\ndata: [DONE]\n\n`;
+
+/** coalesced bodies without emit stamps, by chunk count */
+const bodies = new Map();
 
 /** paced streams by ITL: one timer per distinct ITL, writing one chunk to each stream per tick */
 const paced = new Map();
@@ -73,10 +77,21 @@ const server = createServer((req, res) => {
       const g = tickFor(itlMs);
       g.streams.add({ res, left: n, n, emit });
       g.start();
-    } else {
+    } else if (emit) {
       let out = ROLE;
       for (let i = 0; i < n; i++) out += chunk(emit);
       res.end(out + LAST + usage(n));
+    } else {
+      // the same bytes every time: built once per length, so that the server costs little per
+      // chunk and the client, not the server, is the side a benchmark measures
+      let body = bodies.get(n);
+      if (body === undefined) {
+        let out = ROLE;
+        for (let i = 0; i < n; i++) out += chunk(false);
+        body = Buffer.from(out + LAST + usage(n));
+        if (bodies.size < 64) bodies.set(n, body);
+      }
+      res.end(body);
     }
   });
 });
