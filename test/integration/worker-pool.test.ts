@@ -106,7 +106,8 @@ describe('the wire format of finished records', () => {
     Object.assign(a, { emitMs: [1.5, 2.5, 3.5], httpStatus: 200, ok: true, promptTokensUsage: 12, outputTokensUsage: 3, finishReason: 'length' });
     const b = new RequestRecord(8, 0, 1, false);
     Object.assign(b, { headersUs: 15, endUs: 16, httpStatus: 503, errorClass: 'http_5xx', errorMessage: 'HTTP 503: busy' });
-    const m = packResults([a, b]);
+    const m = packResults([a, b], { template: 5, search: 2, json: 1 });
+    expect(m.parse).toEqual({ template: 5, search: 2, json: 1 });
     expect(m.stamps).toBeInstanceOf(Float64Array);
     expect(m.stamps.length).toBe(2 * STAMPS_PER_RECORD + 3);
     const outA = new RequestRecord(7, 5, 1, false);
