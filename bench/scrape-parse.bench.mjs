@@ -1,5 +1,5 @@
 // Exposition parser speed: a ~1 MB exposition built from the real captures in
-// ../shared/fixtures/metrics (each family's samples repeated with a `replica` label, families kept
+// test/fixtures/metrics (each family's samples repeated with a `replica` label, families kept
 // contiguous; a capture whose names another capture already used gets a `cN_` name prefix so the
 // whole stays one valid exposition), parsed N times. Target: well under 50 ms per MB (issue 4).
 // Also parse + snapshotSignals, what the scraper does every second.
@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { report, long } from './lib.mjs';
 import { parseExposition, snapshotSignals } from '../dist/scrape/index.js';
 
-const FIXTURES = fileURLToPath(new URL('../../shared/fixtures/metrics/', import.meta.url));
+const FIXTURES = fileURLToPath(new URL('../test/fixtures/metrics/', import.meta.url));
 const TARGET_BYTES = 1024 * 1024;
 
 /** Adds `replica="i"` to a sample line (first label, so `le` etc. keep their place). */

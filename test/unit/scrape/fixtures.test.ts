@@ -1,12 +1,12 @@
-// Every real capture (../shared/fixtures/metrics, see its SOURCES.md) parses leniently with no
+// Every real capture (test/fixtures/metrics, copied from shared/fixtures; see its SOURCES.md) parses leniently with no
 // problem and yields its profile and canonical signals, numbers read from the files themselves.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseExposition } from '../../../src/scrape/parser.js';
 import { cumulativeSignals, snapshotSignals, type SignalSnapshot } from '../../../src/scrape/signals.js';
 
-const DIR = fileURLToPath(new URL('../../../../shared/fixtures/metrics/', import.meta.url));
+const DIR = fileURLToPath(new URL('../../fixtures/metrics/', import.meta.url));
 const MIB = 1024 * 1024;
 
 function load(file: string): { snap: SignalSnapshot; cumulative: Record<string, number> } {
@@ -17,7 +17,7 @@ function load(file: string): { snap: SignalSnapshot; cumulative: Record<string, 
   return { snap, cumulative: cumulativeSignals(snap) };
 }
 
-describe.skipIf(!existsSync(DIR))('real captures → profiles and canonical signals', () => {
+describe('real captures → profiles and canonical signals', () => {
   it('vLLM V1 nightly (26 requests, speculative decoding)', () => {
     const { snap, cumulative } = load('vllm-v1-nightly-spec-decode.prom');
     expect(snap.profiles).toEqual(['vllm']);

@@ -1,14 +1,14 @@
 // The exposition parser on its own: syntax of both formats, families, problems with line numbers,
 // lenient vs strict, and a seeded fuzz (truncations and mutations never throw).
-import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../../src/core/rng.js';
 import { detectFormat, parseExposition } from '../../../src/scrape/parser.js';
 
-const METRICS = fileURLToPath(new URL('../../../../shared/fixtures/metrics/', import.meta.url));
-const OPENMETRICS = fileURLToPath(new URL('../../../../shared/fixtures/openmetrics/', import.meta.url));
+const METRICS = fileURLToPath(new URL('../../fixtures/metrics/', import.meta.url));
+const OPENMETRICS = fileURLToPath(new URL('../../fixtures/openmetrics/', import.meta.url));
 
 const only = (text: string, opts = {}) => {
   const r = parseExposition(text, opts);
@@ -152,8 +152,8 @@ describe('OpenMetrics 1.0', () => {
 describe('robustness', () => {
   const corpus = (): string[] => {
     const texts: string[] = [];
-    if (existsSync(METRICS)) for (const f of readdirSync(METRICS).filter((n) => n.endsWith('.prom'))) texts.push(readFileSync(join(METRICS, f), 'utf8'));
-    if (existsSync(OPENMETRICS)) for (const d of readdirSync(OPENMETRICS, { withFileTypes: true }).filter((x) => x.isDirectory())) texts.push(readFileSync(join(OPENMETRICS, d.name, 'metrics'), 'utf8'));
+    for (const f of readdirSync(METRICS).filter((n) => n.endsWith('.prom'))) texts.push(readFileSync(join(METRICS, f), 'utf8'));
+    for (const d of readdirSync(OPENMETRICS, { withFileTypes: true }).filter((x) => x.isDirectory())) texts.push(readFileSync(join(OPENMETRICS, d.name, 'metrics'), 'utf8'));
     texts.push('a{"q\\"x"="\\\\", b="\\n"} 1 2 # {c="d"} 3 4\n# EOF\n');
     return texts;
   };

@@ -1,6 +1,6 @@
 // Cross-check against the reference parser: Debian's python3-prometheus-client
 // (prometheus_client.parser.text_string_to_metric_families, text format 0.0.4), spawned with
-// /usr/bin/python3, on every real capture in ../shared/fixtures/metrics. Same samples (names,
+// /usr/bin/python3, on every real capture in test/fixtures/metrics. Same samples (names,
 // labels, values) and the same typed families. Skips, saying so, when the module is missing.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseExposition, type MetricFamily } from '../../../src/scrape/parser.js';
 
-const FIXTURES = fileURLToPath(new URL('../../../../shared/fixtures/metrics/', import.meta.url));
+const FIXTURES = fileURLToPath(new URL('../../fixtures/metrics/', import.meta.url));
 const PYTHON = '/usr/bin/python3';
 
 const SCRIPT = `
