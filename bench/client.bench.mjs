@@ -10,7 +10,7 @@ import { Recorder } from '../dist/metrics/recorder.js';
 import { newHistogram, recordUs } from '../dist/metrics/hdr.js';
 import { Workload } from '../dist/workload/workload.js';
 import { long, report } from './lib.mjs';
-import { driveBare, driveFull, pinSelf, startServer } from './driver.mjs';
+import { benchClientOptions, driveBare, driveFull, pinSelf, startServer } from './driver.mjs';
 
 const pinned = pinSelf(0);
 const server = await startServer({ core: 1 });
@@ -51,7 +51,7 @@ try {
       slo: {},
     };
     const clock = runClock();
-    const backend = new OpenAIBackend({ baseUrl: server.url, model: 'bench', endpoint: 'chat', ignoreEos: true, minTokens: false, temperature: 0, idleTimeoutS: 30, clock, headers: { 'x-bench-mode': 'coalesced' } });
+    const backend = new OpenAIBackend(benchClientOptions(server.url, clock, { 'x-bench-mode': 'coalesced' }));
     await backend.preconnect(32);
     const recorder = new Recorder({ windowS: 1 });
     const lags = [];

@@ -53,6 +53,11 @@ export async function startServer({ core = 1, sim = false, simArgs = [] } = {}) 
 
 const EMIT = '"inferload_emit_ms":';
 
+/** The client options every benchmark uses against the bench server (model and endpoint fixed). */
+export function benchClientOptions(url, clock, headers, extra = {}) {
+  return { baseUrl: url, model: 'bench', endpoint: 'chat', ignoreEos: true, minTokens: false, temperature: 0, idleTimeoutS: 60, clock, headers, ...extra };
+}
+
 const cpu = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
@@ -67,18 +72,7 @@ export async function driveFull({ url, headers, tokens, concurrency, durationS, 
   const clock = runClock(startUs);
   /** epoch ms of the run clock's zero, on the same time base as the server's performance.timeOrigin stamps */
   const epochAtZeroMs = performance.timeOrigin + startUs / 1000;
-  const backend = new OpenAIBackend({
-    baseUrl: url,
-    model: 'bench',
-    endpoint: 'chat',
-    ignoreEos: true,
-    minTokens: false,
-    temperature: 0,
-    idleTimeoutS: 60,
-    clock,
-    headers,
-    recordEmitTimes: recordEmit,
-  });
+  const backend = new OpenAIBackend(benchClientOptions(url, clock, headers, { recordEmitTimes: recordEmit }));
   await backend.preconnect(Math.min(concurrency, 64));
   const recorder = new Recorder({ windowS: 1 });
   const req = { messages: [{ role: 'user', content: 'bench' }], maxTokens: tokens, promptTokens: 1 };

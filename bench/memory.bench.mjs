@@ -54,7 +54,7 @@ const { OpenAIBackend } = await import('../dist/backend/openai/client.js');
 const { Engine } = await import('../dist/engine/engine.js');
 const { Recorder } = await import('../dist/metrics/recorder.js');
 const { Workload } = await import('../dist/workload/workload.js');
-const { pinSelf, startServer } = await import('./driver.mjs');
+const { benchClientOptions, pinSelf, startServer } = await import('./driver.mjs');
 
 const pinned = pinSelf(0);
 const gcAvailable = typeof globalThis.gc === 'function';
@@ -76,17 +76,7 @@ if (part === 'streams') {
   const server = await startServer({ core: 1 });
   try {
     const clock = runClock();
-    const backend = new OpenAIBackend({
-      baseUrl: server.url,
-      model: 'bench',
-      endpoint: 'chat',
-      ignoreEos: true,
-      minTokens: false,
-      temperature: 0,
-      idleTimeoutS: 60,
-      clock,
-      headers: { 'x-bench-mode': 'paced', 'x-bench-itl-ms': String(ITL_MS) },
-    });
+    const backend = new OpenAIBackend(benchClientOptions(server.url, clock, { 'x-bench-mode': 'paced', 'x-bench-itl-ms': String(ITL_MS) }));
     const recorder = new Recorder({ windowS: 1 });
     const ticker = setInterval(() => recorder.tick(clock.now()), 100);
     const req = { messages: [{ role: 'user', content: 'bench' }], maxTokens: TOKENS, promptTokens: 1 };
@@ -181,7 +171,7 @@ if (part === 'growth') {
       slo: {},
     };
     const clock = runClock();
-    const backend = new OpenAIBackend({ baseUrl: server.url, model: 'bench', endpoint: 'chat', ignoreEos: true, minTokens: false, temperature: 0, idleTimeoutS: 30, clock, headers: { 'x-bench-mode': 'coalesced' } });
+    const backend = new OpenAIBackend(benchClientOptions(server.url, clock, { 'x-bench-mode': 'coalesced' }));
     await backend.preconnect(32);
     const recorder = new Recorder({ windowS: 1 });
     const engine = new Engine({ spec, backend, workload: new Workload(spec.workload, 1, 'chat'), recorder, clock });

@@ -25,7 +25,7 @@ import { WorkerPoolBackend } from '../dist/backend/worker/pool.js';
 import { runClock } from '../dist/core/clock.js';
 import { RequestRecord } from '../dist/core/record.js';
 import { args, cpuSeconds, long, report } from './lib.mjs';
-import { driveFull, startServer } from './driver.mjs';
+import { benchClientOptions, driveFull, startServer } from './driver.mjs';
 
 const durationS = long ? 20 : 6;
 const CASES = [
@@ -171,18 +171,7 @@ function chunksBefore(r, endUs) {
 async function drivePool({ url, headers, tokens, concurrency, durationS, warmupS, workers, serverPid }) {
   let clock = runClock();
   const live = { now: () => clock.now(), get epochMs() { return clock.epochMs; } };
-  const backend = new WorkerPoolBackend({
-    baseUrl: url,
-    model: 'bench',
-    endpoint: 'chat',
-    ignoreEos: true,
-    minTokens: false,
-    temperature: 0,
-    idleTimeoutS: 60,
-    clock: live,
-    headers,
-    workers,
-  });
+  const backend = new WorkerPoolBackend(benchClientOptions(url, live, headers, { workers }));
   await backend.preconnect(Math.min(concurrency, 64));
   const req = { messages: [{ role: 'user', content: 'bench' }], maxTokens: tokens, promptTokens: 1 };
   const loop = (seconds, onRecord) =>
