@@ -165,6 +165,22 @@ const shapes: Record<string, string> = {
     d({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }),
     'data: [DONE]\n\n',
   ].join(''),
+  'finish reasons and stop reasons of every form': [
+    d({ id: 'c', choices: [{ index: 0, delta: { content: 'a' }, logprobs: null, finish_reason: null }] }),
+    d({ id: 'c', choices: [{ index: 0, delta: { content: 'b' }, logprobs: null, finish_reason: null, stop_reason: null }] }),
+    d({ id: 'c', choices: [{ index: 0, delta: { content: 'c' }, logprobs: null, finish_reason: 'stop', stop_reason: 128001 }] }),
+    d({ id: 'c', choices: [{ index: 0, delta: { content: '' }, logprobs: null, finish_reason: 'stop', stop_reason: '</s>' }] }),
+    d({ id: 'c', choices: [{ index: 0, delta: { content: '' }, logprobs: null, finish_reason: 'we\\ird', stop_reason: 'x\\"y' }] }),
+    d({ id: 'c', choices: [], usage: { prompt_tokens: 3, completion_tokens: 3, total_tokens: 6, prompt_tokens_details: { cached_tokens: 0 } } }),
+    'data: [DONE]\n\n',
+  ].join(''),
+  'usage forms: null fields, a float, detail objects': [
+    d({ choices: [{ index: 0, delta: { content: 'a' }, finish_reason: 'length' }] }),
+    d({ choices: [], usage: { prompt_tokens: null, completion_tokens: 1, total_tokens: 1, prompt_tokens_details: null } }),
+    d({ choices: [], usage: { prompt_tokens: 2.5, completion_tokens: 7 } }),
+    d({ choices: [], usage: { completion_tokens: 9, prompt_tokens: 4 }, inferload_emit_ms: 1.5 }),
+    'data: [DONE]\n\n',
+  ].join(''),
   'unicode content': [d({ choices: [{ index: 0, delta: { content: '日本語 ✓' }, finish_reason: null }] }), d({ choices: [{ index: 0, delta: { content: 'é' }, finish_reason: 'stop' }] }), 'data: [DONE]\n\n'].join(''),
 };
 
@@ -188,7 +204,7 @@ describe('the fast path agrees with full JSON parsing', () => {
   }
 
   it('agrees whatever the reads are cut to (a few bytes per write)', async () => {
-    for (const name of ['vLLM, many chunks, escapes and a changed field', 'SGLang shape (usage: null in every chunk)', 'TGI shape, CRLF line ends']) {
+    for (const name of ['vLLM, many chunks, escapes and a changed field', 'SGLang shape (usage: null in every chunk)', 'TGI shape, CRLF line ends', 'finish reasons and stop reasons of every form']) {
       const full = await read(shapes[name]!, true);
       for (const pieces of [7, 61]) {
         const fast = await read(shapes[name]!, false, 'chat', pieces);
@@ -213,7 +229,9 @@ describe('the fast path agrees with full JSON parsing', () => {
       'SGLang shape (usage: null in every chunk)': { template: 4 },
       'TGI shape, CRLF line ends': { template: 3 },
       'reasoning chunks then content chunks': { template: 4 },
-      'an SSE id on every event (no template can match)': { template: 0, search: 12 },
+      'an SSE id on every event (no template can match)': { template: 0, search: 13 },
+      // the finish reasons and the flat usage by search; the escaped ones and nested usage by JSON
+      'finish reasons and stop reasons of every form': { template: 0, search: 4, json: 2 },
     };
     for (const [name, want] of Object.entries(expected)) {
       await read(shapes[name]!, false);
