@@ -389,7 +389,7 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
     else {
       const end = plainString(text, tail);
       if (end === -1) return false;
-      finishReason = text.slice(tail + 1, end);
+      finishReason = utf8(text.slice(tail + 1, end));
       tail = end + 1;
     }
     if (text.startsWith(',"stop_reason":', tail)) {
@@ -398,29 +398,42 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
     }
     // one choice, closed right after its finish_reason; nothing but harmless keys after it
     if (text.charCodeAt(tail) !== 125 /* } */ || text.charCodeAt(tail + 1) !== 93 /* ] */) return false;
-    if (text.indexOf('"usage"', tail) !== -1 || text.indexOf('"error"', tail) !== -1) return false;
+    // usage anywhere (before the choices too) is the JSON path's to read
+    if (text.indexOf('"usage"') !== -1 || text.indexOf('"error"', tail) !== -1) return false;
     let emitMs = NaN;
     if (this.opts.recordEmitTimes) {
-      const at = text.indexOf('"inferload_emit_ms":', tail);
-      if (at !== -1) emitMs = parseFloat(text.slice(at + 20, at + 40));
+      const at = text.indexOf('"inferload_emit_ms":');
+      if (at !== -1) {
+        emitMs = numberAt(text, at + 20);
+        if (Number.isNaN(emitMs)) return false;
+      }
     }
+    // every content field, summed as the JSON path does; the one non-empty field's span is kept
+    // for the template
     let chars = 0;
-    let cs = 0;
+    let cs = -1;
+    let nonEmpty = 0;
     for (const pat of CONTENT_PATTERNS) {
       const at = text.indexOf(pat, choices);
       if (at === -1 || at > finish) continue;
-      cs = at + pat.length;
-      const end = closingQuote(text, cs);
+      const start = at + pat.length;
+      const end = closingQuote(text, start);
       if (end === -1 || end > finish) return false;
-      chars += end - cs;
-      if (chars > 0) break;
+      if (end > start) {
+        chars += end - start;
+        cs = start;
+        nonEmpty++;
+      }
     }
+    // no content found in the compact spelling: make sure it is not there in another one
+    // (`"content": "a"`, a key with escapes, data cut over two lines) before calling it empty
+    if (chars === 0 && !noContentElsewhere(text, choices, finish)) return false;
     const r = this.record;
     if (Number.isNaN(r.firstChunkUs)) r.firstChunkUs = t;
     if (chars > 0) {
       this.contentChunk(t, chars, emitMs);
       // what this path understood, it understands again for the same bytes around new content
-      if (finishReason === null && rawStart !== -1 && Number.isNaN(emitMs) && text.charCodeAt(cs + chars - 1) !== 92)
+      if (finishReason === null && nonEmpty === 1 && rawStart !== -1 && Number.isNaN(emitMs) && text.charCodeAt(cs + chars - 1) !== 92)
         this.learn(read, rawStart, start + cs, start + cs + chars, rawEnd);
     }
     if (finishReason !== null) r.finishReason = finishReason;
@@ -538,6 +551,34 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
 
 /** delta.content, delta.reasoning_content, delta.reasoning (chat) and text (completions) */
 const CONTENT_PATTERNS = ['"content":"', '"reasoning_content":"', '"reasoning":"', '"text":"'];
+
+/**
+ * For a chunk whose compact content patterns found nothing: true when no content key occurs in
+ * any other form either, i.e. every `"content"`, `"reasoning_content"`, `"reasoning"` and `"text"`
+ * key in the choice is `:""` or `:null`, and no escape could be spelling a key.
+ */
+function noContentElsewhere(text: string, from: number, to: number): boolean {
+  if (text.indexOf('\\', from) !== -1) return false;
+  for (const key of CONTENT_KEYS) {
+    for (let at = text.indexOf(key, from); at !== -1 && at < to; at = text.indexOf(key, at + 1)) {
+      const v = at + key.length;
+      if (!text.startsWith(':""', v) && !text.startsWith(':null', v)) return false;
+    }
+  }
+  return true;
+}
+const CONTENT_KEYS = ['"content"', '"reasoning_content"', '"reasoning"', '"text"'];
+
+/** A JSON number at `at` (up to the next character that cannot be part of one); NaN if none. */
+function numberAt(text: string, at: number): number {
+  let k = at;
+  for (; k < text.length; k++) {
+    const c = text.charCodeAt(k);
+    // 0-9 . - + e E
+    if (!((c >= 48 && c <= 57) || c === 46 || c === 45 || c === 43 || c === 101 || c === 69)) break;
+  }
+  return k === at ? NaN : Number(text.slice(at, k));
+}
 
 /** At `at`, a JSON string without escapes (`"abc"`): the index of its closing quote, or -1. */
 function plainString(text: string, at: number): number {
