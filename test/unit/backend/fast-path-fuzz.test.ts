@@ -14,10 +14,11 @@
 // `FUZZ_STREAMS=<n>` runs more.
 import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { OpenAIBackend, type ParseStats } from '../../../src/backend/openai/client.js';
+import type { OpenAIBackend, ParseStats } from '../../../src/backend/openai/client.js';
 import { SseParser } from '../../../src/backend/openai/sse.js';
 import { runClock } from '../../../src/core/clock.js';
 import { RequestRecord } from '../../../src/core/record.js';
+import { parsingBackend } from '../../helpers/backend.js';
 import { sseHead, startScriptedServer, type ScriptedServer } from '../../helpers/scripted-server.js';
 
 const BASE_SEED = Number(process.env.FUZZ_SEED ?? 20240611);
@@ -564,18 +565,7 @@ function backend(endpoint: 'chat' | 'completions', parseEveryEvent: boolean): Op
   const key = `${endpoint}/${parseEveryEvent}`;
   let b = backends.get(key);
   if (!b) {
-    b = new OpenAIBackend({
-      baseUrl: server.baseUrl,
-      model: 'm',
-      endpoint,
-      ignoreEos: false,
-      minTokens: false,
-      temperature: 0,
-      idleTimeoutS: 5,
-      clock,
-      parseEveryEvent,
-      recordEmitTimes: true,
-    });
+    b = parsingBackend(server.baseUrl, endpoint, parseEveryEvent, clock);
     backends.set(key, b);
   }
   return b;

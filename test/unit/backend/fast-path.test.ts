@@ -1,9 +1,10 @@
 // The byte-search fast path must agree with full JSON parsing on every chunk shape we know
 // (vLLM, SGLang, TGI, llama.cpp key orders, completions, reasoning, escapes, errors, usage).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OpenAIBackend, type ParseStats } from '../../../src/backend/openai/client.js';
+import type { ParseStats } from '../../../src/backend/openai/client.js';
 import { runClock } from '../../../src/core/clock.js';
 import { RequestRecord } from '../../../src/core/record.js';
+import { parsingBackend } from '../../helpers/backend.js';
 import { sseHead, startScriptedServer, type ScriptedServer } from '../../helpers/scripted-server.js';
 
 let server: ScriptedServer;
@@ -35,18 +36,7 @@ async function read(stream: string, parseEveryEvent: boolean, endpoint: 'chat' |
   body = stream;
   pieceBytes = pieces;
   const clock = runClock();
-  const backend = new OpenAIBackend({
-    baseUrl: server.baseUrl,
-    model: 'm',
-    endpoint,
-    ignoreEos: false,
-    minTokens: false,
-    temperature: 0,
-    idleTimeoutS: 5,
-    clock,
-    parseEveryEvent,
-    recordEmitTimes: true,
-  });
+  const backend = parsingBackend(server.baseUrl, endpoint, parseEveryEvent, clock);
   const r = await new Promise<RequestRecord>((resolve) =>
     backend.send({ prompt: 'x', maxTokens: 4, promptTokens: 1 }, new RequestRecord(0, clock.now(), 1, false), resolve),
   );

@@ -1,0 +1,19 @@
+// The client as the fast-path tests build it: every event's emit stamp recorded, and either the
+// fast paths or JSON.parse for every event.
+import { OpenAIBackend } from '../../src/backend/openai/client.js';
+import type { Clock } from '../../src/core/clock.js';
+
+export function parsingBackend(baseUrl: string, endpoint: 'chat' | 'completions', parseEveryEvent: boolean, clock: Clock): OpenAIBackend {
+  return new OpenAIBackend({
+    baseUrl,
+    model: 'm',
+    endpoint,
+    ignoreEos: false,
+    minTokens: false,
+    temperature: 0,
+    idleTimeoutS: 5,
+    clock,
+    parseEveryEvent,
+    recordEmitTimes: true,
+  });
+}
