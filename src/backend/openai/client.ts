@@ -369,13 +369,14 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
   }
 
   /**
-   * The fast path for the common event, a compact content chunk with one choice
-   * (`{...,"choices":[{"index":0,"delta":{"content":"tok"},...,"finish_reason":null}]...}`),
-   * classified by a few bounded string searches instead of JSON.parse, which cost most of the
-   * client's CPU per chunk. Each search is anchored so that absent patterns scan only a short
-   * stretch. Anything unusual (an error key before the choices, usage, a finish reason, a second
-   * choice, other key order or spacing) returns false and takes the full JSON path, so the fast
-   * path can only ever agree with it (a test checks that on every shape we know).
+   * The search path for a compact chunk with one choice
+   * (`{...,"choices":[{"index":0,"delta":{"content":"tok"},...,"finish_reason":null}]...}`, or a
+   * plain-string finish reason, with vLLM's stop_reason after it), classified by bounded string
+   * searches instead of JSON.parse. `text` is the event alone (a slice, so searches stop at its
+   * end); `read` and `start` place it in the read, for learning a template. Anything unusual (an
+   * error key, usage, a second choice, content under a key not written compactly, escapes in a
+   * finish reason) returns false and takes the JSON path, so this path can only agree with it
+   * (fast-path.test.ts on the known shapes, fast-path-fuzz.test.ts on generated ones).
    */
   private fastChunk(text: string, t: number, read: string, start: number, rawStart: number, rawEnd: number): boolean {
     const choices = text.indexOf('"choices":[{');
@@ -416,12 +417,12 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
     for (const pat of CONTENT_PATTERNS) {
       const at = text.indexOf(pat, choices);
       if (at === -1 || at > finish) continue;
-      const start = at + pat.length;
-      const end = closingQuote(text, start);
-      if (end === -1 || end > finish) return false;
-      if (end > start) {
-        chars += end - start;
-        cs = start;
+      const valueStart = at + pat.length;
+      const valueEnd = closingQuote(text, valueStart);
+      if (valueEnd === -1 || valueEnd > finish) return false;
+      if (valueEnd > valueStart) {
+        chars += valueEnd - valueStart;
+        cs = valueStart;
         nonEmpty++;
       }
     }
@@ -550,7 +551,9 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
 }
 
 /** delta.content, delta.reasoning_content, delta.reasoning (chat) and text (completions) */
-const CONTENT_PATTERNS = ['"content":"', '"reasoning_content":"', '"reasoning":"', '"text":"'];
+const CONTENT_KEYS = ['"content"', '"reasoning_content"', '"reasoning"', '"text"'];
+/** the same keys, compact, with their string opening */
+const CONTENT_PATTERNS = CONTENT_KEYS.map((k) => `${k}:"`);
 
 /**
  * For a chunk whose compact content patterns found nothing: true when no content key occurs in
@@ -567,7 +570,6 @@ function noContentElsewhere(text: string, from: number, to: number): boolean {
   }
   return true;
 }
-const CONTENT_KEYS = ['"content"', '"reasoning_content"', '"reasoning"', '"text"'];
 
 /** A JSON number at `at` (up to the next character that cannot be part of one); NaN if none. */
 function numberAt(text: string, at: number): number {

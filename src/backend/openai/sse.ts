@@ -80,7 +80,7 @@ export class SseParser {
       this.carry = '';
       pos = this.after(text, end);
       // the carried line's event did not start in this read: it gets no raw span
-      this.line(line, 0, line.length, '', -1, true);
+      this.line(line, 0, line.length, -1);
     }
     const sink = this.sink;
     const fast = sink.fastEvent !== undefined;
@@ -103,7 +103,7 @@ export class SseParser {
         break;
       }
       const next = this.after(text, end);
-      this.line(text, pos, end, text, next, false);
+      this.line(text, pos, end, next);
       pos = next;
     }
     // an event still open keeps only copies of its lines, and no raw span
@@ -119,7 +119,7 @@ export class SseParser {
     if (this.carry.length > 0) {
       const c = this.carry;
       this.carry = '';
-      this.line(c, 0, c.length, '', -1, true);
+      this.line(c, 0, c.length, -1);
     }
     this.dispatch('', -1);
   }
@@ -133,13 +133,14 @@ export class SseParser {
   }
 
   /**
-   * One line, [start, end) of `text`. `read` is the current read (for offsets) and `next` the
-   * index after the line's end in it; `detached` marks a line that is not part of `read`.
+   * One line, [start, end) of `text`; `next` is the index after the line's end in `text` when
+   * `text` is the current read, or -1 for a line rebuilt from a carry (no offsets into a read).
    */
-  private line(text: string, start: number, end: number, read: string, next: number, detached: boolean): void {
+  private line(text: string, start: number, end: number, next: number): void {
+    const detached = next === -1;
     if (start === end) {
       // a CR at the very end of the read may still be followed by LF: no exact raw end then
-      this.dispatch(read, this.skipLeadingLf || detached ? -1 : next);
+      this.dispatch(text, this.skipLeadingLf ? -1 : next);
       return;
     }
     if (!this.inEvent) {

@@ -365,7 +365,6 @@ export class WorkerPoolBackend implements Backend {
     record.endUs = this.clock.now();
     done(record);
   }
-
 }
 
 const NO_HANDLE: RequestHandle = { abort: () => undefined };
