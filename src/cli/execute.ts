@@ -24,7 +24,7 @@ import { Workload } from '../workload/workload.js';
 import { spawnSimulator } from '../sim/spawn.js';
 import { Scraper, type ScrapeEndpointOptions, type ScrapeSample } from '../scrape/poller.js';
 import { fetchExposition } from '../scrape/fetch.js';
-import { correlations, reconcileTokens } from '../analysis/server.js';
+import { correlationAlignment, correlations, reconcileTokens } from '../analysis/server.js';
 import { defaultAlertRules, evaluateAlerts } from '../analysis/alerts.js';
 import type { Clock } from '../core/clock.js';
 import { redactSecret } from '../core/secret.js';
@@ -220,6 +220,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
           alerts: evaluateAlerts([...(spec.alerts.defaults ? defaultAlertRules() : []), ...spec.alerts.rules], snapshot.windows),
         },
         correlation: correlations(snapshot.windows),
+        correlationAlignment: correlationAlignment(snapshot.windows),
         status,
         statusReason: reason,
         meta: { ...meta, ended_at: status === 'running' ? null : new Date().toISOString() },
@@ -250,7 +251,9 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
           void recorder
             .snapshotSliced()
             .then((snap) => {
-              const partial = snapshotResult('running', null, Math.min(nowUs, loadDurationS(spec.load) * 1e6), snap);
+              // with a request count, arrivals may go on past the scenario's length
+              const arrivalsSoFarUs = spec.requests !== undefined ? nowUs : Math.min(nowUs, loadDurationS(spec.load) * 1e6);
+              const partial = snapshotResult('running', null, arrivalsSoFarUs, snap);
               if (finished) return;
               output.checkpoint(partial);
               // k6's abortOnFail: a threshold so marked stops the run once it fails on enough data

@@ -42,7 +42,11 @@ export function buildProgram(exit: (code: number) => void): Command {
     .option('--rate <r>', 'override load.rate (arrival-rate executors)')
     .option('--concurrency <n>', 'override load.vus (VU executors) or load.maxInFlight (arrival-rate executors)')
     .option('--seed <n>', 'override the seed')
-    .option('--requests <n>', 'make the run exactly N arrivals (sent or dropped)')
+    .option(
+      '--requests <n>',
+      'make the run exactly N arrivals (sent or dropped; warm-up ones included) in any executor; it ends once the N-th has ended. ' +
+        'Past the scenario\'s length the load goes on at its last non-zero level',
+    )
     .addOption(new Option('--endpoint <endpoint>', 'which OpenAI endpoint to drive').choices(['chat', 'completions']))
     .option('--max-tokens <n>', 'output length to ask for (fixed)')
     .option('--record-chunks', 'write every content chunk arrival time into requests.jsonl')

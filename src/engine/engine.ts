@@ -8,7 +8,7 @@ import { Rng } from '../core/rng.js';
 import type { ScenarioSpec } from '../core/types.js';
 import type { Backend, GenRequest, RequestHandle } from '../backend/types.js';
 import type { Recorder } from '../metrics/recorder.js';
-import { arrivalSchedule, isArrivalLoad, loadDurationS, vuTargetAt, type VuLoad } from '../schedule/arrivals.js';
+import { arrivalSchedule, isArrivalLoad, loadDurationS, tailLevel, vuTargetAt, type VuLoad } from '../schedule/arrivals.js';
 import type { Workload } from '../workload/workload.js';
 import { sleepUntil } from './pacer.js';
 
@@ -192,8 +192,23 @@ export class Engine {
 
   // -- closed loop --------------------------------------------------------------------
 
+  /**
+   * The id of the next closed-loop arrival, or null when the request count is already made.
+   * Taking the N-th stops the run at once: arrivals are over, and the drain waits for the
+   * requests in flight (the N-th among them) up to the graceful stop, as the open loop does.
+   */
+  private claimArrival(): number | null {
+    if (this.limit !== undefined && this.nextId >= this.limit) {
+      this.stop('requests');
+      return null;
+    }
+    const id = this.nextId++;
+    if (this.limit !== undefined && this.nextId >= this.limit) this.stop('requests');
+    return id;
+  }
+
   private controlVus(load: VuLoad, nowUs: number): void {
-    const target = vuTargetAt(load, nowUs / 1e6);
+    const target = vuTargetAt(load, nowUs / 1e6, { requests: this.limit });
     for (let i = 0; i < target; i++) {
       if (!this.vuRunning[i]) {
         this.vuRunning[i] = true;
@@ -204,7 +219,8 @@ export class Engine {
 
   private async closedLoop(load: VuLoad): Promise<void> {
     const endUs = loadDurationS(load) * 1e6;
-    const limited = this.limit !== undefined;
+    // a request count goes on past the stages, unless the load has no user to go on with
+    const limited = this.limit !== undefined && tailLevel(load) > 0;
     // VUs are started by the tick; wait until the stages are over (or the request count is made)
     while (!this.stopping) {
       const now = this.clock.now();
@@ -218,25 +234,22 @@ export class Engine {
 
   private async vuLoop(load: VuLoad, index: number, startUs: number): Promise<void> {
     const thinkUs = load.thinkTimeS * 1e6;
-    const endUs = loadDurationS(load) * 1e6;
-    const limited = this.limit !== undefined;
     let intended = startUs;
     try {
       for (;;) {
         if (this.stopping) return;
-        if (limited && this.nextId >= this.limit!) {
-          this.stop('requests');
-          return;
-        }
         await sleepUntil(this.clock, intended, () => this.stopping !== null);
         if (this.stopping) return;
         // judged at the moment of sending, on the same clock as the tick that starts users, so
         // a user that retires is not started again at once; past the end of the stages only a
-        // fixed request count keeps users going (at the last level)
-        const now = this.clock.now();
-        const want = now < endUs ? vuTargetAt(load, now / 1e6) : limited ? lastVuTarget(load) : 0;
+        // fixed request count keeps users going (at the tail level)
+        const want = vuTargetAt(load, this.clock.now() / 1e6, { requests: this.limit });
         if (index >= want) return;
-        const id = this.nextId++;
+        // the count is checked and taken in one synchronous step, right before the send: all
+        // users wake in the same turn of the loop, and a check before the await let every one
+        // of them through (64 users, --requests 1: 64 requests)
+        const id = this.claimArrival();
+        if (id === null) return;
         const req = this.opts.workload.request(id);
         await new Promise<void>((resolve) => this.send(id, intended, req, resolve));
         intended = this.clock.now() + thinkUs;
@@ -264,11 +277,6 @@ export class Engine {
     for (const f of left) f.handle.abort('aborted', `still in flight when the graceful stop (${this.stopGraceS} s) ended`);
     return left.length;
   }
-}
-
-function lastVuTarget(load: VuLoad): number {
-  if (load.executor === 'constant-vus') return load.vus;
-  return load.stages.length > 0 ? load.stages[load.stages.length - 1]!.target : load.startVUs;
 }
 
 const NO_HANDLE: RequestHandle = { abort: () => undefined };

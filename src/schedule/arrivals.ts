@@ -85,15 +85,47 @@ export interface ArrivalSchedule {
 }
 
 export interface ArrivalOptions {
-  /** make exactly this many arrivals; the load's duration no longer ends the run */
+  /**
+   * make exactly this many arrivals; the load's duration no longer ends the run. Past the end of
+   * the load, arrivals go on at its tail level (see `tailLevel`) until the count is made.
+   */
   requests?: number;
+}
+
+/**
+ * The level (arrivals per timeUnit, or users) a request count goes on at once the load's own
+ * length is over: the last stage's target, or, when the stages wind down to 0 (spike.yaml's
+ * shape), the last non-zero level before that. Ending there instead would leave a run of
+ * `--requests N` short of N (arrival rate 0) or waiting for ever (no user left). 0 only when
+ * the load never has any level at all.
+ */
+export function tailLevel(load: LoadSpec): number {
+  switch (load.executor) {
+    case 'constant-arrival-rate':
+      return load.rate;
+    case 'constant-vus':
+      return load.vus;
+    case 'ramping-arrival-rate':
+      return lastNonZero(load.startRate, load.stages);
+    case 'ramping-vus':
+      return lastNonZero(load.startVUs, load.stages);
+    default: {
+      const never: never = load;
+      throw new Error(`unknown executor ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+function lastNonZero(start: number, stages: readonly Stage[]): number {
+  for (let i = stages.length - 1; i >= 0; i--) if (stages[i]!.target > 0) return stages[i]!.target;
+  return start;
 }
 
 /** Open-loop arrivals for an arrival-rate executor. Deterministic for the RNG's seed. */
 export function arrivalSchedule(load: ArrivalLoad, rng: Rng, opts: ArrivalOptions = {}): ArrivalSchedule {
   const segs = rateSegments(load);
   const endS = segs.length > 0 ? segs[segs.length - 1]!.t1 : 0;
-  const lastRate = segs.length > 0 ? segs[segs.length - 1]!.r1 : 0;
+  const tailRate = tailLevel(load) / load.timeUnitS;
   const limit = opts.requests;
   const increment = incrementFn(load.arrival, load.burstiness, rng);
   let count = 0;
@@ -112,10 +144,10 @@ export function arrivalSchedule(load: ArrivalLoad, rng: Rng, opts: ArrivalOption
         segIndex++;
       }
       if (tS === null) {
-        // past the stages: only a fixed request count goes on, at the final rate
-        if (limit === undefined || lastRate <= 0) return null;
+        // past the stages: only a fixed request count goes on, at the tail rate
+        if (limit === undefined || tailRate <= 0) return null;
         const nEnd = segs.length > 0 ? segs[segs.length - 1]!.n1 : 0;
-        tS = endS + (position - nEnd) / lastRate;
+        tS = endS + (position - nEnd) / tailRate;
       } else if (limit === undefined && tS >= endS) {
         return null;
       }
@@ -154,9 +186,13 @@ function incrementFn(process: ArrivalProcess, burstiness: number, rng: Rng): () 
   }
 }
 
-/** The number of virtual users a closed-loop executor wants at time `tS` (k6: linear ramps, truncated). */
-export function vuTargetAt(load: VuLoad, tS: number): number {
-  if (load.executor === 'constant-vus') return tS < load.durationS ? load.vus : 0;
+/**
+ * The number of virtual users a closed-loop executor wants at time `tS` (k6: linear ramps,
+ * truncated). Past the load's end: none, or with a request count, the tail level.
+ */
+export function vuTargetAt(load: VuLoad, tS: number, opts: ArrivalOptions = {}): number {
+  if (tS >= loadDurationS(load)) return opts.requests !== undefined ? tailLevel(load) : 0;
+  if (load.executor === 'constant-vus') return load.vus;
   let t = 0;
   let from = load.startVUs;
   for (const st of load.stages) {

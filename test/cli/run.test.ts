@@ -207,6 +207,34 @@ describe('inferload run: bad input, failures, interrupts, secrets', () => {
     expect(r.stdout).toContain('stopped early');
   });
 
+  it('constant-vus with 64 users and --requests 1 sends exactly one request (not one per user)', async () => {
+    const d = tmp();
+    const r = await inferload([
+      'run',
+      'sustained',
+      '--concurrency',
+      '64',
+      '--requests',
+      '1',
+      '--set',
+      'warmup=0s',
+      '--max-tokens',
+      '4',
+      '--target',
+      server.baseUrl,
+      '--quiet',
+      '--out',
+      d,
+    ]);
+    expect(r.stderr).toBe('');
+    const results = JSON.parse(readFileSync(join(d, 'results.json'), 'utf8'));
+    expect(results.run.load).toMatchObject({ executor: 'constant-vus', vus: 64 });
+    expect(readJsonl(join(d, 'requests.jsonl'))).toHaveLength(1);
+    expect(results.summary.requests).toMatchObject({ sent: 1, completed: 1, dropped: 0 });
+    // the count ended the run, not sustained.yaml's 30 minutes
+    expect(results.status).toBe('complete');
+  });
+
   it('exits 104 for a bad flag with the flag named', async () => {
     const r = await inferload(['run', 'smoke', '--rate', 'fast']);
     expect(r.code).toBe(104);

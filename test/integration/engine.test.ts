@@ -176,3 +176,68 @@ describe('Engine', () => {
     expect(records.every((r) => r.errorClass === 'connect')).toBe(true);
   });
 });
+
+// `--requests N` (cli.md): the run is exactly N arrivals (sent or dropped), whatever the executor,
+// whether N is below, at or above the number of users (or the in-flight cap), and whether the
+// scenario's own length would make fewer or more; warm-up arrivals are part of N. The run ends
+// once the N-th arrival was made and every request has ended, not at the scenario's duration.
+describe('Engine with a request count', () => {
+  const vus = (n: number, durationS = 60): LoadSpec => ({ executor: 'constant-vus', vus: n, durationS, thinkTimeS: 0, gracefulStopS: 5 });
+  // up to 8 users within 0.2 s, then back to none: a ramp that ends at 0 (spike.yaml's shape);
+  // the think time keeps it to a few dozen requests, so that 40 is more than the stages make
+  const rampVus: LoadSpec = {
+    executor: 'ramping-vus',
+    startVUs: 0,
+    stages: [
+      { durationS: 0.2, target: 8 },
+      { durationS: 0.2, target: 0 },
+    ],
+    thinkTimeS: 0.1,
+    gracefulStopS: 5,
+  };
+  // ~20 arrivals over 0.4 s (up to 100/s and back to 0): also a ramp that ends at 0
+  const rampRate: LoadSpec = {
+    executor: 'ramping-arrival-rate',
+    startRate: 0,
+    stages: [
+      { durationS: 0.2, target: 100 },
+      { durationS: 0.2, target: 0 },
+    ],
+    timeUnitS: 1,
+    arrival: 'constant',
+    burstiness: 1,
+    maxInFlight: 8,
+    gracefulStopS: 5,
+  };
+  const cases: { name: string; load: LoadSpec; n: number }[] = [
+    // 8 users (or a cap of 8 in flight): N below, equal to and above it
+    ...[1, 3, 8, 21].map((n) => ({ name: `constant-vus, 8 users, 60 s`, load: vus(8), n })),
+    // the duration would make more than N in the first case and fewer than N in the second
+    { name: 'constant-vus, 2 users, 0.1 s', load: vus(2, 0.1), n: 1 },
+    { name: 'constant-vus, 2 users, 0.1 s', load: vus(2, 0.1), n: 60 },
+    ...[1, 8, 40].map((n) => ({ name: 'ramping-vus up to 8 users and back to 0', load: rampVus, n })),
+    ...[1, 8, 37].map((n) => ({ name: 'constant-arrival-rate 200/s, 60 s, cap 8', load: rate(200, 60, 8), n })),
+    { name: 'constant-arrival-rate 100/s, 0.1 s', load: rate(100, 0.1), n: 30 },
+    ...[1, 8, 50].map((n) => ({ name: 'ramping-arrival-rate up to 100/s and back to 0', load: rampRate, n })),
+  ];
+
+  for (const { name, load, n } of cases) {
+    for (const warmupS of [0, 0.1]) {
+      it(`${name}: exactly ${n} arrival(s)${warmupS > 0 ? ', with warm-up' : ''}`, async () => {
+        serviceMs = 5;
+        const t0 = Date.now();
+        const { records, outcome, snapshot } = await run(testSpec(load, { requests: n, warmupS }));
+        expect(records).toHaveLength(n);
+        expect(new Set(records.map((r) => r.id)).size).toBe(n);
+        expect(outcome.stoppedBy).toBe('requests');
+        // every arrival made was sent or dropped, and every sent one finished (none cut)
+        const c = snapshot.counters;
+        expect(c.sent + c.warmupSent + c.dropped + c.warmupDropped).toBe(n);
+        expect(records.filter((r) => !r.dropped).every((r) => r.ok)).toBe(true);
+        expect(outcome.abortedInFlight).toBe(0);
+        // N ends the run, not the 60 s duration
+        expect(Date.now() - t0).toBeLessThan(10_000);
+      });
+    }
+  }
+});

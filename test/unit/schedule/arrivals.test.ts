@@ -6,6 +6,7 @@ import {
   loadDurationS,
   rateAt,
   rateSegments,
+  tailLevel,
   vuTargetAt,
   type ArrivalLoad,
 } from '../../../src/schedule/arrivals.js';
@@ -101,6 +102,24 @@ describe('ramping-arrival-rate', () => {
     expect(t[2]! - t[1]!).toBeGreaterThan(t[50]! - t[49]!);
   });
 
+  it('a request count goes on past a ramp down to 0 at the last non-zero rate, up to exactly N', () => {
+    // the stages make 350; the other 50 come after 25 s at 20/s (the hold's rate), 50 ms apart
+    const t = all(ramp, 1, 400);
+    expect(t).toHaveLength(400);
+    const after = t.filter((x) => x >= 25e6);
+    expect(after).toHaveLength(50);
+    for (let i = 1; i < after.length; i++) expect(after[i]! - after[i - 1]!).toBeCloseTo(50_000, 3);
+    expect(tailLevel(ramp)).toBe(20);
+    // a rate per minute: 20 per minute past the end is one arrival every 3 s
+    const perMinute = all({ ...ramp, timeUnitS: 60 }, 1, 400);
+    expect(perMinute).toHaveLength(400);
+    expect(perMinute[399]! - perMinute[398]!).toBeCloseTo(3e6, 0);
+  });
+
+  it('a load with no rate at all ends without its request count (nothing to go on with)', () => {
+    expect(all({ ...ramp, startRate: 0, stages: [{ durationS: 10, target: 0 }] }, 1, 10)).toEqual([]);
+  });
+
   it('a sudden step (spike) switches rate at the stage edge', () => {
     const spike: ArrivalLoad = {
       ...ramp,
@@ -148,5 +167,36 @@ describe('closed loop VU targets', () => {
     expect(vuTargetAt(load, 1050)).toBe(300);
     expect(vuTargetAt(load, 1500)).toBe(0);
     expect(loadDurationS(load)).toBe(1500);
+  });
+});
+
+describe('closed loop VU targets with a request count', () => {
+  const spike: LoadSpec = {
+    executor: 'ramping-vus',
+    startVUs: 0,
+    stages: [
+      { durationS: 300, target: 100 },
+      { durationS: 600, target: 500 },
+      { durationS: 300, target: 100 },
+      { durationS: 300, target: 0 },
+    ],
+    thinkTimeS: 0,
+    gracefulStopS: 30,
+  };
+
+  it('within the stages, the count changes nothing', () => {
+    for (const t of [0, 150, 600, 1050, 1499]) expect(vuTargetAt(spike, t, { requests: 10 })).toBe(vuTargetAt(spike, t));
+  });
+
+  it('past the stages, users go on at the last non-zero level (a ramp down to 0 would leave none)', () => {
+    expect(tailLevel(spike)).toBe(100);
+    expect(vuTargetAt(spike, 1500, { requests: 10 })).toBe(100);
+    expect(vuTargetAt(spike, 1e6, { requests: 10 })).toBe(100);
+    const constantVus: LoadSpec = { executor: 'constant-vus', vus: 64, durationS: 30, thinkTimeS: 0, gracefulStopS: 30 };
+    expect(vuTargetAt(constantVus, 30, { requests: 1 })).toBe(64);
+    expect(vuTargetAt(constantVus, 30)).toBe(0);
+    // a ramp that ends above 0 goes on at its last stage's target
+    expect(tailLevel({ ...spike, stages: [{ durationS: 10, target: 7 }] })).toBe(7);
+    expect(tailLevel({ ...spike, startVUs: 3, stages: [{ durationS: 10, target: 0 }] })).toBe(3);
   });
 });
