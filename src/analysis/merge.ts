@@ -2,6 +2,7 @@
 // rate and a common start time): counts add, HDR histograms add, windows of the same time merge,
 // and every percentile is recomputed from the merged histograms, never averaged.
 import { InvalidInputError, type InputProblem } from '../core/errors.js';
+import { correlationAlignment, correlations } from './server.js';
 import { decodeHistogram, summarizeMs } from '../metrics/hdr.js';
 import { LATENCY_METRICS, mergeConcurrentWindows, type LatencyMetric, type WindowResult } from '../metrics/recorder.js';
 import type { RunResult, RunStatus, SloVerdict } from '../results/types.js';
@@ -154,7 +155,9 @@ export function mergeResults(results: readonly RunResult[], paths: readonly stri
       workers: Math.max(...results.map((r) => r.generator.workers ?? 1)),
     },
     error_samples: results.flatMap((r) => r.error_samples).slice(0, 20),
-    correlation: {},
+    // the same server seen by every shard: its signals pair with the merged client windows
+    correlation: correlations(windows),
+    correlation_alignment: correlationAlignment(windows),
     error_budget: undefined,
     spike: undefined,
     soak: undefined,

@@ -64,23 +64,53 @@ export function pearson(xs: readonly number[], ys: readonly number[]): number | 
 }
 
 /**
+ * Which window each client series is keyed by in `results.correlation`: `arrival`, the window
+ * the requests arrived in (intended start), or `end`, the window they ended in.
+ */
+export type CorrelationAlignment = 'arrival' | 'end';
+
+/**
+ * The alignment of each correlated client metric. A request waits behind the queue it found on
+ * arrival: keyed by the window it ended in, its TTFT meets the queue of seconds later, and during
+ * a drain TTFT still rises while the queue falls, so the two series run in opposite directions
+ * (r near 0 on a ramp into overload). TTFT and E2E are therefore taken by arrival window whenever
+ * the windows carry `by_arrival` (results from before it existed: by end). ITL stays by end
+ * window: a request's chunk gaps span its whole decode, and it ends nearer to them than it began.
+ */
+export function correlationAlignment(windows: readonly WindowResult[]): Record<CorrelationClientMetric, CorrelationAlignment> {
+  const arrival = windows.some((w) => w.by_arrival !== undefined);
+  return { ttft_p95: arrival ? 'arrival' : 'end', itl_p95: 'end', e2e_p95: arrival ? 'arrival' : 'end' };
+}
+
+/** A window's value of a client metric under the given alignment. */
+function clientValue(w: WindowResult, prefix: CorrelationClientMetric, alignment: CorrelationAlignment): number | null | undefined {
+  if (alignment === 'arrival') {
+    if (prefix === 'ttft_p95') return w.by_arrival?.ttft_p95_ms;
+    if (prefix === 'e2e_p95') return w.by_arrival?.e2e_p95_ms;
+  }
+  return w[CORRELATION_CLIENT_METRICS[prefix]];
+}
+
+/**
  * `results.correlation`: Pearson r of each client metric (`ttft_p95`, `itl_p95`, `e2e_p95`) with
- * each server signal, keyed `<client>_vs_<signal>` (e.g. `ttft_p95_vs_queue_depth`). Only windows
- * that have both values take part; a pair is reported only with at least `minWindows` such
- * windows (default 5) and neither series constant.
+ * each server signal, keyed `<client>_vs_<signal>` (e.g. `ttft_p95_vs_queue_depth`), each client
+ * series keyed by the window `correlationAlignment` gives (results.correlation_alignment). Only
+ * windows that have both values take part; a pair is reported only with at least `minWindows`
+ * such windows (default 5) and neither series constant.
  */
 export function correlations(
   windows: readonly WindowResult[],
   options: { minWindows?: number } = {},
 ): Record<string, number> {
   const minWindows = Math.max(2, options.minWindows ?? MIN_CORRELATION_WINDOWS);
+  const alignment = correlationAlignment(windows);
   const out: Record<string, number> = {};
-  for (const [prefix, field] of Object.entries(CORRELATION_CLIENT_METRICS)) {
+  for (const prefix of Object.keys(CORRELATION_CLIENT_METRICS) as CorrelationClientMetric[]) {
     for (const signal of CORRELATION_SERVER_SIGNALS) {
       const xs: number[] = [];
       const ys: number[] = [];
       for (const w of windows) {
-        const client = w[field];
+        const client = clientValue(w, prefix, alignment[prefix]);
         const server = w.server?.[signal];
         if (client === null || client === undefined || !Number.isFinite(client)) continue;
         if (server === undefined || !Number.isFinite(server)) continue;

@@ -24,7 +24,7 @@ import { Workload } from '../workload/workload.js';
 import { spawnSimulator } from '../sim/spawn.js';
 import { Scraper, type ScrapeEndpointOptions, type ScrapeSample } from '../scrape/poller.js';
 import { fetchExposition } from '../scrape/fetch.js';
-import { correlations, reconcileTokens } from '../analysis/server.js';
+import { correlationAlignment, correlations, reconcileTokens } from '../analysis/server.js';
 import { defaultAlertRules, evaluateAlerts } from '../analysis/alerts.js';
 import type { Clock } from '../core/clock.js';
 import { redactSecret } from '../core/secret.js';
@@ -220,6 +220,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
           alerts: evaluateAlerts([...(spec.alerts.defaults ? defaultAlertRules() : []), ...spec.alerts.rules], snapshot.windows),
         },
         correlation: correlations(snapshot.windows),
+        correlationAlignment: correlationAlignment(snapshot.windows),
         status,
         statusReason: reason,
         meta: { ...meta, ended_at: status === 'running' ? null : new Date().toISOString() },

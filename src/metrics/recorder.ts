@@ -7,6 +7,7 @@ import { compare, parseThreshold, type Comparison } from '../core/threshold.js';
 import type { ScenarioSpec } from '../core/types.js';
 import { derive, forEachItl, forEachItlPerToken, tokensPerChunk } from './derive.js';
 import {
+  copyHistogramInto,
   decodeHistogram,
   encodeHistogram,
   newHistogram,
@@ -94,6 +95,27 @@ export interface WindowResult {
   /** per-GPU signals over this window, when a GPU exporter was scraped */
   gpus?: { gpu: string; uuid?: string; [signal: string]: number | string | undefined }[];
   hdr: Record<WindowMetric, string>;
+  /**
+   * The requests that *arrived* in this window (by intended start), however late they ended:
+   * the latency of what the window's load met. The fields above are keyed by when requests
+   * ended (what users experienced when); a request waits behind the queue it found on arrival,
+   * so correlations with server signals use these. Present once every request that arrived in
+   * the window has ended (or at the end of the run).
+   */
+  by_arrival?: ArrivalWindow;
+}
+
+/** Latency of the requests that arrived in one window (windows[].by_arrival). */
+export interface ArrivalWindow {
+  /** arrivals in the window that completed successfully */
+  completed: number;
+  ttft_p50_ms: number | null;
+  ttft_p95_ms: number | null;
+  ttft_p99_ms: number | null;
+  e2e_p50_ms: number | null;
+  e2e_p95_ms: number | null;
+  e2e_p99_ms: number | null;
+  hdr: { ttft: string; e2e: string };
 }
 
 interface OpenWindow {
@@ -111,6 +133,12 @@ interface OpenWindow {
   /** scraped server signals in this window: sums and counts, averaged at close */
   server: Map<string, { sum: number; n: number }>;
   gpus: Map<string, { uuid: string; sums: Map<string, { sum: number; n: number }> }>;
+  /** requests that arrived in this window and have not ended yet */
+  pendingArrivals: number;
+  /** latencies of the successful requests that arrived in this window (by intended start) */
+  arrival: { ttft: Histogram; e2e: Histogram; completed: number } | null;
+  /** the window's closed result, once closed (its by_arrival is added when the last arrival ends) */
+  result: WindowResult | null;
 }
 
 /** Summary counters (warm-up excluded). */
@@ -179,6 +207,13 @@ export class Recorder {
   private pool: Histogram[] = [];
   /** the newest window: the progress line reads it */
   private lastClosed: WindowResult | null = null;
+  /** requests sent and not yet ended (sampled into every window on the clock, not only at sends) */
+  private inFlightNow = 0;
+  /** the window each request in flight arrived in (by intended start) */
+  private readonly arrivedIn = new Map<RequestRecord, OpenWindow>();
+  /** closed windows whose arrivals have all ended, waiting for their by_arrival to be computed */
+  private arrivalsDone: OpenWindow[] = [];
+  private arrivalsScheduled = false;
 
   constructor(opts: RecorderOptions) {
     this.windowUs = Math.max(1, Math.round(opts.windowS * 1e6));
@@ -193,6 +228,11 @@ export class Recorder {
     const w = this.windowFor(r.intendedStartUs);
     w.arrivals++;
     w.sent++;
+    w.pendingArrivals++;
+    this.arrivedIn.set(r, w);
+    this.inFlightNow = inFlight;
+    const now = this.open[this.open.length - 1]!;
+    if (inFlight > now.inFlightMax) now.inFlightMax = inFlight;
     if (inFlight > w.inFlightMax) w.inFlightMax = inFlight;
     if (r.warmup) this.counters.warmupSent++;
     else {
@@ -239,6 +279,18 @@ export class Recorder {
   record(r: RequestRecord): void {
     const w = this.windowFor(r.endUs);
     const d = derive(r);
+    const arrivedIn = this.arrivedIn.get(r);
+    if (arrivedIn) {
+      this.arrivedIn.delete(r);
+      if (this.inFlightNow > 0) this.inFlightNow--;
+      if (r.ok && !Number.isNaN(d.e2eUs)) {
+        const a = (arrivedIn.arrival ??= { ttft: this.take(), e2e: this.take(), completed: 0 });
+        a.completed++;
+        recordUs(a.e2e, d.e2eUs);
+        if (!Number.isNaN(d.ttftUs)) recordUs(a.ttft, d.ttftUs);
+      }
+      if (--arrivedIn.pendingArrivals === 0 && arrivedIn.result) this.arrivalDone(arrivedIn);
+    }
     const c = this.counters;
     const measured = !r.warmup;
     const run = this.run;
@@ -332,7 +384,10 @@ export class Recorder {
    * at a time on later turns of the event loop, never in one block that would delay a send.
    */
   tick(nowUs: number): void {
-    this.windowFor(nowUs);
+    const current = this.windowFor(nowUs);
+    // in flight on the clock: a window in which nothing is sent (arrivals over, a drain) still
+    // holds the requests that are open
+    if (this.inFlightNow > current.inFlightMax) current.inFlightMax = this.inFlightNow;
     let due = 0;
     while (due < this.open.length) {
       const w = this.open[due]!;
@@ -359,11 +414,12 @@ export class Recorder {
     const w = this.closing[0];
     if (!w) return;
     const p = (this.partial ??= { pct: {}, hdr: {}, next: 0 });
-    const m = WINDOW_METRICS[p.next]!;
-    Object.assign(p.pct, windowPercentilesOf(m, w.h[m]));
-    p.hdr[m] = encodeHistogram(w.h[m]);
+    // one step per turn: a histogram's percentiles, then its encoding (each ~0.1-0.3 ms)
+    const m = WINDOW_METRICS[p.next >> 1]!;
+    if ((p.next & 1) === 0) Object.assign(p.pct, windowPercentilesOf(m, w.h[m]));
+    else p.hdr[m] = encodeHistogram(w.h[m]);
     p.next++;
-    if (p.next === WINDOW_METRICS.length) {
+    if (p.next === 2 * WINDOW_METRICS.length) {
       this.closing.shift();
       this.partial = null;
       this.close(w, p.pct as WindowPercentiles, p.hdr as Record<WindowMetric, string>);
@@ -373,6 +429,63 @@ export class Recorder {
       setImmediate(this.closeSome);
     }
   };
+
+  /** A closed window whose arrivals have all ended: its by_arrival is computed on a later turn. */
+  private arrivalDone(w: OpenWindow): void {
+    if (!w.arrival) return; // nothing arrived, or nothing that arrived succeeded
+    this.arrivalsDone.push(w);
+    if (!this.arrivalsScheduled) {
+      this.arrivalsScheduled = true;
+      setImmediate(this.attachSomeArrivals);
+    }
+  }
+
+  private readonly attachSomeArrivals = (): void => {
+    this.arrivalsScheduled = false;
+    const w = this.arrivalsDone.shift();
+    if (w) this.attachArrival(w);
+    if (this.arrivalsDone.length > 0) {
+      this.arrivalsScheduled = true;
+      setImmediate(this.attachSomeArrivals);
+    }
+  };
+
+  /**
+   * Puts a window's arrival latencies into its closed result. The result is replaced, not
+   * changed in place (checkpoints cache each closed window's JSON by object); a window that was
+   * merged with its neighbour meanwhile (coarsening) gets them merged into the merged one.
+   */
+  private attachArrival(w: OpenWindow): void {
+    const a = w.arrival;
+    if (!a) return;
+    w.arrival = null;
+    const closed = this.closed;
+    // the closed window that covers this one's start (binary search: closed is in time order)
+    const startS = w.startUs / 1e6;
+    let lo = 0;
+    let hi = closed.length - 1;
+    let at = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const c = closed[mid]!;
+      if (c.t_s <= startS + 1e-9) {
+        at = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    if (at >= 0) {
+      const target = closed[at]!;
+      const own = arrivalWindow(a.ttft, a.e2e, a.completed);
+      const merged = target.by_arrival ? mergeArrival(target.by_arrival, own) : own;
+      const replaced = { ...target, by_arrival: merged };
+      closed[at] = replaced;
+      if (this.lastClosed === target) this.lastClosed = replaced;
+    }
+    for (const h of [a.ttft, a.e2e]) {
+      h.reset();
+      this.pool.push(h);
+    }
+  }
 
   /** The newest closed window, for live progress. */
   latestWindow(): WindowResult | null {
@@ -426,7 +539,12 @@ export class Recorder {
       },
       server: new Map(),
       gpus: new Map(),
+      pendingArrivals: 0,
+      arrival: null,
+      result: null,
     };
+    // requests still open when the window starts are in flight in it
+    w.inFlightMax = this.inFlightNow;
     this.open.push(w);
     this.lastEndUs = startUs + widthUs;
     return w;
@@ -469,6 +587,8 @@ export class Recorder {
     }
     this.closed.push(res);
     this.lastClosed = res;
+    w.result = res;
+    if (w.pendingArrivals === 0) this.arrivalDone(w);
     if (this.closed.length > this.maxWindows && !this.coarsening) {
       // from now on new windows are twice as wide; the closed ones merge pairwise, one pair
       // per turn of the event loop (a whole pass at once would stall the sends for a second)
@@ -515,6 +635,12 @@ export class Recorder {
     this.open = [];
     this.partial = null;
     for (const w of all) this.close(w);
+    // the end of the run: every window's arrivals as they are (requests still open have been
+    // cut and recorded by now, or never will be)
+    const waiting = new Set(this.arrivalsDone);
+    for (const w of this.arrivedIn.values()) if (w.result) waiting.add(w);
+    this.arrivalsDone = [];
+    for (const w of waiting) this.attachArrival(w);
     while (this.coarsening || this.closed.length > this.maxWindows) {
       if (!this.coarsening) {
         this.coarsenCursor = 0;
@@ -536,9 +662,21 @@ export class Recorder {
     const counters = structuredClone(this.counters);
     const windows = this.closed.slice();
     const latencyMs = {} as Record<LatencyMetric, LatencySummaryMs>;
-    for (const m of LATENCY_METRICS) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      latencyMs[m] = summarizeMs(this.run[m]);
+    // each histogram is copied as it is now (one typed-array copy), then scanned and encoded
+    // on separate turns (each ~0.1-0.3 ms): summary and encoding describe the same moment
+    const copy = this.take();
+    try {
+      for (const m of LATENCY_METRICS) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        copyHistogramInto(copy, this.run[m]);
+        const summary = summarizeMs(copy, false);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        summary.hdr = encodeHistogram(copy);
+        latencyMs[m] = summary;
+      }
+    } finally {
+      copy.reset();
+      this.pool.push(copy);
     }
     return { counters, latencyMs, windows };
   }
@@ -606,6 +744,31 @@ function windowPercentiles(h: Record<WindowMetric, Histogram>): WindowPercentile
   return out as WindowPercentiles;
 }
 
+/** by_arrival of one window from its histograms (percentiles, encodings). */
+function arrivalWindow(ttft: Histogram, e2e: Histogram, completed: number): ArrivalWindow {
+  const [t50, t95, t99] = percentilesMs(ttft, [50, 95, 99]);
+  const [e50, e95, e99] = percentilesMs(e2e, [50, 95, 99]);
+  return {
+    completed,
+    ttft_p50_ms: t50!,
+    ttft_p95_ms: t95!,
+    ttft_p99_ms: t99!,
+    e2e_p50_ms: e50!,
+    e2e_p95_ms: e95!,
+    e2e_p99_ms: e99!,
+    hdr: { ttft: encodeHistogram(ttft), e2e: encodeHistogram(e2e) },
+  };
+}
+
+/** Two windows' arrival latencies as one: histograms merge exactly. */
+export function mergeArrival(a: ArrivalWindow, b: ArrivalWindow): ArrivalWindow {
+  const ttft = decodeHistogram(a.hdr.ttft);
+  ttft.add(decodeHistogram(b.hdr.ttft));
+  const e2e = decodeHistogram(a.hdr.e2e);
+  e2e.add(decodeHistogram(b.hdr.e2e));
+  return arrivalWindow(ttft, e2e, a.completed + b.completed);
+}
+
 /** Two adjacent windows as one: counts add, histograms merge exactly. */
 export function mergeWindows(a: WindowResult, b: WindowResult): WindowResult {
   return combineWindows(a, b, a.window_s + b.window_s);
@@ -661,8 +824,10 @@ function combineWindows(a: WindowResult, b: WindowResult, widthS: number): Windo
     }
     gpus = [...byId.values()];
   }
+  const byArrival = a.by_arrival && b.by_arrival ? mergeArrival(a.by_arrival, b.by_arrival) : (a.by_arrival ?? b.by_arrival);
   return {
     ...(gpus && { gpus }),
+    ...(byArrival && { by_arrival: byArrival }),
     t_s: a.t_s,
     window_s: widthS,
     arrivals: a.arrivals + b.arrivals,

@@ -67,6 +67,7 @@ export interface ResultParts {
   errorSamples: RunResult['error_samples'];
   server?: ServerSection;
   correlation?: Record<string, number>;
+  correlationAlignment?: RunResult['correlation_alignment'];
 }
 
 export function buildResult(p: ResultParts): RunResult {
@@ -79,6 +80,7 @@ export function buildResult(p: ResultParts): RunResult {
     windows: p.snapshot.windows,
     server: p.server ?? { endpoints: [], tokens: null, gpu_count: null, alerts: [] },
     correlation: p.correlation ?? {},
+    ...(p.correlationAlignment && { correlation_alignment: p.correlationAlignment }),
     slo: p.slo,
     generator: p.generator,
     error_samples: p.errorSamples,

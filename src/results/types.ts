@@ -155,6 +155,11 @@ export interface RunResult {
   server: ServerSection;
   /** pearson r between client metrics and server signals over windows, e.g. ttft_p95_vs_queue_depth */
   correlation: Record<string, number>;
+  /**
+   * which window each client series of `correlation` is keyed by: `arrival` (the requests that
+   * arrived in the window, by intended start) or `end` (the requests that ended in it)
+   */
+  correlation_alignment?: Record<string, 'arrival' | 'end'>;
   slo: SloVerdict[];
   generator: GeneratorHealth;
   /** burn rate of an availability SLO at this run's error ratio (analysis/error-budget.ts) */
