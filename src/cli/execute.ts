@@ -208,7 +208,10 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
     let checkpointing = false;
     /** set once the run is over: a checkpoint still in the making must not overwrite the final results */
     let finished = false;
-    const snapshotResult = (status: RunStatus, reason: string | null, arrivalsEndUs: number, given?: RecorderSnapshot): RunResult => {
+    const alertRules = [...(spec.alerts.defaults ? defaultAlertRules() : []), ...spec.alerts.rules];
+    /** parts of a result computed ahead, on turns of their own (a checkpoint during the run) */
+    type Precomputed = { alerts?: ReturnType<typeof evaluateAlerts>; correlation?: Record<string, number> };
+    const snapshotResult = (status: RunStatus, reason: string | null, arrivalsEndUs: number, given?: RecorderSnapshot, pre: Precomputed = {}): RunResult => {
       const snapshot = given ?? recorder.snapshot();
       const summary = buildSummary(snapshot, { warmupS: spec.warmupS, arrivalsEndUs, openLoop: isArrivalLoad(spec.load) });
       const serverTokens = scraper.serverGenerationTokens();
@@ -217,9 +220,9 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
           endpoints: scraper.info(),
           tokens: serverTokens === null ? null : reconcileTokens(clientTokensAll, serverTokens),
           gpu_count: scraper.gpuCount() ?? spec.target.gpuCount ?? null,
-          alerts: evaluateAlerts([...(spec.alerts.defaults ? defaultAlertRules() : []), ...spec.alerts.rules], snapshot.windows),
+          alerts: pre.alerts ?? evaluateAlerts(alertRules, snapshot.windows),
         },
-        correlation: correlations(snapshot.windows),
+        correlation: pre.correlation ?? correlations(snapshot.windows),
         correlationAlignment: correlationAlignment(snapshot.windows),
         status,
         statusReason: reason,
@@ -248,22 +251,28 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
         if (nowUs >= nextCheckpointUs && !checkpointing) {
           nextCheckpointUs = nowUs + checkpointUs;
           checkpointing = true;
-          void recorder
-            .snapshotSliced()
-            .then((snap) => {
+          // every piece on a turn of its own: the stamps of chunks arriving meanwhile wait for
+          // one piece at most (each well under a millisecond), never for the whole checkpoint
+          void (async () => {
+              const snap = await recorder.snapshotSliced();
+              await nextTurn();
+              const alerts = evaluateAlerts(alertRules, snap.windows);
+              await nextTurn();
+              const correlation = correlations(snap.windows);
+              await nextTurn();
               // with a request count, arrivals may go on past the scenario's length
               const arrivalsSoFarUs = spec.requests !== undefined ? nowUs : Math.min(nowUs, loadDurationS(spec.load) * 1e6);
-              const partial = snapshotResult('running', null, arrivalsSoFarUs, snap);
+              const partial = snapshotResult('running', null, arrivalsSoFarUs, snap, { alerts, correlation });
+              await nextTurn();
               if (finished) return;
               output.checkpoint(partial);
               // k6's abortOnFail: a threshold so marked stops the run once it fails on enough data
               const broken = partial.slo.find((v) => v.abort_on_fail && !v.passed && v.observed !== null);
               if (broken && nowUs >= spec.warmupS * 1e6 + ABORT_MIN_MEASURED_US && partial.summary.requests.completed >= ABORT_MIN_COMPLETED)
                 engine.stop('aborted', `stopped early: ${broken.name} failed (observed ${broken.observed}; abortOnFail)`);
-            })
-            .finally(() => {
-              checkpointing = false;
-            });
+          })().finally(() => {
+            checkpointing = false;
+          });
         }
       },
     });
@@ -529,4 +538,9 @@ class ErrorSamples {
   list(): { error_class: string; message: string; count: number }[] {
     return [...this.byKey.values()].sort((a, b) => b.count - a.count);
   }
+}
+
+/** Resolves on a later turn of the event loop (after pending I/O callbacks). */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }

@@ -136,7 +136,14 @@ interface OpenWindow {
   /** requests that arrived in this window and have not ended yet */
   pendingArrivals: number;
   /** latencies of the successful requests that arrived in this window (by intended start) */
-  arrival: { ttft: Histogram; e2e: Histogram; completed: number } | null;
+  arrival: {
+    ttft: Histogram;
+    e2e: Histogram;
+    completed: number;
+    /** computed on the turns before the window's by_arrival is attached */
+    pct?: Omit<ArrivalWindow, 'completed' | 'hdr'>;
+    ttftHdr?: string;
+  } | null;
   /** the window's closed result, once closed (its by_arrival is added when the last arrival ends) */
   result: WindowResult | null;
 }
@@ -442,8 +449,17 @@ export class Recorder {
 
   private readonly attachSomeArrivals = (): void => {
     this.arrivalsScheduled = false;
-    const w = this.arrivalsDone.shift();
-    if (w) this.attachArrival(w);
+    const w = this.arrivalsDone[0];
+    // three turns a window: the percentiles, then each encoding (as closeSome does)
+    if (w?.arrival) {
+      const a = w.arrival;
+      if (!a.pct) a.pct = arrivalPercentiles(a.ttft, a.e2e);
+      else if (a.ttftHdr === undefined) a.ttftHdr = encodeHistogram(a.ttft);
+      else {
+        this.arrivalsDone.shift();
+        this.attachArrival(w);
+      }
+    } else this.arrivalsDone.shift();
     if (this.arrivalsDone.length > 0) {
       this.arrivalsScheduled = true;
       setImmediate(this.attachSomeArrivals);
@@ -475,7 +491,11 @@ export class Recorder {
     }
     if (at >= 0) {
       const target = closed[at]!;
-      const own = arrivalWindow(a.ttft, a.e2e, a.completed);
+      const own: ArrivalWindow = {
+        completed: a.completed,
+        ...(a.pct ?? arrivalPercentiles(a.ttft, a.e2e)),
+        hdr: { ttft: a.ttftHdr ?? encodeHistogram(a.ttft), e2e: encodeHistogram(a.e2e) },
+      };
       const merged = target.by_arrival ? mergeArrival(target.by_arrival, own) : own;
       const replaced = { ...target, by_arrival: merged };
       closed[at] = replaced;
@@ -744,20 +764,16 @@ function windowPercentiles(h: Record<WindowMetric, Histogram>): WindowPercentile
   return out as WindowPercentiles;
 }
 
-/** by_arrival of one window from its histograms (percentiles, encodings). */
-function arrivalWindow(ttft: Histogram, e2e: Histogram, completed: number): ArrivalWindow {
+/** The percentiles of by_arrival. */
+function arrivalPercentiles(ttft: Histogram, e2e: Histogram): Omit<ArrivalWindow, 'completed' | 'hdr'> {
   const [t50, t95, t99] = percentilesMs(ttft, [50, 95, 99]);
   const [e50, e95, e99] = percentilesMs(e2e, [50, 95, 99]);
-  return {
-    completed,
-    ttft_p50_ms: t50!,
-    ttft_p95_ms: t95!,
-    ttft_p99_ms: t99!,
-    e2e_p50_ms: e50!,
-    e2e_p95_ms: e95!,
-    e2e_p99_ms: e99!,
-    hdr: { ttft: encodeHistogram(ttft), e2e: encodeHistogram(e2e) },
-  };
+  return { ttft_p50_ms: t50!, ttft_p95_ms: t95!, ttft_p99_ms: t99!, e2e_p50_ms: e50!, e2e_p95_ms: e95!, e2e_p99_ms: e99! };
+}
+
+/** by_arrival of one window from its histograms (percentiles, encodings). */
+function arrivalWindow(ttft: Histogram, e2e: Histogram, completed: number): ArrivalWindow {
+  return { completed, ...arrivalPercentiles(ttft, e2e), hdr: { ttft: encodeHistogram(ttft), e2e: encodeHistogram(e2e) } };
 }
 
 /** Two windows' arrival latencies as one: histograms merge exactly. */

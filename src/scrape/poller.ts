@@ -135,7 +135,11 @@ export class Scraper {
       // intervals for rates on the process's own monotonic clock: the run clock may restart
       // between the baseline scrape and the next one
       const monoUs = performance.now() * 1000;
+      // parsing, mapping and the sink each on a turn of their own: chunks that arrive meanwhile
+      // are stamped between the pieces, not after the whole scrape
+      await nextTurn();
       const parsed = parseExposition(res.text, { contentType: res.contentType });
+      await nextTurn();
       const snap = snapshotSignals(parsed);
       for (const p of snap.profiles) e.profiles.add(p);
       let signals: Signals = { ...snap.signals };
@@ -143,6 +147,7 @@ export class Scraper {
       e.first ??= snap;
       e.prev = { snap, tUs, monoUs };
       this.noteGpuChange(e, snap, tUs);
+      await nextTurn();
       this.sink.onSample({
         url: e.opts.url,
         tUs,
@@ -229,4 +234,8 @@ export class Scraper {
     for (const e of this.endpoints) for (const g of e.prev?.snap.perGpu ?? []) ids.add(g.uuid || `${e.opts.url}#${g.gpu}`);
     return ids.size > 0 ? ids.size : null;
   }
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }

@@ -1,4 +1,5 @@
 import * as hdr from 'hdr-histogram-js';
+import { inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { decodeHistogram, encodeHistogram, newHistogram, recordUs } from '../../../src/metrics/hdr.js';
 
@@ -33,12 +34,44 @@ describe('HDR histograms', () => {
     expect(a.maxValue).toBe(b.maxValue);
     expect(a.minNonZeroValue).toBe(b.minNonZeroValue);
     expect(Buffer.from(a._counts.buffer).equals(Buffer.from(b._counts.buffer))).toBe(true);
-    expect(encodeHistogram(ours)).toBe(hdr.encodeIntoCompressedBase64(ref));
+    expect(hdr.encodeIntoCompressedBase64(ours)).toBe(hdr.encodeIntoCompressedBase64(ref));
     // outside the direct path: the library's own behaviour, error included
     expect(() => ours.recordValue(3_600_000_001 * 4)).toThrow();
     ours.recordValue(5.5);
     ref.recordValue(5.5);
     expect(ours.totalCount).toBe(ref.totalCount);
+  });
+
+  it('encodes the V2 bytes the library writes, readable by the library, for every shape of histogram', () => {
+    const shapes: number[][] = [
+      [],
+      [1],
+      [3_600_000_000],
+      [1, 3_600_000_000],
+      Array.from({ length: 2000 }, (_, i) => 9000 + ((i * 7919) % 2000)),
+      Array.from({ length: 5000 }, () => Math.floor(Math.random() * 3_600_000_000)),
+      Array.from({ length: 5000 }, () => 1 + Math.floor(Math.exp(Math.random() * 20))),
+    ];
+    const payload = (b64: string): Buffer => {
+      const raw = Buffer.from(b64, 'base64');
+      expect(raw.readInt32BE(0)).toBe(0x1c849314);
+      return inflateSync(raw.subarray(8, 8 + raw.readInt32BE(4)));
+    };
+    for (const values of shapes) {
+      const ours = newHistogram();
+      for (const v of values) recordUs(ours, v);
+      // a heavy slot: counts beyond 2^14 and 2^28 take more LEB128 bytes
+      if (values.length > 0) ours.recordValueWithCount(values[0]!, 300_000_000);
+      const encoded = encodeHistogram(ours);
+      const theirs = hdr.encodeIntoCompressedBase64(ours);
+      expect(payload(encoded).equals(payload(theirs))).toBe(true);
+      const back = hdr.decodeFromCompressedBase64(encoded, 32, false);
+      expect(back.totalCount).toBe(ours.totalCount);
+      expect(back.maxValue).toBe(hdr.decodeFromCompressedBase64(theirs, 32, false).maxValue);
+      const a = (back as unknown as { _counts: Uint32Array })._counts;
+      const b = (ours as unknown as { _counts: Uint32Array })._counts;
+      for (let i = 0; i < b.length; i++) if (a[i] !== b[i]) expect([i, a[i]]).toEqual([i, b[i]]);
+    }
   });
 
   it('records, encodes and decodes to the same distribution', () => {
