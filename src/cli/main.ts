@@ -6,7 +6,7 @@ import { MAX_WORKERS } from '../backend/worker/pool.js';
 import { listProfiles } from '../sim/profiles.js';
 import { runSimCommand } from '../sim/main.js';
 import { renderConsoleSummary } from '../report/console.js';
-import { executeRun, workersProblem, type RunControl } from './execute.js';
+import { executeRun, workersProblem, type ExecuteOptions, type RunControl } from './execute.js';
 import { startProgress } from './progress.js';
 import { resolveScenario, type RunFlags } from './scenario.js';
 import { executeSweep, renderSweepSummary } from './sweep.js';
@@ -29,130 +29,108 @@ export function buildProgram(exit: (code: number) => void): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
 
-  program
+  const runCommand = program
     .command('run')
     .description('run a scenario: a YAML file or the name of a shipped one (smoke, sustained, spike, soak, ...)')
-    .argument('[scenario]', 'scenario file or shipped name', 'smoke')
-    .option('--target <url>', 'OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (omitted: the built-in simulator)')
-    .option('--model <name>', 'model name (default: the first of GET {target}/models)')
-    .option('--api-key-env <var>', 'environment variable holding the API key (default OPENAI_API_KEY when set)')
-    .option('--metrics <url>', 'a Prometheus endpoint to scrape; repeatable', collect)
-    .option('--out <dir>', 'output directory (default reports/runs/<scenario>-<UTC timestamp>/)')
-    .option('--duration <d>', 'override load.duration (e.g. 30s, 5m)')
-    .option('--rate <r>', 'override load.rate (arrival-rate executors)')
-    .option('--concurrency <n>', 'override load.vus (VU executors) or load.maxInFlight (arrival-rate executors)')
-    .option('--seed <n>', 'override the seed')
-    .option(
-      '--requests <n>',
-      'make the run exactly N arrivals (sent or dropped; warm-up ones included) in any executor; it ends once the N-th has ended. ' +
-        'Past the scenario\'s length the load goes on at its last non-zero level',
-    )
-    .addOption(new Option('--endpoint <endpoint>', 'which OpenAI endpoint to drive').choices(['chat', 'completions']))
-    .option('--max-tokens <n>', 'output length to ask for (fixed)')
-    .option('--record-chunks', 'write every content chunk arrival time into requests.jsonl')
-    .option('--set <key=value>', 'override any scenario field by its path; repeatable', collect)
-    .option('--quiet', 'no live progress')
-    .option('--strict', 'exit 107 when the load generator itself was the bottleneck')
-    .option('--checkpoint <seconds>', 'rewrite results.json every this many seconds during the run', '5')
-    .option('--workers <n>', `client threads, 1-${MAX_WORKERS}: above 1, HTTP and stream parsing run in N worker threads`, '1')
-    .action(async (scenario: string, allFlags: RunFlags & { out?: string; recordChunks?: boolean; quiet?: boolean; strict?: boolean; checkpoint: string; workers: string }) => {
-      const { out, recordChunks, quiet, strict, checkpoint, workers: workersFlag, ...flags } = allFlags;
-      const problems: InputProblem[] = [];
-      const checkpointS = Number(checkpoint);
-      if (!(checkpointS > 0)) problems.push({ path: '--checkpoint', message: `expected a number of seconds > 0, found "${checkpoint}"` });
-      const workers = parseWorkers(workersFlag, problems);
-      if (problems.length > 0) throw new InvalidInputError(problems);
-      const spec = resolveScenario(scenario, flags);
-      let control: RunControl | null = null;
-      let signals = 0;
-      const onSignal = (sig: NodeJS.Signals): void => {
-        signals++;
-        if (!control) {
-          process.exit(ExitCode.interrupted);
-        }
-        if (signals === 1) {
-          process.stderr.write(`\ninferload: ${sig}: stopping; in-flight requests get a moment to finish (again to quit now)\n`);
-          control.interrupt(`interrupted by ${sig}`);
-        } else if (signals === 2) {
-          control.abortNow(`interrupted by ${sig} (twice)`).then(
-            (result) => {
-              process.stderr.write(`\ninferload: ${sig} again: stopped; results written with ${result.summary.requests.completed} completed requests\n`);
-              process.exit(ExitCode.interrupted);
-            },
-            (err: unknown) => {
-              process.stderr.write(`\ninferload: ${sig} again: stopped; could not write the results (${(err as Error)?.message ?? String(err)})\n`);
-              process.exit(ExitCode.interrupted);
-            },
-          );
-        } else {
-          // a third signal while the second one writes: out now
-          process.exit(ExitCode.interrupted);
-        }
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-      const showProgress = !quiet && process.stderr.isTTY === true;
-      const { result, exitCode, dir } = await executeRun(spec, {
-        out,
-        recordChunks,
-        strict,
-        checkpointS,
-        workers,
-        argv: redactArgv(process.argv.slice(2)),
-        onStart: (c) => {
-          control = c;
-        },
-        progress: showProgress ? (engine, recorder, totalS, now) => startProgress(engine, recorder, totalS, now) : undefined,
-      });
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      process.stdout.write(renderConsoleSummary(result, { dir }) + '\n');
-      exit(exitCode);
+    .argument('[scenario]', 'scenario file or shipped name', 'smoke');
+  addRunOptions(runCommand, 'run').action(async (scenario: string, allFlags: SharedFlags) => {
+    const { out, recordChunks, quiet, strict, checkpoint, workers: workersFlag, ...flags } = allFlags;
+    const problems: InputProblem[] = [];
+    const { checkpointS, workers } = parseSharedFlags(checkpoint, workersFlag, problems);
+    if (problems.length > 0) throw new InvalidInputError(problems);
+    const spec = resolveScenario(scenario, flags);
+    let control: RunControl | null = null;
+    let signals = 0;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      signals++;
+      if (!control) {
+        process.exit(ExitCode.interrupted);
+      }
+      if (signals === 1) {
+        process.stderr.write(`\ninferload: ${sig}: stopping; in-flight requests get a moment to finish (again to quit now)\n`);
+        control.interrupt(`interrupted by ${sig}`);
+      } else if (signals === 2) {
+        control.abortNow(`interrupted by ${sig} (twice)`).then(
+          (result) => {
+            process.stderr.write(`\ninferload: ${sig} again: stopped; results written with ${result.summary.requests.completed} completed requests\n`);
+            process.exit(ExitCode.interrupted);
+          },
+          (err: unknown) => {
+            process.stderr.write(`\ninferload: ${sig} again: stopped; could not write the results (${(err as Error)?.message ?? String(err)})\n`);
+            process.exit(ExitCode.interrupted);
+          },
+        );
+      } else {
+        // a third signal while the second one writes: out now
+        process.exit(ExitCode.interrupted);
+      }
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const { result, exitCode, dir } = await executeRun(spec, {
+      out,
+      recordChunks,
+      strict,
+      checkpointS,
+      workers,
+      argv: redactArgv(process.argv.slice(2)),
+      onStart: (c) => {
+        control = c;
+      },
+      progress: liveProgress(quiet),
     });
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.stdout.write(renderConsoleSummary(result, { dir }) + '\n');
+    exit(exitCode);
+  });
 
-  program
+  const sweepCommand = program
     .command('sweep')
     .description("find the sustainable rate under the scenario's SLOs (doubling, then bisection); capacity per GPU")
     .argument('[scenario]', 'scenario file or shipped name', 'sustained-rate')
-    .option('--target <url>', 'OpenAI-compatible base URL (omitted: the built-in simulator)')
-    .option('--model <name>', 'model name (default: the first of GET {target}/models)')
-    .option('--api-key-env <var>', 'environment variable holding the API key')
-    .option('--metrics <url>', 'a Prometheus endpoint to scrape; repeatable', collect)
-    .option('--out <dir>', 'output directory (default reports/runs/<scenario>-sweep-<UTC timestamp>/)')
-    .option('--seed <n>', 'override the seed')
-    .addOption(new Option('--endpoint <endpoint>', 'which OpenAI endpoint to drive').choices(['chat', 'completions']))
-    .option('--max-tokens <n>', 'output length to ask for (fixed)')
-    .option('--set <key=value>', 'override any scenario field by its path, e.g. sweep.step=20s; repeatable', collect)
-    .option('--workers <n>', `client threads of every step, 1-${MAX_WORKERS} (see run --workers)`, '1')
-    .action(async (scenario: string, allFlags: RunFlags & { out?: string; workers: string }) => {
-      const { out, workers: workersFlag, ...flags } = allFlags;
-      const problems: InputProblem[] = [];
-      const workers = parseWorkers(workersFlag, problems);
-      if (problems.length > 0) throw new InvalidInputError(problems);
-      const spec = resolveScenario(scenario, flags);
-      let control: RunControl | null = null;
-      let stopped = false;
-      const onSignal = (sig: NodeJS.Signals): void => {
-        if (stopped) process.exit(ExitCode.interrupted);
-        stopped = true;
-        process.stderr.write(`\ninferload: ${sig}: stopping the sweep after writing this step (again to quit now)\n`);
-        control?.interrupt(`interrupted by ${sig}`);
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-      const { capacity, exitCode, dir } = await executeSweep(spec, {
-        out,
-        workers,
-        onStep: (c) => {
-          control = c;
-        },
-        stopped: () => stopped,
-      });
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      process.stdout.write(renderSweepSummary(capacity, dir) + '\n');
-      exit(exitCode);
+    .addHelpText(
+      'after',
+      '\nOptions of run that sweep refuses (exit 104), and what to use instead:\n' +
+        Object.entries(SWEEP_REFUSED)
+          .map(([flag, reason]) => `  ${flag.padEnd(16)}${wrap(reason, 80 - 18).join('\n' + ' '.repeat(18))}`)
+          .join('\n'),
+    );
+  addRunOptions(sweepCommand, 'sweep').action(async (scenario: string, allFlags: SharedFlags) => {
+    const { out, recordChunks, quiet, strict, checkpoint, workers: workersFlag, ...flags } = allFlags;
+    // every refused option and every bad value at once, before anything starts
+    const problems: InputProblem[] = sweepRefusals(allFlags);
+    const { checkpointS, workers } = parseSharedFlags(checkpoint, workersFlag, problems);
+    if (problems.length > 0) throw new InvalidInputError(problems);
+    const spec = resolveScenario(scenario, flags);
+    let control: RunControl | null = null;
+    let stopped = false;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      if (stopped) process.exit(ExitCode.interrupted);
+      stopped = true;
+      process.stderr.write(`\ninferload: ${sig}: stopping the sweep after writing this step (again to quit now)\n`);
+      control?.interrupt(`interrupted by ${sig}`);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const { capacity, exitCode, dir, generatorLimitedRates } = await executeSweep(spec, {
+      out,
+      workers,
+      recordChunks,
+      strict,
+      checkpointS,
+      argv: redactArgv(process.argv.slice(2)),
+      progress: liveProgress(quiet),
+      onStep: (c) => {
+        control = c;
+      },
+      stopped: () => stopped,
     });
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.stdout.write(renderSweepSummary(capacity, dir, { generatorLimitedRates, strict }) + '\n');
+    exit(exitCode);
+  });
 
   const io = { stdout: (s: string) => void process.stdout.write(s), stderr: (s: string) => void process.stderr.write(s) };
 
@@ -249,6 +227,171 @@ export function buildProgram(exit: (code: number) => void): Command {
     });
 
   return program;
+}
+
+/** The flags `run` and `sweep` share, as commander hands them over. */
+type SharedFlags = RunFlags & { out?: string; recordChunks?: boolean; quiet?: boolean; strict?: boolean; checkpoint: string; workers: string };
+
+/** One option of `run`, and how `sweep` takes it. */
+interface RunOptionDef {
+  flags: string;
+  description: string;
+  /**
+   * `same`: sweep takes it as run does; a string: sweep takes it, described so; `{refused}`:
+   * sweep refuses it (exit 104) with this reason, which says what to use instead.
+   */
+  sweep: 'same' | string | { refused: string };
+  defaultValue?: string;
+  repeatable?: true;
+  choices?: readonly string[];
+}
+
+/**
+ * The options of `run`, defined once; `sweep` gets each of them too, either taken or refused,
+ * so that a new option of `run` has to be decided for `sweep` (test/unit/cli/sweep-options).
+ */
+const RUN_OPTIONS: readonly RunOptionDef[] = [
+  {
+    flags: '--target <url>',
+    description: 'OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (omitted: the built-in simulator)',
+    sweep: 'same',
+  },
+  { flags: '--model <name>', description: 'model name (default: the first of GET {target}/models)', sweep: 'same' },
+  {
+    flags: '--api-key-env <var>',
+    description: 'environment variable holding the API key (default OPENAI_API_KEY when set)',
+    sweep: 'same',
+  },
+  { flags: '--metrics <url>', description: 'a Prometheus endpoint to scrape; repeatable', sweep: 'same', repeatable: true },
+  {
+    flags: '--out <dir>',
+    description: 'output directory (default reports/runs/<scenario>-<UTC timestamp>/)',
+    sweep: 'output directory, one subdirectory per step (default reports/runs/<scenario>-sweep-<UTC timestamp>/)',
+  },
+  {
+    flags: '--duration <d>',
+    description: 'override load.duration (e.g. 30s, 5m)',
+    sweep: { refused: 'the sweep holds every rate for sweep.step (default 30s), the first sweep.stepWarmup discarded: use --set sweep.step=20s' },
+  },
+  {
+    flags: '--rate <r>',
+    description: 'override load.rate (arrival-rate executors)',
+    sweep: {
+      refused:
+        'the sweep chooses the rates itself (doubling from sweep.startRate, then bisection): bound them with --set sweep.startRate=5 --set sweep.maxRate=200, ' +
+        'or hold one rate with inferload run --rate R',
+    },
+  },
+  {
+    flags: '--concurrency <n>',
+    description: 'override load.vus (VU executors) or load.maxInFlight (arrival-rate executors)',
+    sweep: {
+      refused:
+        "the sweep's steps are open-loop arrivals at the rates it chooses, with no users to count: cap the requests in flight of every step " +
+        'with --set load.maxInFlight=N (arrival-rate scenarios), or measure N users with inferload run --concurrency N',
+    },
+  },
+  { flags: '--seed <n>', description: 'override the seed', sweep: 'same' },
+  {
+    flags: '--requests <n>',
+    description:
+      'make the run exactly N arrivals (sent or dropped; warm-up ones included) in any executor; it ends once the N-th has ended. ' +
+      "Past the scenario's length the load goes on at its last non-zero level",
+    sweep: {
+      refused:
+        'every step is held for the same time so that steps at different rates are judged alike; a request count would end each at another time: ' +
+        'use --set sweep.step=20s, or inferload run --requests N for a single run',
+    },
+  },
+  { flags: '--endpoint <endpoint>', description: 'which OpenAI endpoint to drive', sweep: 'same', choices: ['chat', 'completions'] },
+  { flags: '--max-tokens <n>', description: 'output length to ask for (fixed)', sweep: 'same' },
+  {
+    flags: '--record-chunks',
+    description: 'write every content chunk arrival time into requests.jsonl',
+    sweep: "write every content chunk arrival time into each step's requests.jsonl",
+  },
+  {
+    flags: '--set <key=value>',
+    description: 'override any scenario field by its path; repeatable',
+    sweep: 'override any scenario field by its path, e.g. sweep.step=20s; repeatable',
+    repeatable: true,
+  },
+  { flags: '--quiet', description: 'no live progress', sweep: 'no live progress of each step' },
+  {
+    flags: '--strict',
+    description: 'exit 107 when the load generator itself was the bottleneck',
+    sweep:
+      "exit 107 when the load generator itself was the bottleneck in any step (see the step's results.generator): " +
+      "that step's verdict may be the client's, not the server's; the sweep still runs to its end",
+  },
+  {
+    flags: '--checkpoint <seconds>',
+    description: 'rewrite results.json every this many seconds during the run',
+    sweep: "rewrite each step's results.json every this many seconds during the step",
+    defaultValue: '5',
+  },
+  {
+    flags: '--workers <n>',
+    description: `client threads, 1-${MAX_WORKERS}: above 1, HTTP and stream parsing run in N worker threads`,
+    sweep: `client threads of every step, 1-${MAX_WORKERS} (see run --workers)`,
+    defaultValue: '1',
+  },
+];
+
+/** Options of `run` that `sweep` refuses, by flag: the reason, with what to use instead. */
+export const SWEEP_REFUSED: Readonly<Record<string, string>> = Object.fromEntries(
+  RUN_OPTIONS.flatMap((o) => (typeof o.sweep === 'object' ? [[new Option(o.flags).long!, o.sweep.refused]] : [])),
+);
+
+/** Adds RUN_OPTIONS to `run`, or to `sweep` (refused ones hidden from its help). */
+function addRunOptions(cmd: Command, command: 'run' | 'sweep'): Command {
+  for (const def of RUN_OPTIONS) {
+    const sweepWording = typeof def.sweep === 'string' && def.sweep !== 'same' ? def.sweep : def.description;
+    const opt = new Option(def.flags, command === 'run' ? def.description : sweepWording);
+    if (def.repeatable) opt.argParser(collect);
+    if (def.choices) opt.choices(def.choices);
+    if (def.defaultValue !== undefined) opt.default(def.defaultValue);
+    if (command === 'sweep' && typeof def.sweep === 'object') opt.hideHelp();
+    cmd.addOption(opt);
+  }
+  return cmd;
+}
+
+/** The refused options a sweep was given, each with its reason (in RUN_OPTIONS' order). */
+function sweepRefusals(flags: SharedFlags): InputProblem[] {
+  const given = new Map<string, unknown>(Object.entries(flags));
+  return RUN_OPTIONS.flatMap((def) => {
+    if (typeof def.sweep !== 'object') return [];
+    const opt = new Option(def.flags);
+    return given.get(opt.attributeName()) === undefined ? [] : [{ path: opt.long!, message: def.sweep.refused }];
+  });
+}
+
+/** `--checkpoint` and `--workers`, checked; a bad value becomes a problem that says so. */
+function parseSharedFlags(checkpoint: string, workers: string, problems: InputProblem[]): { checkpointS: number; workers: number } {
+  const checkpointS = Number(checkpoint);
+  if (!(checkpointS > 0)) problems.push({ path: '--checkpoint', message: `expected a number of seconds > 0, found "${checkpoint}"` });
+  return { checkpointS, workers: parseWorkers(workers, problems) };
+}
+
+/** `text` in lines of at most `width` characters, broken at spaces. */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line.length > 0 && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line.length > 0 ? `${line} ${word}` : word;
+  }
+  if (line.length > 0) lines.push(line);
+  return lines;
+}
+
+/** The live progress line, on a TTY unless --quiet. */
+function liveProgress(quiet: boolean | undefined): ExecuteOptions['progress'] {
+  if (quiet || process.stderr.isTTY !== true) return undefined;
+  return (engine, recorder, totalS, now) => startProgress(engine, recorder, totalS, now);
 }
 
 /** `--workers`: an integer 1..MAX_WORKERS; otherwise a problem that says so (and the value 1). */

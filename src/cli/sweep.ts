@@ -8,7 +8,7 @@ import { capacityReport, judgeStep, SweepPlanner, type CapacityResult, type Swee
 import type { RunResult } from '../results/types.js';
 import { RunOutput } from '../results/writer.js';
 import { resolveProfile } from '../sim/profiles.js';
-import { executeRun, utcStamp, writeReports, type RunControl } from './execute.js';
+import { executeRun, utcStamp, writeReports, type ExecuteOptions, type RunControl } from './execute.js';
 
 export interface SweepOptions {
   out?: string;
@@ -19,6 +19,16 @@ export interface SweepOptions {
   stopped?: () => boolean;
   /** client threads of every step (executeRun's `workers`) */
   workers?: number;
+  /** every step's requests.jsonl carries chunk arrival times (executeRun's `recordChunks`) */
+  recordChunks?: boolean;
+  /** each step's checkpoint period, seconds (executeRun's `checkpointS`) */
+  checkpointS?: number;
+  /** exit 107 when the load generator was the bottleneck in any step */
+  strict?: boolean;
+  /** live progress of each step (executeRun's `progress`) */
+  progress?: ExecuteOptions['progress'];
+  /** the command line, for each step's record */
+  argv?: string[];
 }
 
 export interface SweepOutcome {
@@ -27,6 +37,8 @@ export interface SweepOutcome {
   result: RunResult & { capacity: CapacityResult };
   exitCode: ExitCode;
   dir: string;
+  /** rates of the steps in which the load generator itself was the bottleneck (results.generator.valid false) */
+  generatorLimitedRates: number[];
 }
 
 /** The scenario of one step: the same target and workload at a constant open-loop rate. */
@@ -56,12 +68,26 @@ export async function executeSweep(spec: ScenarioSpec, opts: SweepOptions = {}):
   const steps: SweepStep[] = [];
   const results = new Map<number, RunResult>();
   let last: RunResult | null = null;
+  const generatorLimitedRates: number[] = [];
   for (let rate = planner.next(), i = 1; rate !== null && !opts.stopped?.(); rate = planner.next(), i++) {
     const stepDir = join(dir, `step-${String(i).padStart(2, '0')}-${rate}rps`);
     log(`sweep step ${i}: ${rate} req/s for ${spec.sweep.stepS} s (first ${spec.sweep.stepWarmupS} s discarded)`);
-    const { result } = await executeRun(stepScenario(spec, rate), { out: stepDir, onStart: opts.onStep, log, workers: opts.workers });
+    const { result } = await executeRun(stepScenario(spec, rate), {
+      out: stepDir,
+      onStart: opts.onStep,
+      log,
+      workers: opts.workers,
+      recordChunks: opts.recordChunks,
+      checkpointS: opts.checkpointS,
+      progress: opts.progress,
+      argv: opts.argv,
+    });
     last = result;
     if (result.status === 'interrupted') break;
+    if (!result.generator.valid) {
+      generatorLimitedRates.push(rate);
+      log(`  the load generator was the bottleneck in this step (${result.generator.warnings.join('; ')}): its verdict may be the client's, not the server's`);
+    }
     const step = judgeStep(rate, result, join(stepDir, 'results.json'));
     steps.push(step);
     results.set(rate, result);
@@ -82,9 +108,25 @@ export async function executeSweep(spec: ScenarioSpec, opts: SweepOptions = {}):
   output.writeFinal(result);
   await output.close();
   writeReports(result, dir, log);
-  const interrupted = last?.status === 'interrupted';
-  const exitCode = interrupted ? ExitCode.interrupted : capacity.sustainable_request_per_s === null ? ExitCode.thresholdFailed : ExitCode.ok;
-  return { capacity, result, exitCode, dir };
+  const exitCode = sweepExitCode({
+    interrupted: last?.status === 'interrupted',
+    strict: opts.strict ?? false,
+    generatorLimitedSteps: generatorLimitedRates.length,
+    sustainableFound: capacity.sustainable_request_per_s !== null,
+  });
+  return { capacity, result, exitCode, dir, generatorLimitedRates };
+}
+
+/**
+ * The exit code of a sweep, in run's order (exitCodeOf): an interrupt first; then, with
+ * `--strict`, a step the generator could not hold (107), since the capacity found may be the
+ * client's; then no sustainable rate at all (99).
+ */
+export function sweepExitCode(o: { interrupted: boolean; strict: boolean; generatorLimitedSteps: number; sustainableFound: boolean }): ExitCode {
+  if (o.interrupted) return ExitCode.interrupted;
+  if (o.strict && o.generatorLimitedSteps > 0) return ExitCode.invalidRun;
+  if (!o.sustainableFound) return ExitCode.thresholdFailed;
+  return ExitCode.ok;
 }
 
 /** GPUs behind the target: declared in the scenario, or the simulator profile's. */
@@ -96,14 +138,22 @@ function gpuCount(spec: ScenarioSpec): { count: number | null; source: CapacityR
 
 const fmt = (v: number | null): string => (v === null ? '-' : v.toFixed(0));
 
-/** The console summary of a sweep. */
-export function renderSweepSummary(c: CapacityResult, dir: string): string {
+/** The console summary of a sweep; steps the generator could not hold are marked. */
+export function renderSweepSummary(c: CapacityResult, dir: string, opts: { generatorLimitedRates?: readonly number[]; strict?: boolean } = {}): string {
+  const limited = new Set(opts.generatorLimitedRates ?? []);
   const lines = ['', 'inferload sweep', `  ${'rate/s'.padStart(8)} ${'done/s'.padStart(8)} ${'TTFT p95'.padStart(9)} ${'ITL p95'.padStart(8)} ${'E2E p95'.padStart(8)}  verdict`];
   for (const s of [...c.steps].sort((a, b) => a.rate_per_s - b.rate_per_s)) {
     lines.push(
-      `  ${String(s.rate_per_s).padStart(8)} ${s.request_per_s.toFixed(2).padStart(8)} ${fmt(s.ttft_p95_ms).padStart(9)} ${fmt(s.itl_p95_ms).padStart(8)} ${fmt(s.e2e_p95_ms).padStart(8)}  ${s.sustainable ? 'ok' : 'NOT sustainable'}`,
+      `  ${String(s.rate_per_s).padStart(8)} ${s.request_per_s.toFixed(2).padStart(8)} ${fmt(s.ttft_p95_ms).padStart(9)} ${fmt(s.itl_p95_ms).padStart(8)} ${fmt(s.e2e_p95_ms).padStart(8)}  ${s.sustainable ? 'ok' : 'NOT sustainable'}` +
+        (limited.has(s.rate_per_s) ? '  (generator-limited)' : ''),
     );
   }
-  lines.push('', `  ${c.finding}`, '', `  results    ${dir}/results.json  (each step in its own directory)`);
+  lines.push('', `  ${c.finding}`);
+  if (limited.size > 0)
+    lines.push(
+      `  the load generator was the bottleneck in ${limited.size} step(s): see results.generator in their results.json` +
+        (opts.strict ? ' (--strict: exit 107)' : ' (--strict would exit 107)'),
+    );
+  lines.push('', `  results    ${dir}/results.json  (each step in its own directory)`);
   return lines.join('\n');
 }
