@@ -1,8 +1,17 @@
 // HDR histograms as inferload uses them: integer microseconds, 1 µs to 1 h, 3 significant
 // digits, 32-bit counts; encoded in the standard compressed base64 form so that results
 // from any process or machine merge exactly by adding histograms.
-import { deflateSync, type ZlibOptions } from 'node:zlib';
-import * as hdr from 'hdr-histogram-js';
+import { deflateSync, inflateSync, type ZlibOptions } from 'node:zlib';
+import { createRequire } from 'node:module';
+import type * as hdr from 'hdr-histogram-js';
+// the 32-bit histogram class alone: the package's index also loads its WebAssembly build, a
+// third of the CLI's start-up cost (150 ms of CPU), for nothing inferload uses
+import Int32HistogramModule from 'hdr-histogram-js/dist/Int32Histogram.js';
+
+const Int32Histogram = (Int32HistogramModule as unknown as { default: new (lowest: number, highest: number, digits: number) => hdr.Histogram }).default ??
+  (Int32HistogramModule as unknown as new (lowest: number, highest: number, digits: number) => hdr.Histogram);
+/** the whole library, loaded only for a histogram of another shape than ours (a foreign file) */
+const library = (): typeof hdr => createRequire(import.meta.url)('hdr-histogram-js') as typeof hdr;
 
 export type Histogram = hdr.Histogram;
 
@@ -12,14 +21,8 @@ export const HDR_DIGITS = 3;
 
 /** A new empty latency histogram (integer µs). */
 export function newHistogram(): Histogram {
-  const h = hdr.build({
-    lowestDiscernibleValue: HDR_LOWEST_US,
-    highestTrackableValue: HDR_HIGHEST_US,
-    numberOfSignificantValueDigits: HDR_DIGITS,
-    bitBucketSize: 32,
-    autoResize: false,
-    useWebAssembly: false,
-  });
+  // what hdr.build({bitBucketSize: 32, autoResize: false, useWebAssembly: false}) makes
+  const h = new Int32Histogram(HDR_LOWEST_US, HDR_HIGHEST_US, HDR_DIGITS);
   useIntegerIndex(h);
   useDirectRecord(h);
   return h;
@@ -175,7 +178,7 @@ const DEFLATE_OPTIONS: ZlibOptions = { windowBits: 11, memLevel: 3 };
 export function encodeHistogram(h: Histogram): string {
   const x = h as unknown as EncodeInternals;
   const counts = x._counts;
-  if (!(counts instanceof Uint32Array) || counts.length !== x.countsArrayLength) return hdr.encodeIntoCompressedBase64(h);
+  if (!(counts instanceof Uint32Array) || counts.length !== x.countsArrayLength) return library().encodeIntoCompressedBase64(h);
   const limit = Math.min(x.countsArrayLength, x.countsArrayIndex(x.maxValue) + 1);
   const need = HEADER_BYTES + 5 * limit + 8;
   if (scratch.length < need) scratch = new Uint8Array(Math.max(need, 1024));
@@ -222,13 +225,92 @@ function putInt64(view: DataView, at: number, value: number): void {
   view.setInt32(at + 4, value | 0);
 }
 
-/** Decodes an encoded histogram into a fresh 32-bit histogram of inferload's shape. */
+interface DecodeInternals {
+  _counts: Uint32Array;
+  _totalCount: number;
+  maxValue: number;
+  minNonZeroValue: number;
+  countsArrayLength: number;
+  valueFromIndex(i: number): number;
+  highestEquivalentValue(v: number): number;
+}
+
+/**
+ * Decodes an encoded histogram into a fresh 32-bit histogram of inferload's shape. Ours (1 µs to
+ * 1 h, 3 digits) are read here, straight into the counts array, with the tracking values set as
+ * the library's decoder sets them (a test compares every field); any other shape goes through
+ * the library.
+ */
 export function decodeHistogram(encoded: string): Histogram {
-  const decoded = hdr.decodeFromCompressedBase64(encoded, 32, false);
   const h = newHistogram();
+  if (decodeOurs(encoded, h as unknown as DecodeInternals)) return h;
+  h.reset();
+  const decoded = library().decodeFromCompressedBase64(encoded, 32, false);
   h.add(decoded);
   if (typeof decoded.destroy === 'function') decoded.destroy();
   return h;
+}
+
+/** false when the encoding is not a V2 histogram of our shape (nothing decoded then) */
+function decodeOurs(encoded: string, x: DecodeInternals): boolean {
+  const raw = Buffer.from(encoded.trim(), 'base64');
+  if (raw.length < 8 || raw.readInt32BE(0) !== V2_COMPRESSED_COOKIE) return false;
+  const length = raw.readInt32BE(4);
+  if (length < 0 || 8 + length > raw.length) return false;
+  let buf: Buffer;
+  try {
+    buf = inflateSync(raw.subarray(8, 8 + length));
+  } catch {
+    return false;
+  }
+  if (buf.length < HEADER_BYTES || buf.readInt32BE(0) !== V2_COOKIE) return false;
+  const payload = buf.readInt32BE(4);
+  const digits = buf.readInt32BE(12);
+  const lowest = buf.readInt32BE(16) * 4294967296 + buf.readUInt32BE(20);
+  const highest = buf.readInt32BE(24) * 4294967296 + buf.readUInt32BE(28);
+  if (digits !== HDR_DIGITS || lowest !== HDR_LOWEST_US || highest !== HDR_HIGHEST_US || HEADER_BYTES + payload > buf.length) return false;
+  const counts = x._counts;
+  const len = x.countsArrayLength;
+  const end = HEADER_BYTES + payload;
+  let at = HEADER_BYTES;
+  let index = 0;
+  let total = 0;
+  let maxIndex = -1;
+  let minNonZeroIndex = -1;
+  while (at < end) {
+    // LEB128 (at most 9 bytes in this variant; ours never need more than 5), then ZigZag
+    let v = 0;
+    let scale = 1;
+    for (let k = 0; ; k++) {
+      if (at >= end) return false;
+      const b = buf[at++]!;
+      if (k === 8) {
+        v += b * scale;
+        break;
+      }
+      v += (b & 0x7f) * scale;
+      if (b < 0x80) break;
+      scale *= 128;
+    }
+    const n = v % 2 === 0 ? v / 2 : -(v + 1) / 2;
+    if (n < 0) {
+      index -= n;
+      continue;
+    }
+    if (index >= len || n > 0xffffffff) return false;
+    if (n > 0) {
+      counts[index] = n;
+      total += n;
+      maxIndex = index;
+      if (minNonZeroIndex === -1 && index !== 0) minNonZeroIndex = index;
+    }
+    index++;
+  }
+  x._totalCount = total;
+  // as the library's decode followed by add() into a fresh histogram leaves them
+  x.maxValue = maxIndex >= 0 ? x.highestEquivalentValue(x.valueFromIndex(maxIndex)) : 0;
+  x.minNonZeroValue = minNonZeroIndex >= 0 ? x.valueFromIndex(minNonZeroIndex) : Number.MAX_SAFE_INTEGER;
+  return true;
 }
 
 /** The percentile summary of a histogram, in milliseconds, as results.json carries it. */
