@@ -1,5 +1,7 @@
 // The OpenAI-compatible streaming client: undici's dispatch API (no fetch, no stream
 // wrappers), stamps taken when bytes arrive, SSE framing in sse.ts, one JSON.parse per event.
+// Everything whose size the server decides is bounded: one SSE event and a body that is not a
+// stream (maxEventBytes), the header block (MAX_HEADER_BYTES), the error text kept (4 KiB).
 import { Pool, type Dispatcher } from 'undici';
 import type { Clock } from '../../core/clock.js';
 import { redactSecret } from '../../core/secret.js';
@@ -8,7 +10,9 @@ import type { Endpoint, ErrorClass } from '../../core/types.js';
 import type { Backend, GenRequest, ParseStats, RequestHandle } from '../types.js';
 
 export type { ParseStats } from '../types.js';
-import { SseParser, type SseEventSink } from './sse.js';
+import { DEFAULT_MAX_EVENT_BYTES, SseParser, type SseEventSink } from './sse.js';
+
+export { DEFAULT_MAX_EVENT_BYTES } from './sse.js';
 
 export interface OpenAIBackendOptions {
   /** base URL including `/v1`, e.g. http://127.0.0.1:8000/v1 */
@@ -29,9 +33,21 @@ export interface OpenAIBackendOptions {
   headers?: Record<string, string>;
   /** JSON.parse every event, skipping the byte-search fast path (for checks; slower) */
   parseEveryEvent?: boolean;
+  /**
+   * The most bytes of one SSE event (or of a body that is not an event stream) the client
+   * holds before it fails the request as `invalid_response` and closes the connection; default
+   * DEFAULT_MAX_EVENT_BYTES (4 MiB). A server decides these sizes, so they need a bound.
+   */
+  maxEventBytes?: number;
 }
 
+/** The bytes of an error body (or of a 2xx that is not a stream) kept for the error message. */
 const MAX_ERROR_BODY = 4096;
+/**
+ * undici's bound on the response's header block (its default is Node's 16 KiB); set here so
+ * that it does not depend on `--max-http-header-size`, and named in the error it causes.
+ */
+export const MAX_HEADER_BYTES = 64 * 1024;
 
 /** Builds the JSON body of one request. */
 export function requestBody(opts: OpenAIBackendOptions, req: GenRequest): string {
@@ -57,8 +73,15 @@ export function classifyStatus(status: number): ErrorClass {
   return 'invalid_response';
 }
 
-/** Maps a transport error (undici or socket) to its failure class. */
-export function classifyTransportError(err: unknown, bytesReceived: boolean): ErrorClass {
+/**
+ * Maps a transport error (undici or socket) to its failure class. `responseStarted`: a byte of
+ * the response (status line, headers or body) had arrived. A connection the server closed
+ * (FIN) after that cut the response short: `truncated`, however the body was framed (undici
+ * says "other side closed", a Content-Length mismatch, or the parser's "Invalid EOF state" for
+ * a chunked body without its last chunk). A reset (RST) is `reset` wherever it comes, and so is
+ * a close before any response byte. Bytes that are not HTTP are `invalid_response`.
+ */
+export function classifyTransportError(err: unknown, responseStarted: boolean): ErrorClass {
   const code = (err as { code?: string } | null)?.code ?? '';
   switch (code) {
     case 'UND_ERR_HEADERS_TIMEOUT':
@@ -75,12 +98,35 @@ export function classifyTransportError(err: unknown, bytesReceived: boolean): Er
       return 'connect';
     case 'ECONNRESET':
     case 'EPIPE':
-    case 'UND_ERR_SOCKET':
     case 'UND_ERR_CLOSED':
       return 'reset';
-    default:
-      return bytesReceived ? 'reset' : 'connect';
+    case 'UND_ERR_SOCKET':
+    case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
+      return responseStarted ? 'truncated' : 'reset';
+    case 'UND_ERR_HEADERS_OVERFLOW':
+      return 'invalid_response';
   }
+  if (isHttpParserError(err)) return isEofParserError(err) ? (responseStarted ? 'truncated' : 'reset') : 'invalid_response';
+  return responseStarted ? 'reset' : 'connect';
+}
+
+/** undici's HTTPParserError: its `code` is undefined in undici 7 (it looks the name up by number). */
+function isHttpParserError(err: unknown): boolean {
+  const e = err as { name?: string; code?: string } | null;
+  return e?.name === 'HTTPParserError' || (typeof e?.code === 'string' && e.code.startsWith('HPE_'));
+}
+
+/** The parser's complaint that the connection ended inside a message (a FIN, not bad bytes). */
+function isEofParserError(err: unknown): boolean {
+  const e = err as { code?: string; message?: string } | null;
+  return e?.code === 'HPE_INVALID_EOF_STATE' || (e?.message ?? '').includes('Invalid EOF state');
+}
+
+/** 4 MiB, 64 KiB or 1000 bytes: a size as its limit was most likely written. */
+function formatBytes(n: number): string {
+  if (n >= 1024 * 1024 && n % (1024 * 1024) === 0) return `${n / (1024 * 1024)} MiB`;
+  if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`;
+  return `${n} bytes`;
 }
 
 /** Turns any error into a one-line message, with the API key scrubbed out. */
@@ -102,8 +148,12 @@ export class OpenAIBackend implements Backend {
   private readonly pool: Pool;
   private readonly path: string;
   private readonly headers: Record<string, string>;
+  private readonly maxEventBytes: number;
 
   constructor(private readonly opts: OpenAIBackendOptions) {
+    const max = opts.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
+    if (!Number.isSafeInteger(max) || max < 1) throw new RangeError(`maxEventBytes must be a positive integer (bytes), got ${String(opts.maxEventBytes)}`);
+    this.maxEventBytes = max;
     const url = new URL(opts.baseUrl);
     const base = url.pathname.replace(/\/+$/, '');
     this.path = `${base}${opts.endpoint === 'chat' ? '/chat/completions' : '/completions'}`;
@@ -114,6 +164,7 @@ export class OpenAIBackend implements Backend {
       headersTimeout: opts.idleTimeoutS * 1000,
       bodyTimeout: opts.idleTimeoutS * 1000,
       keepAliveTimeout: 60_000,
+      maxHeaderSize: MAX_HEADER_BYTES,
     });
     this.headers = {
       'content-type': 'application/json',
@@ -124,7 +175,7 @@ export class OpenAIBackend implements Backend {
   }
 
   send(req: GenRequest, record: RequestRecord, done: (record: RequestRecord) => void): RequestHandle {
-    const handler = new StreamHandler(record, this.opts, this.stats, done);
+    const handler = new StreamHandler(record, this.opts, this.maxEventBytes, this.stats, done);
     this.pool.dispatch(
       { method: 'POST', path: this.path, headers: this.headers, body: requestBody(this.opts, req) },
       handler,
@@ -162,14 +213,21 @@ export class OpenAIBackend implements Backend {
 
 /** One request's life: undici dispatch handler + SSE sink. */
 class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, RequestHandle {
-  private readonly parser = new SseParser(this);
+  private readonly parser: SseParser;
   private controller: Dispatcher.DispatchController | null = null;
   private errorBody: Buffer[] | null = null;
   private errorBodyLen = 0;
   private streaming = false;
   private sawDone = false;
   private finished = false;
-  private bytesReceived = false;
+  /** a byte of the response (status line, headers or body) has arrived */
+  private responseStarted = false;
+  /** the response's header block was complete */
+  private headersReceived = false;
+  /** body bytes received (for messages, and to bound a body that is not a stream) */
+  private bodyBytes = 0;
+  /** the body has ended and the parser is dispatching what it still held */
+  private ending = false;
   /** arrival time of the bytes being parsed right now: stamped before any parsing */
   private nowUs = 0;
   private pendingAbort: { errorClass: 'timeout' | 'aborted'; message: string } | null = null;
@@ -184,9 +242,12 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
   constructor(
     private readonly record: RequestRecord,
     private readonly opts: OpenAIBackendOptions,
+    private readonly maxEventBytes: number,
     private readonly stats: ParseStats,
     private readonly done: (record: RequestRecord) => void,
-  ) {}
+  ) {
+    this.parser = new SseParser(this, maxEventBytes);
+  }
 
   // -- RequestHandle ------------------------------------------------------------------
 
@@ -212,12 +273,23 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
     }
   }
 
+  /**
+   * The first byte of the response arrived (before its headers are parsed). A hook of undici's
+   * older handler API that undici 7 still calls on new-style handlers; the only sign of a
+   * response cut inside its header block, which is `truncated`, not `reset`.
+   */
+  onResponseStarted(): void {
+    this.responseStarted = true;
+  }
+
   onResponseStart(
     controller: Dispatcher.DispatchController,
     statusCode: number,
     headers: Record<string, string | string[] | undefined>,
   ): void {
     this.controller = controller;
+    this.responseStarted = true;
+    this.headersReceived = true;
     const t = this.opts.clock.now();
     this.record.headersUs = t;
     this.record.httpStatus = statusCode;
@@ -238,45 +310,96 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
 
   onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
     this.nowUs = this.opts.clock.now();
-    this.bytesReceived = true;
+    this.bodyBytes += chunk.length;
     if (this.finished) return;
     if (this.streaming) {
       this.parser.push(chunk);
-    } else if (this.errorBody && this.errorBodyLen < MAX_ERROR_BODY) {
-      this.errorBody.push(Buffer.from(chunk));
-      this.errorBodyLen += chunk.length;
+    } else if (this.errorBody) {
+      // keep the start of the body for the message; read no more than an event's worth of it
+      if (this.errorBodyLen < MAX_ERROR_BODY) {
+        const keep = chunk.subarray(0, MAX_ERROR_BODY - this.errorBodyLen);
+        this.errorBody.push(Buffer.from(keep));
+        this.errorBodyLen += keep.length;
+      }
+      if (this.bodyBytes > this.maxEventBytes) {
+        const cut = `, cut after ${formatBytes(this.maxEventBytes)} (maxEventBytes)`;
+        this.failBody(this.nowUs, cut);
+        this.controller?.abort(new Error(`response body over ${formatBytes(this.maxEventBytes)}`));
+      }
     }
   }
 
   onResponseEnd(): void {
     if (this.finished) return;
     const t = this.opts.clock.now();
-    if (this.streaming) {
-      this.nowUs = t;
-      this.parser.end();
-      if (this.finished) return;
-      const r = this.record;
-      if (this.sawDone || r.finishReason !== null) {
-        r.endUs = Number.isNaN(r.endUs) ? t : r.endUs;
-        r.ok = true;
-        this.finish();
-      } else {
-        this.fail('truncated', 'the stream ended without [DONE] or a finish_reason', t);
-      }
-      return;
-    }
-    const body = Buffer.concat(this.errorBody ?? []).toString('utf8');
-    const status = this.record.httpStatus;
-    if (status >= 200 && status < 300) {
-      this.fail('invalid_response', `HTTP ${status} without an event stream: ${body}`, t);
-    } else {
-      this.fail(classifyStatus(status), `HTTP ${status}: ${errorMessageOf(body)}`, t);
-    }
+    if (this.streaming) this.endStream(t, null);
+    else this.failBody(t, '');
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     if (this.finished) return;
-    this.fail(classifyTransportError(err, this.bytesReceived), describe(err, this.opts.apiKey), this.opts.clock.now());
+    const t = this.opts.clock.now();
+    const errorClass = classifyTransportError(err, this.responseStarted);
+    if (this.headersReceived && !this.streaming) {
+      // an error response (or a 2xx that is not a stream) cut short: its status says more
+      this.failBody(t, ` (the body was cut: ${describe(err, this.opts.apiKey)})`);
+      return;
+    }
+    if (errorClass === 'truncated' && this.streaming) {
+      // the server closed the connection: the same ending as the end of the body, so what the
+      // parser still held counts, and a finish reason already received makes a success
+      this.endStream(t, err);
+      return;
+    }
+    let message = describe(err, this.opts.apiKey);
+    const code = (err as { code?: string }).code;
+    const how = code === 'ECONNRESET' || code === 'EPIPE' ? 'reset' : 'closed';
+    if (errorClass === 'truncated') message = `the server closed the connection inside the response headers (${message})`;
+    else if (errorClass === 'reset' && !this.responseStarted) message = `the connection was ${how} before any response byte (${message})`;
+    else if (errorClass === 'reset' && this.headersReceived) message = `the connection was ${how} after ${this.progress()} (${message})`;
+    else if (errorClass === 'invalid_response' && code === 'UND_ERR_HEADERS_OVERFLOW')
+      message = `the response headers exceeded ${formatBytes(MAX_HEADER_BYTES)} (the client's maxHeaderSize)`;
+    else if (errorClass === 'invalid_response') message = `the response is not valid HTTP/1.1 (${message})`;
+    this.fail(errorClass, message, t);
+  }
+
+  /**
+   * The event stream of a 2xx ended: by the end of its body (`err` null), or by the server
+   * closing the connection inside it. What the parser still holds is dispatched (a last event
+   * without its blank line), then the request succeeds if [DONE] or a finish reason came.
+   */
+  private endStream(t: number, err: Error | null): void {
+    this.nowUs = t;
+    this.ending = true;
+    this.parser.end();
+    if (this.finished) return;
+    const r = this.record;
+    if (this.sawDone || r.finishReason !== null) {
+      r.endUs = Number.isNaN(r.endUs) ? t : r.endUs;
+      r.ok = true;
+      this.finish();
+    } else if (err === null) {
+      this.fail('truncated', `the stream ended after ${this.progress()} without [DONE] or a finish_reason`, t);
+    } else {
+      this.fail('truncated', `the server closed the connection after ${this.progress()} without [DONE] or a finish_reason (${describe(err, this.opts.apiKey)})`, t);
+    }
+  }
+
+  /** Fails a response that is not an event stream, with the start of its body as the message. */
+  private failBody(t: number, note: string): void {
+    const body = Buffer.concat(this.errorBody ?? []).toString('utf8');
+    const status = this.record.httpStatus;
+    if (status >= 200 && status < 300) {
+      this.fail('invalid_response', `HTTP ${status} without an event stream${note}: ${body}`, t);
+    } else {
+      this.fail(classifyStatus(status), `HTTP ${status}${note}: ${errorMessageOf(body)}`, t);
+    }
+  }
+
+  /** How far the stream got, for messages: "3 content chunks (1234 body bytes)". */
+  private progress(): string {
+    const n = this.record.chunkUs.length;
+    return `${n} content chunk${n === 1 ? '' : 's'} (${this.bodyBytes} body bytes)`;
   }
 
   // -- SseEventSink ----------------------------------------------------------------------
@@ -333,7 +456,10 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
     try {
       obj = JSON.parse(utf8(data));
     } catch {
-      this.failAndStop('invalid_response', `an SSE event is not JSON: ${scrub(utf8(data.slice(0, 200)), undefined)}`, t);
+      // at the end of the body, the parser hands over a last event without its blank line: one
+      // that is not JSON was most likely cut inside (a FIN mid-event), not malformed
+      if (this.ending) this.fail('truncated', `the stream ended inside an event, after ${this.progress()}, without [DONE] or a finish_reason`, t);
+      else this.failAndStop('invalid_response', `an SSE event is not JSON: ${scrub(utf8(data.slice(0, 200)), undefined)}`, t);
       return;
     }
     if (typeof obj !== 'object' || obj === null) {
@@ -510,6 +636,12 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
     // copies, not slices: a slice would keep the whole read alive and compares more slowly
     this.tplPrefix = flatCopy(prefix);
     this.tplSuffix = flatCopy(suffix);
+  }
+
+  onSseOverflow(heldBytes: number, lineBytes: number): void {
+    // the parser has dropped what it held; closing the connection stops the rest from coming
+    const where = lineBytes * 2 > heldBytes ? 'without a line end' : 'without the blank line that ends an event';
+    this.failAndStop('invalid_response', `an SSE event exceeded ${formatBytes(this.maxEventBytes)} (maxEventBytes) ${where}`, this.nowUs);
   }
 
   onSseErrorField(data: string): void {

@@ -7,6 +7,9 @@
 // line ends, `data:` with or without its space, comments (`: ping`), multi-line data, and
 // llama.cpp's non-standard `error:` field. The sink may also consume whole events itself at an
 // event boundary (`fastEvent`), which is how the client skips framing for repeated chunk shapes.
+// What the parser holds between reads (an unfinished line, the lines of an unfinished event) is
+// bounded by `maxEventBytes`: a server that sends a line without an end must not grow the client
+// until V8 gives up ("Invalid string length" after 1.2 GB for two such streams, before the limit).
 
 /** Receives each complete event's `data` payload (or an `error:` field's payload). */
 export interface SseEventSink {
@@ -24,7 +27,16 @@ export interface SseEventSink {
    * and return the index just past it, or return -1 to let the parser read it line by line.
    */
   fastEvent?(text: string, pos: number): number;
+  /**
+   * The bytes held for the current event (its data and error lines, and an unfinished line)
+   * went over the parser's `maxEventBytes`. The parser has dropped them and ignores the rest of
+   * the body: the stream is broken. `lineBytes` of `heldBytes` are one line with no end yet.
+   */
+  onSseOverflow(heldBytes: number, lineBytes: number): void;
 }
+
+/** The default bound on the bytes of one SSE event held between reads: 4 MiB. */
+export const DEFAULT_MAX_EVENT_BYTES = 4 * 1024 * 1024;
 
 const LF = 10;
 const CR = 13;
@@ -50,10 +62,22 @@ export class SseParser {
   /** the event's data lines when there are several, or when the event spans reads */
   private parts: string[] | null = null;
   private errorParts: string[] | null = null;
+  /** bytes in `parts` and `errorParts` (the carry is counted by its length) */
+  private heldBytes = 0;
+  /** an event went over the limit: the rest of the body is ignored */
+  private broken = false;
   /** count of comment lines seen (keep-alives) */
   comments = 0;
 
-  constructor(private readonly sink: SseEventSink) {}
+  /**
+   * `maxEventBytes` bounds what is held between reads for one event. It is checked once per
+   * read, so an event that arrives whole inside one read (a socket read is at most 64 KiB) is
+   * parsed whatever its size: limits below the read size are approximate.
+   */
+  constructor(
+    private readonly sink: SseEventSink,
+    private readonly maxEventBytes: number = DEFAULT_MAX_EVENT_BYTES,
+  ) {}
 
   push(chunk: Buffer): void {
     this.feed(chunk.toString('latin1'));
@@ -61,6 +85,7 @@ export class SseParser {
 
   /** The same as `push`, for text already decoded as latin1 (tests, replays). */
   feed(text: string): void {
+    if (this.broken) return;
     const len = text.length;
     let pos = 0;
     if (this.skipLeadingLf) {
@@ -74,6 +99,7 @@ export class SseParser {
       const end = crAt !== -1 && (lf === -1 || crAt < lf) ? crAt : lf;
       if (end === -1) {
         this.carry += text.slice(pos);
+        if (this.carry.length + this.heldBytes > this.maxEventBytes) this.overflow();
         return;
       }
       const line = this.carry + text.slice(pos, end);
@@ -109,13 +135,31 @@ export class SseParser {
     // an event still open keeps only copies of its lines, and no raw span
     if (this.dataStart !== -1) {
       this.parts = [text.slice(this.dataStart, this.dataEnd)];
+      this.heldBytes += this.dataEnd - this.dataStart;
       this.dataStart = -1;
     }
     this.eventStart = -1;
+    // the one check per read that bounds the memory a server can make the client hold
+    if (this.carry.length + this.heldBytes > this.maxEventBytes) this.overflow();
+  }
+
+  /** Drops everything held for the event, stops parsing and tells the sink. */
+  private overflow(): void {
+    const lineBytes = this.carry.length;
+    const heldBytes = lineBytes + this.heldBytes;
+    this.broken = true;
+    this.carry = '';
+    this.parts = null;
+    this.errorParts = null;
+    this.heldBytes = 0;
+    this.dataStart = -1;
+    this.inEvent = false;
+    this.sink.onSseOverflow(heldBytes, lineBytes);
   }
 
   /** The body ended. A last event not followed by a blank line is still dispatched (lenient). */
   end(): void {
+    if (this.broken) return;
     if (this.carry.length > 0) {
       const c = this.carry;
       this.carry = '';
@@ -167,24 +211,29 @@ export class SseParser {
     if (nameLen === 4 && text.startsWith('data', start)) {
       if (detached) {
         (this.parts ??= []).push(text.slice(valueStart, end));
+        this.heldBytes += end - valueStart;
       } else if (this.dataStart === -1 && this.parts === null) {
         this.dataStart = valueStart;
         this.dataEnd = end;
       } else {
         if (this.dataStart !== -1) {
           this.parts = [text.slice(this.dataStart, this.dataEnd)];
+          this.heldBytes += this.dataEnd - this.dataStart;
           this.dataStart = -1;
         }
         this.parts!.push(text.slice(valueStart, end));
+        this.heldBytes += end - valueStart;
       }
     } else if (nameLen === 5 && text.startsWith('error', start)) {
       (this.errorParts ??= []).push(text.slice(valueStart, end));
+      this.heldBytes += end - valueStart;
     }
     // event:, id:, retry: and unknown fields are ignored
   }
 
   private dispatch(read: string, rawEnd: number): void {
     this.inEvent = false;
+    this.heldBytes = 0;
     const rawStart = this.eventStart;
     this.eventStart = -1;
     if (this.errorParts !== null) {

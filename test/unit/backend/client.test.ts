@@ -208,16 +208,25 @@ describe('OpenAIBackend streaming', () => {
     expect((await send(mk(503))).errorClass).toBe('http_5xx');
   });
 
-  it('classifies a connection dropped mid-stream as reset', async () => {
-    const r = await send(async (_q, res) => {
+  it('classifies a connection closed mid-stream as truncated, and one reset mid-stream as reset', async () => {
+    // destroy() with nothing unread sends a FIN: the stream was cut, not reset
+    const closed = await send(async (_q, res) => {
       sseHead(res);
       res.write(tokenChunk('a'));
       await sleep(20);
       res.socket?.destroy();
     });
-    expect(r.ok).toBe(false);
-    expect(r.errorClass).toBe('reset');
-    expect(r.chunkUs).toHaveLength(1);
+    expect(closed.ok).toBe(false);
+    expect(closed.errorClass).toBe('truncated');
+    expect(closed.chunkUs).toHaveLength(1);
+    const reset = await send(async (_q, res) => {
+      sseHead(res);
+      res.write(tokenChunk('a'));
+      await sleep(20);
+      res.socket?.resetAndDestroy();
+    });
+    expect(reset.errorClass).toBe('reset');
+    expect(reset.chunkUs).toHaveLength(1);
   });
 
   it('times out a stalled stream with the idle deadline', async () => {

@@ -2,6 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { SseParser } from '../../../src/backend/openai/sse.js';
 
 const utf8 = (latin1: string): string => Buffer.from(latin1, 'latin1').toString('utf8');
+/** no event in these tests comes near the limit (sse-limit.test.ts tests it) */
+const noOverflow = (): never => {
+  throw new Error('unexpected maxEventBytes overflow');
+};
 
 function collect(chunks: (string | Buffer)[], end = true) {
   const data: string[] = [];
@@ -13,6 +17,7 @@ function collect(chunks: (string | Buffer)[], end = true) {
       if (rs !== -1) raw.push(utf8(text.slice(rs, re)));
     },
     onSseErrorField: (d) => errors.push(utf8(d)),
+    onSseOverflow: noOverflow,
   });
   for (const c of chunks) p.push(typeof c === 'string' ? Buffer.from(c) : c);
   if (end) p.end();
@@ -88,7 +93,7 @@ describe('SseParser', () => {
 
   it('does not hold on to the caller\'s buffers across reads', () => {
     const data: string[] = [];
-    const p = new SseParser({ onSseData: (t, s, e) => data.push(t.slice(s, e)), onSseErrorField: () => undefined });
+    const p = new SseParser({ onSseData: (t, s, e) => data.push(t.slice(s, e)), onSseErrorField: () => undefined, onSseOverflow: noOverflow });
     const first = Buffer.from('data: {"a":1}\n');
     p.push(first);
     first.fill(0x41); // the transport may reuse its memory
@@ -122,6 +127,7 @@ describe('SseParser', () => {
       const p = new SseParser({
         onSseData: (t, s, e) => seen.push(t.slice(s, e)),
         onSseErrorField: () => undefined,
+        onSseOverflow: noOverflow,
         fastEvent: (t, pos) => {
           const m = /^data: (T\d)\n\n/.exec(t.slice(pos));
           if (!m) return -1;
