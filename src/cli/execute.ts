@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { cpus, platform } from 'node:os';
 import { join } from 'node:path';
-import { request } from 'undici';
+import { request } from '../core/http.js';
 import { runClock } from '../core/clock.js';
 import { ExitCode, InvalidInputError, InvalidRunError } from '../core/errors.js';
 import type { RequestRecord } from '../core/record.js';

@@ -1,7 +1,7 @@
 // One HTTP GET of a metrics endpoint with undici: Accept negotiation, a hard timeout, a size cap,
 // gzip/deflate bodies. Shared by `inferload scrape` and the run-time scraper.
 import { gunzipSync, inflateSync } from 'node:zlib';
-import { request } from 'undici';
+import { request } from '../core/http.js';
 import { ExitCode, InferloadError } from '../core/errors.js';
 
 /** Accept header preferring Prometheus text 0.0.4 (prometheus_client switches to OpenMetrics whenever the header mentions it). */

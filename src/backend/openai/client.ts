@@ -2,7 +2,8 @@
 // wrappers), stamps taken when bytes arrive, SSE framing in sse.ts, one JSON.parse per event.
 // Everything whose size the server decides is bounded: one SSE event and a body that is not a
 // stream (maxEventBytes), the header block (MAX_HEADER_BYTES), the error text kept (4 KiB).
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher, Pool as PoolInstance } from 'undici';
+import { Pool } from '../../core/http.js';
 import type { Clock } from '../../core/clock.js';
 import { redactSecret } from '../../core/secret.js';
 import type { RequestRecord } from '../../core/record.js';
@@ -145,7 +146,7 @@ function scrub(text: string, secret: string | undefined): string {
 export class OpenAIBackend implements Backend {
   /** events per parsing path, over every request this backend sent (a server whose chunks defeat the fast paths shows here) */
   private readonly stats: ParseStats = { template: 0, search: 0, json: 0 };
-  private readonly pool: Pool;
+  private readonly pool: PoolInstance;
   private readonly path: string;
   private readonly headers: Record<string, string>;
   private readonly maxEventBytes: number;
