@@ -10,7 +10,8 @@ import { ExitCode, InvalidInputError, InvalidRunError } from '../core/errors.js'
 import type { RequestRecord } from '../core/record.js';
 import type { ScenarioSpec } from '../core/types.js';
 import { OpenAIBackend, type OpenAIBackendOptions } from '../backend/openai/client.js';
-import { MAX_WORKERS, WorkerPoolBackend } from '../backend/worker/pool.js';
+import { WorkerPoolBackend } from '../backend/worker/pool.js';
+import { MAX_WORKERS, workersProblem } from '../backend/worker/limits.js';
 import type { Backend } from '../backend/types.js';
 import { Engine, type EngineOutcome } from '../engine/engine.js';
 import { HealthMonitor } from '../engine/health.js';
@@ -454,9 +455,7 @@ function expectedConcurrency(spec: ScenarioSpec): number {
 }
 
 /** What is wrong with a `--workers` value, and the fix. */
-export function workersProblem(found: string): string {
-  return `expected an integer from 1 to ${MAX_WORKERS} (client threads; 1 = no worker threads), found "${found}"; e.g. --workers 2`;
-}
+export { workersProblem } from '../backend/worker/limits.js';
 
 /** The exit code a finished run deserves (cli.md). */
 export function exitCodeOf(result: RunResult, strict: boolean): ExitCode {

@@ -2,20 +2,14 @@
 // process.exit, mapping typed errors to cli.md's exit codes.
 import { Command, CommanderError, Option } from 'commander';
 import { ExitCode, InferloadError, InvalidInputError, type InputProblem } from '../core/errors.js';
-import { MAX_WORKERS } from '../backend/worker/pool.js';
+import { MAX_WORKERS, workersProblem } from '../backend/worker/limits.js';
 import { listProfiles } from '../sim/profiles.js';
-import { runSimCommand } from '../sim/main.js';
-import { renderConsoleSummary } from '../report/console.js';
-import { executeRun, workersProblem, type ExecuteOptions, type RunControl } from './execute.js';
-import { startProgress } from './progress.js';
-import { resolveScenario, type RunFlags } from './scenario.js';
-import { executeSweep, renderSweepSummary } from './sweep.js';
-import { runScrapeCommand } from './scrape-command.js';
-import { runCompareCommand } from './compare-command.js';
-import { runBaselineCommand } from './baseline-command.js';
-import { runReportCommand } from './report-command.js';
-import { runMergeCommand } from './merge-command.js';
+import type { ExecuteOptions, RunControl } from './execute.js';
+import type { RunFlags } from './scenario.js';
 import { VERSION } from './version.js';
+// Each command loads what it needs when it runs (dynamic imports below): the scenario schema,
+// the HTTP client, the simulator, the report renderers. Loading all of it for every command cost
+// about half a CPU-second of start-up, paid again by every `--help`, `report` and `compare`.
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -38,7 +32,10 @@ export function buildProgram(exit: (code: number) => void): Command {
     const problems: InputProblem[] = [];
     const { checkpointS, workers } = parseSharedFlags(checkpoint, workersFlag, problems);
     if (problems.length > 0) throw new InvalidInputError(problems);
+    const { resolveScenario } = await import('./scenario.js');
     const spec = resolveScenario(scenario, flags);
+    const [{ executeRun }, { renderConsoleSummary }] = await Promise.all([import('./execute.js'), import('../report/console.js')]);
+    const progress = await liveProgress(quiet);
     let control: RunControl | null = null;
     let signals = 0;
     const onSignal = (sig: NodeJS.Signals): void => {
@@ -77,7 +74,7 @@ export function buildProgram(exit: (code: number) => void): Command {
       onStart: (c) => {
         control = c;
       },
-      progress: liveProgress(quiet),
+      progress,
     });
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -102,7 +99,10 @@ export function buildProgram(exit: (code: number) => void): Command {
     const problems: InputProblem[] = sweepRefusals(allFlags);
     const { checkpointS, workers } = parseSharedFlags(checkpoint, workersFlag, problems);
     if (problems.length > 0) throw new InvalidInputError(problems);
+    const { resolveScenario } = await import('./scenario.js');
     const spec = resolveScenario(scenario, flags);
+    const { executeSweep, renderSweepSummary } = await import('./sweep.js');
+    const progress = await liveProgress(quiet);
     let control: RunControl | null = null;
     let stopped = false;
     const onSignal = (sig: NodeJS.Signals): void => {
@@ -120,7 +120,7 @@ export function buildProgram(exit: (code: number) => void): Command {
       strict,
       checkpointS,
       argv: redactArgv(process.argv.slice(2)),
-      progress: liveProgress(quiet),
+      progress,
       onStep: (c) => {
         control = c;
       },
@@ -147,7 +147,7 @@ export function buildProgram(exit: (code: number) => void): Command {
     .option('--benchmark-json-bigger <file>', "write github-action-benchmark's customBiggerIsBetter JSON (throughputs)")
     .option('--seed <n>', 'seed of the bootstrap', '1')
     .action(async (baseline: string, current: string, flags: Record<string, string>) => {
-      exit(await runCompareCommand(baseline, current, flags, io));
+      exit(await (await import('./compare-command.js')).runCompareCommand(baseline, current, flags, io));
     });
 
   const baselineCmd = program.command('baseline').description('keep several runs as the baseline of the regression gate');
@@ -158,7 +158,7 @@ export function buildProgram(exit: (code: number) => void): Command {
     .argument('<results>', 'results.json of a complete run')
     .option('--max-runs <n>', 'how many runs the baseline keeps', '10')
     .action(async (baseline: string, results: string, flags: { maxRuns?: string }) => {
-      exit(await runBaselineCommand('add', baseline, results, flags, io));
+      exit(await (await import('./baseline-command.js')).runBaselineCommand('add', baseline, results, flags, io));
     });
   baselineCmd
     .command('show')
@@ -166,7 +166,7 @@ export function buildProgram(exit: (code: number) => void): Command {
     .argument('<baseline>', 'baseline file')
     .option('--json', 'print JSON')
     .action(async (baseline: string, flags: { json?: boolean }) => {
-      exit(await runBaselineCommand('show', baseline, undefined, flags, io));
+      exit(await (await import('./baseline-command.js')).runBaselineCommand('show', baseline, undefined, flags, io));
     });
 
   program
@@ -175,7 +175,7 @@ export function buildProgram(exit: (code: number) => void): Command {
     .argument('<results...>', 'results.json of each shard')
     .option('--out <dir>', 'where the merged results.json and reports go')
     .action(async (results: string[], flags: { out?: string }) => {
-      exit(await runMergeCommand(results, flags, io));
+      exit(await (await import('./merge-command.js')).runMergeCommand(results, flags, io));
     });
 
   program
@@ -184,7 +184,7 @@ export function buildProgram(exit: (code: number) => void): Command {
     .argument('<results>', 'a results.json')
     .option('--out <dir>', 'write the reports here (default: beside results.json)')
     .action(async (results: string, flags: { out?: string }) => {
-      exit(await runReportCommand(results, flags, io));
+      exit(await (await import('./report-command.js')).runReportCommand(results, flags, io));
     });
 
   program
@@ -198,7 +198,7 @@ export function buildProgram(exit: (code: number) => void): Command {
     )
     .option('--check', 'exit 104 when any line breaks the format (like promtool check metrics)')
     .action(async (source: string, flags: { once?: boolean; json?: boolean; format: 'auto' | 'prometheus' | 'openmetrics'; check?: boolean }) => {
-      exit(await runScrapeCommand(source, flags, { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s), stdin: process.stdin }));
+      exit(await (await import('./scrape-command.js')).runScrapeCommand(source, flags, { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s), stdin: process.stdin }));
     });
 
   program
@@ -222,7 +222,7 @@ export function buildProgram(exit: (code: number) => void): Command {
       if (!listProfiles().some((p) => p.name === flags.profile))
         problems.push({ path: '--profile', message: `unknown profile "${flags.profile}"; expected one of ${listProfiles().map((p) => p.name).join(', ')}` });
       if (problems.length > 0) throw new InvalidInputError(problems);
-      await runSimCommand({ port, host: flags.host, profile: flags.profile, speed, seed, emitTimestamps: flags.emitTimestamps });
+      await (await import('../sim/main.js')).runSimCommand({ port, host: flags.host, profile: flags.profile, speed, seed, emitTimestamps: flags.emitTimestamps });
       exit(ExitCode.ok);
     });
 
@@ -389,8 +389,9 @@ function wrap(text: string, width: number): string[] {
 }
 
 /** The live progress line, on a TTY unless --quiet. */
-function liveProgress(quiet: boolean | undefined): ExecuteOptions['progress'] {
+async function liveProgress(quiet: boolean | undefined): Promise<ExecuteOptions['progress']> {
   if (quiet || process.stderr.isTTY !== true) return undefined;
+  const { startProgress } = await import('./progress.js');
   return (engine, recorder, totalS, now) => startProgress(engine, recorder, totalS, now);
 }
 

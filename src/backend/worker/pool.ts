@@ -30,7 +30,8 @@ import {
 } from './protocol.js';
 
 /** `--workers` accepts 1 (the in-thread client) to this many. */
-export const MAX_WORKERS = 64;
+export { MAX_WORKERS } from './limits.js';
+import { MAX_WORKERS } from './limits.js';
 
 export interface WorkerPoolBackendOptions extends OpenAIBackendOptions {
   /** client threads, 1..MAX_WORKERS */
