@@ -194,6 +194,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
       temperature: spec.workload.temperature,
       idleTimeoutS: spec.target.timeoutS,
       clock: liveClock,
+      ...(spec.target.maxEventBytes !== undefined && { maxEventBytes: spec.target.maxEventBytes }),
     };
     // --workers N > 1: the same client in N worker threads (each preconnects its share)
     const backend = workers > 1 ? new WorkerPoolBackend({ ...backendOptions, workers }) : new OpenAIBackend(backendOptions);

@@ -305,6 +305,7 @@ function toSpec(parsed: ParsedScenario): ScenarioSpec {
       metrics: target.metrics.map((m) => (typeof m === 'string' ? { url: m, intervalS: 1 } : { url: m.url, intervalS: m.interval })),
       timeoutS: target.timeout,
       ...(target.gpuCount !== undefined && { gpuCount: target.gpuCount }),
+      ...(target.maxEventBytes !== undefined && { maxEventBytes: target.maxEventBytes }),
     },
     simulator: {
       profile: simulator.profile,

@@ -553,6 +553,11 @@ function targetSchema() {
       gpuCount: integer(1)
         .describe('GPUs behind the target, for capacity per GPU when no GPU exporter is scraped')
         .optional(),
+      maxEventBytes: integer(1024, 256 * 1024 * 1024)
+        .describe(
+          'the most bytes of one SSE event (or of a non-streamed body) the client holds; a server that sends more fails the request as invalid_response (default 4194304: 4 MiB)',
+        )
+        .optional(),
     },
     'a mapping like {url: http://127.0.0.1:8000/v1, model: my-model}',
   ).describe('the server under test; omitted: the built-in simulator');

@@ -56,6 +56,8 @@ export interface TargetSpec {
   timeoutS: number;
   /** GPUs behind the target, declared (a GPU exporter's count wins when scraped) */
   gpuCount?: number;
+  /** the most bytes of one SSE event (or a non-streamed body) the client holds (default 4 MiB) */
+  maxEventBytes?: number;
 }
 
 /** How `inferload sweep` searches the sustainable rate. */
