@@ -187,6 +187,87 @@ export function collectWarnings(result: RunResult): ReportWarning[] {
   return out;
 }
 
+/** What ended the requests the run itself cut (summary.requests.interrupted), read from its status. */
+export type CutCause = 'graceful-stop' | 'early-stop' | 'interrupt' | 'target-failed' | 'running';
+
+/** Requests the run cut before they ended, for the headline of every report. Texts are raw (escape them for the target). */
+export interface CutRequests {
+  count: number;
+  /** of the requests sent after warm-up (which the cut ones are part of); null when none was sent */
+  shareOfSent: number | null;
+  cause: CutCause;
+  /** the headline sentence: how many, what share, what cut them and what that means */
+  sentence: string;
+  /** a few words for a tile: the share and the cause */
+  short: string;
+}
+
+/** At or above this share of sent requests cut at the graceful stop, the server fell behind the offered load. */
+export const FELL_BEHIND_SHARE = 0.05;
+
+/**
+ * The requests the run cut (still in flight at its end), or null when there were none. Which
+ * end cut them comes from results.json: status `interrupted` is a signal (SIGINT/SIGTERM, which
+ * the status reason names); `complete` with a reason is an early stop (abortOnFail); `complete`
+ * without one is the graceful stop after the last arrival (the schedule's end or --requests N);
+ * `failed` is the run giving up on a target that failed. Results written before the count existed
+ * have no `interrupted` field: nothing is claimed for them.
+ */
+export function cutRequests(result: RunResult): CutRequests | null {
+  const r = result.summary.requests;
+  const count = r.interrupted ?? 0;
+  if (!(count > 0)) return null;
+  const shareOfSent = r.sent > 0 ? count / r.sent : null;
+  const n = `${count} request${count === 1 ? '' : 's'}${shareOfSent !== null ? ` (${fmtPct(shareOfSent)} of sent)` : ''}`;
+  const were = count === 1 ? 'was' : 'were';
+  const graceS = typeof result.run.load.gracefulStopS === 'number' ? result.run.load.gracefulStopS : null;
+  const grace = graceS !== null ? `the graceful stop (${fmt(graceS, graceS % 1 === 0 ? 0 : 1)} s)` : 'the graceful stop';
+  const notCounted = `${count === 1 ? 'It counts' : 'They count'} as neither completed nor failed, and no latency figure includes ${count === 1 ? 'it' : 'them'}.`;
+  const reason = result.status_reason !== null ? oneLine(result.status_reason, 200) : null;
+  let cause: CutCause;
+  let sentence: string;
+  let short: string;
+  switch (result.status) {
+    case 'interrupted': {
+      // the signal cut them, not the server: say so, and name the signal when the reason does
+      const signal = reason?.match(/\bSIG[A-Z]+\b/)?.[0];
+      cause = 'interrupt';
+      sentence = `${n} ${were} still in flight when the run was interrupted${signal ? ` by ${signal}` : reason ? ` (${reason})` : ''} and ${were} cut: the interrupt ended ${count === 1 ? 'it' : 'them'}, not the server. ${notCounted}`;
+      short = 'in flight at the interrupt';
+      break;
+    }
+    case 'complete':
+      if (reason !== null) {
+        cause = 'early-stop';
+        sentence = `${n} ${were} still waiting when the run stopped early (${reason}) and ${were} cut at ${grace}. ${notCounted}`;
+        short = 'still waiting at the early stop';
+      } else {
+        cause = 'graceful-stop';
+        const behind = shareOfSent !== null && shareOfSent >= FELL_BEHIND_SHARE;
+        sentence = behind
+          ? `${n} ${were} still waiting when the run ended: the server fell behind, and ${count === 1 ? 'it was' : 'they were'} cut at ${grace}. ${notCounted}`
+          : `${n} ${were} still waiting when the run ended: the server had not finished ${count === 1 ? 'it' : 'them'} by ${grace}, and ${count === 1 ? 'it was' : 'they were'} cut. ${notCounted}`;
+        short = 'still waiting at the graceful stop';
+      }
+      break;
+    case 'failed':
+      cause = 'target-failed';
+      sentence = `${n} ${were} still in flight when the run gave up on the target and ${were} cut. ${notCounted}`;
+      short = 'in flight when the run gave up';
+      break;
+    case 'running':
+      cause = 'running';
+      sentence = `${n} ${count === 1 ? 'has' : 'have'} been cut so far (partial results). ${notCounted}`;
+      short = 'so far';
+      break;
+    default: {
+      const never: never = result.status;
+      throw new Error(`unknown run status ${String(never)}`);
+    }
+  }
+  return { count, shareOfSent, cause, sentence, short: shareOfSent !== null ? `${fmtPct(shareOfSent)} of sent · ${short}` : short };
+}
+
 /** Whether any window carries a scraped server or GPU signal. */
 export function hasServerSignals(result: RunResult): boolean {
   return result.windows.some((w) => Object.keys(w.server ?? {}).length > 0 || (w.gpus?.length ?? 0) > 0);

@@ -1,6 +1,7 @@
 // The console summary: what a person reads in five seconds at the end of a run. A pure
 // function of the RunResult; the CLI prints it.
 import type { RunResult } from '../results/types.js';
+import { cutRequests } from './common.js';
 
 const fmt = (v: number | null | undefined, digits = 1): string =>
   v === null || v === undefined || Number.isNaN(v) ? '-' : v.toFixed(digits);
@@ -29,11 +30,11 @@ export function renderConsoleSummary(result: RunResult, files: { dir: string }):
         : ''
       : ` [${result.status.toUpperCase()}${result.status_reason ? `: ${safeText(result.status_reason)}` : ''}]`;
   lines.push(
-    `inferload ${safeText(result.run.scenario)} → ${safeText(result.run.target.url)} (${safeText(result.run.target.model)}, ${result.run.target.endpoint})${status}`,
+    `inferload ${safeText(result.run.scenario)} → ${safeText(result.run.target.url)} (${safeText(result.run.target.model)}, ${safeText(result.run.target.endpoint)})${status}`,
   );
   lines.push(
     `  requests   ${r.sent} sent, ${r.completed} completed, ${r.failed} failed, ${r.dropped} dropped` +
-      (r.interrupted > 0 ? `, ${r.interrupted} cut at the stop` : '') +
+      ((r.interrupted ?? 0) > 0 ? `, ${r.interrupted} cut at the end` : '') +
       (r.warmup_sent > 0 ? `  (+${r.warmup_sent} in warm-up, not counted)` : '') +
       `  over ${fmt(s.duration_s)} s`,
   );
@@ -41,6 +42,9 @@ export function renderConsoleSummary(result: RunResult, files: { dir: string }):
   lines.push(
     `  throughput ${fmt(s.throughput.request_per_s, 2)} req/s, ${fmt(s.throughput.output_tokens_per_s, 0)} output tok/s, goodput ${fmt(s.throughput.goodput_request_per_s, 2)} req/s${rate}`,
   );
+  // right under the counts, before any latency: the latencies below leave these requests out
+  const cut = cutRequests(result);
+  if (cut) lines.push(`  CUT        ${safeText(cut.sentence)}`);
   lines.push('');
   lines.push(`  ${pad('latency (ms)', 16)}${['p50', 'p90', 'p95', 'p99', 'p99.9', 'max', 'count'].map((h) => lpad(h, 10)).join('')}`);
   const rows: [string, keyof typeof s.latency_ms][] = [
@@ -60,8 +64,8 @@ export function renderConsoleSummary(result: RunResult, files: { dir: string }):
   const errs = Object.entries(s.errors).filter(([, n]) => n > 0);
   if (errs.length > 0) {
     lines.push('');
-    lines.push(`  errors     ${errs.map(([k, n]) => `${k} ${n}`).join(', ')}`);
-    for (const e of result.error_samples.slice(0, 3)) lines.push(`             ${e.error_class} x${e.count}: ${safeText(e.message).slice(0, 160)}`);
+    lines.push(`  errors     ${errs.map(([k, n]) => `${safeText(k)} ${n}`).join(', ')}`);
+    for (const e of result.error_samples.slice(0, 3)) lines.push(`             ${safeText(e.error_class)} x${e.count}: ${safeText(e.message).slice(0, 160)}`);
   }
   if (result.slo.length > 0) {
     lines.push('');
@@ -74,9 +78,9 @@ export function renderConsoleSummary(result: RunResult, files: { dir: string }):
   if (!g.valid) {
     lines.push('');
     lines.push('  WARNING: the load generator may have been the bottleneck; latencies may be its own:');
-    for (const w of g.warnings) lines.push(`    - ${w}`);
+    for (const w of g.warnings) lines.push(`    - ${safeText(w)}`);
   }
   lines.push('');
-  lines.push(`  results    ${files.dir}/results.json  (requests.jsonl, report.html and report.md beside it)`);
+  lines.push(`  results    ${safeText(files.dir)}/results.json  (requests.jsonl, report.html and report.md beside it)`);
   return lines.join('\n');
 }

@@ -12,6 +12,7 @@ import { buildCharts, PERCENTILE_COLORS, timeDomainS, type ChartSection, type Re
 import {
   chunkParsingText,
   collectWarnings,
+  cutRequests,
   fmt,
   type ReportWarning,
   fmtBytes,
@@ -149,6 +150,9 @@ h3 { font-size: 15px; margin: 18px 0 4px; color: var(--muted); text-transform: u
 .verdict.fail { background: var(--bad-bg); color: var(--bad); border: 1px solid #f3b4ae; }
 .verdict.none { background: var(--bg-soft); color: var(--muted); border: 1px solid var(--line); }
 .verdict small { font-weight: normal; font-size: 13px; }
+.verdict .cut { margin-top: 4px; font-size: 14px; font-weight: normal; color: var(--fg); }
+.verdict .cut b { color: var(--bad); }
+.verdict .cut.interrupt b { color: var(--warn); }
 .banner { margin: 6px 0; padding: 8px 12px; border-radius: 6px; border-left: 5px solid; overflow-wrap: anywhere; }
 .banner.error { background: var(--bad-bg); border-color: var(--bad); }
 .banner.warning { background: var(--warn-bg); border-color: #e0a100; }
@@ -160,6 +164,7 @@ h3 { font-size: 15px; margin: 18px 0 4px; color: var(--muted); text-transform: u
 .tile { border: 1px solid var(--line); border-radius: 6px; padding: 8px 10px; background: var(--bg-soft); }
 .tile .k { font-size: 12px; color: var(--muted); }
 .tile .v { font-size: 20px; font-weight: 600; font-variant-numeric: tabular-nums; }
+.tile .v .u { font-size: 13px; font-weight: 600; color: var(--muted); }
 .tile .s { font-size: 12px; color: var(--muted); overflow-wrap: anywhere; }
 .tile.bad { border-color: #f3b4ae; background: var(--bad-bg); }
 .tile.bad .v { color: var(--bad); }
@@ -193,7 +198,8 @@ pre { background: var(--bg-soft); border: 1px solid var(--line); padding: 8px; b
 dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; margin: 8px 0; }
 dl.meta dt { color: var(--muted); }
 dl.meta dd { margin: 0; overflow-wrap: anywhere; }
-@media (max-width: 820px) { .tiles { grid-template-columns: repeat(3, minmax(0, 1fr)); } }
+.tiles.seven { grid-template-columns: repeat(7, minmax(0, 1fr)); }
+@media (max-width: 820px) { .tiles, .tiles.seven { grid-template-columns: repeat(3, minmax(0, 1fr)); } }
 footer { margin-top: 30px; font-size: 12px; color: var(--muted); }
 @page { size: A4; margin: 12mm; }
 @media print {
@@ -206,6 +212,7 @@ footer { margin-top: 30px; font-size: 12px; color: var(--muted); }
   pre { max-height: none; }
   .grid2 { grid-template-columns: 1fr 1fr; }
   .tiles { grid-template-columns: repeat(6, minmax(0, 1fr)); gap: 4px; }
+  .tiles.seven { grid-template-columns: repeat(7, minmax(0, 1fr)); }
   .tile { padding: 5px 6px; }
   .tile .v { font-size: 14px; }
   .tile .s { font-size: 10px; }
@@ -301,15 +308,27 @@ function headline(result: RunResult, verdict: ReturnType<typeof sloVerdict>): Ma
   const t = run.target;
   const sim = t.simulator ? html` · built-in simulator (profile ${t.simulator.profile}, speed ${t.simulator.speed})` : '';
   const status = result.status === 'complete' ? '' : html` · <b>status ${result.status}</b>`;
-  let verdictBar: Markup;
-  if (verdict === null) verdictBar = html`<div class="verdict none">No SLOs defined <small>— the scenario sets no thresholds, so there is no pass/fail verdict.</small></div>`;
-  else if (verdict.failed === 0)
-    verdictBar = html`<div class="verdict pass">PASS <small>— all ${verdict.total} SLO${verdict.total === 1 ? '' : 's'} held</small></div>`;
-  else
-    verdictBar = html`<div class="verdict fail">FAIL <small>— ${verdict.failed} of ${verdict.total} SLO${verdict.total === 1 ? '' : 's'} failed: ${result.slo
+  let verdictClass: 'none' | 'pass' | 'fail';
+  let verdictText: Markup;
+  if (verdict === null) {
+    verdictClass = 'none';
+    verdictText = html`No SLOs defined <small>— the scenario sets no thresholds, so there is no pass/fail verdict.</small>`;
+  } else if (verdict.failed === 0) {
+    verdictClass = 'pass';
+    verdictText = html`PASS <small>— all ${verdict.total} SLO${verdict.total === 1 ? '' : 's'} held</small>`;
+  } else {
+    verdictClass = 'fail';
+    verdictText = html`FAIL <small>— ${verdict.failed} of ${verdict.total} SLO${verdict.total === 1 ? '' : 's'} failed: ${result.slo
       .filter((v) => !v.passed)
       .map((v) => oneLine(v.name, 120))
-      .join(', ')}</small></div>`;
+      .join(', ')}</small>`;
+  }
+  // requests the run cut never reach the SLOs: a PASS over the rest must not read as "all fine"
+  const cut = cutRequests(result);
+  const cutLine = cut
+    ? html`<div class="cut ${cut.cause}"><b>Cut at the end:</b> ${cut.sentence}${verdict !== null ? ' The SLOs judged only the requests that ended.' : ''}</div>`
+    : '';
+  const verdictBar = html`<div class="verdict ${verdictClass}">${verdictText}${cutLine}</div>`;
   return html`<header>
 <div class="brand">inferload report</div>
 <h1>${oneLine(run.scenario, 200)}</h1>
@@ -338,8 +357,13 @@ function banner(w: ReportWarning): Markup {
   }${rest.length > 0 ? html`<details><summary>${rest.length} more</summary><ul>${rest.slice(0, 100).map((d) => html`<li>${oneLine(d, 400)}</li>`)}</ul></details>` : ''}</div>\n`;
 }
 
+/** A value's trailing unit, set smaller than its number so that a row of seven tiles keeps "42.50 req/s" on one line. */
+const TILE_UNIT = /^(.*\d)\s+(req\/s|tok\/s|ms|s)$/;
+
 function tile(k: string, v: string, sub: string | Markup = '', cls = ''): Markup {
-  return html`<div class="tile ${cls}"><div class="k">${k}</div><div class="v">${v}</div><div class="s">${sub}</div></div>`;
+  const unit = TILE_UNIT.exec(v);
+  const value = unit ? html`${unit[1]!}<span class="u"> ${unit[2]!}</span>` : v;
+  return html`<div class="tile ${cls}"><div class="k">${k}</div><div class="v">${value}</div><div class="s">${sub}</div></div>`;
 }
 
 function tiles(result: RunResult): Markup {
@@ -363,12 +387,17 @@ function tiles(result: RunResult): Markup {
       .slice(0, 3)
       .map(([k, n]) => `${oneLine(k, 24)} ${n}`)
       .join(', ') + (failedBy.length > 3 ? `, +${failedBy.length - 3} classes` : '');
-  return html`<section class="tiles" aria-label="headline numbers">
+  // requests the run cut get a tile of their own beside completed and failed (the three add up
+  // to sent); the first row then holds what became of the requests, seven tiles wide
+  const cut = cutRequests(result);
+  const cutTile = cut ? tile('cut at the end', String(cut.count), cut.short, cut.cause === 'interrupt' ? 'warn' : 'bad') : '';
+  return html`<section class="tiles${cut ? ' seven' : ''}" aria-label="headline numbers">
 ${tile('duration (measured)', `${fmt(s.duration_s, 1)} s`, warm.trim() || 'no warm-up')}
 ${tile('arrival rate', s.rate.achieved_per_s !== null ? `${fmt(s.rate.achieved_per_s, 2)} req/s` : '-', rate)}
 ${tile('requests sent', String(r.sent), r.warmup_sent > 0 ? `+${r.warmup_sent} in warm-up (not counted)` : 'after warm-up')}
 ${tile('completed', String(r.completed), r.sent > 0 ? `${fmtPct(r.completed / r.sent)} of sent` : '', r.completed === 0 ? 'bad' : '')}
 ${tile('failed', String(r.failed), r.failed > 0 ? failedText : 'no failures', r.failed > 0 ? 'bad' : '')}
+${cutTile}
 ${tile('dropped', String(r.dropped), r.dropped > 0 ? 'in-flight cap reached' : 'none', r.dropped > 0 ? 'warn' : '')}
 ${tile('throughput', `${fmt(s.throughput.request_per_s, 2)} req/s`, 'completed requests')}
 ${tile('output tokens', `${fmt(s.throughput.output_tokens_per_s, 0)} tok/s`, `${fmt(s.throughput.total_tokens_per_s, 0)} tok/s with prompts`)}

@@ -6,6 +6,7 @@ import { signalUnit } from './charts.js';
 import {
   chunkParsingText,
   collectWarnings,
+  cutRequests,
   escapeMarkdown as md,
   fmt,
   fmtBytes,
@@ -57,6 +58,9 @@ export function renderMarkdown(result: RunResult): string {
   if (verdict === null) out.push('**No SLOs defined**: the scenario sets no thresholds, so there is no pass/fail verdict.', '');
   else if (verdict.failed === 0) out.push(`**PASS**: all ${verdict.total} SLO${verdict.total === 1 ? '' : 's'} held.`, '');
   else out.push(`**FAIL**: ${verdict.failed} of ${verdict.total} SLO${verdict.total === 1 ? '' : 's'} failed.`, '');
+  // requests the run cut never reach the SLOs: a PASS over the rest must not read as "all fine"
+  const cut = cutRequests(result);
+  if (cut) out.push(`**Cut at the end:** ${md(cut.sentence + (verdict !== null ? ' The SLOs judged only the requests that ended.' : ''), 1200)}`, '');
 
   const t = run.target;
   const sim = t.simulator ? ` (built-in simulator, profile ${md(t.simulator.profile, 60)}, speed ${t.simulator.speed})` : '';
@@ -73,7 +77,7 @@ export function renderMarkdown(result: RunResult): string {
     ['duration', `${fmt(s.duration_s, 1)} s measured${run.warmup_s > 0 ? ` (after ${fmt(run.warmup_s, 0)} s warm-up)` : ''}`],
     [
       'requests',
-      `${r.sent} sent · ${r.completed} completed · ${r.failed} failed · ${r.dropped} dropped${r.warmup_sent > 0 ? ` (+${r.warmup_sent} in warm-up, not counted)` : ''}`,
+      `${r.sent} sent · ${r.completed} completed · ${r.failed} failed${cut ? ` · **${cut.count} cut at the end**` : ''} · ${r.dropped} dropped${r.warmup_sent > 0 ? ` (+${r.warmup_sent} in warm-up, not counted)` : ''}`,
     ],
     ['throughput', `${fmt(s.throughput.request_per_s, 2)} req/s · ${fmt(s.throughput.output_tokens_per_s, 0)} output tok/s · ${fmt(s.throughput.total_tokens_per_s, 0)} total tok/s`],
     [

@@ -156,6 +156,31 @@ describe.skipIf(!haveChromium)('report.html in headless Chromium', () => {
     await o.page.close();
   }, 60_000);
 
+  it('shows the requests cut at the end above the fold: a tile beside completed and failed, and the verdict says it', async () => {
+    // the outside check's run: a ramp into overload, 838 of 2 420 requests cut at the graceful stop
+    const result = syntheticResult({ server: true });
+    Object.assign(result.summary.requests, { sent: 2420, completed: 1582, failed: 0, interrupted: 838 });
+    const o = await open(result, { width: 1280, height: 900 });
+    await expectClean(o, result);
+    const tile = o.page.locator('.tile', { has: o.page.locator('.k', { hasText: 'cut at the end' }) });
+    expect(await tile.locator('.v').textContent()).toBe('838');
+    expect(await tile.locator('.s').textContent()).toBe('34.6 % of sent · still waiting at the graceful stop');
+    const line = o.page.locator('.verdict .cut');
+    expect(await line.textContent()).toContain('838 requests (34.6 % of sent) were still waiting when the run ended: the server fell behind');
+    for (const box of [await tile.boundingBox(), await line.boundingBox()]) expect(box!.y + box!.height).toBeLessThan(900);
+    // completed, failed and cut share the first row of tiles
+    const rowOf = async (k: string): Promise<number> =>
+      Math.round((await o.page.locator('.tile', { has: o.page.locator('.k', { hasText: new RegExp(`^${k}$`) }) }).boundingBox())!.y);
+    expect(new Set([await rowOf('completed'), await rowOf('failed'), await rowOf('cut at the end')]).size).toBe(1);
+    // seven tiles a row still fit their values on one line, nothing spills out of a tile
+    const spills = await inPage<string[]>(
+      o.page,
+      `Array.from(document.querySelectorAll('.tiles .tile .v')).filter((v) => v.scrollWidth > v.clientWidth + 1 || v.getBoundingClientRect().height > 2 * parseFloat(getComputedStyle(v).fontSize)).map((v) => v.textContent)`,
+    );
+    expect(spills).toEqual([]);
+    await o.page.close();
+  }, 60_000);
+
   it('shows hostile strings as text and runs none of them', async () => {
     const result = withHostileStrings(syntheticResult({ server: true, capacity: true, spikeSoak: true }));
     const o = await open(result);

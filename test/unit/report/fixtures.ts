@@ -1,5 +1,5 @@
 // Hand-made RunResults for the report tests: a ramp past the knee with server and per-GPU signals,
-// errors, drops and a warm-up (real HDR histograms from seeded samples), a run with zero completed
+// errors, drops, a warm-up and the queue cut at the end (real HDR histograms from seeded samples), a run with zero completed
 // requests, and a copy of any result with hostile strings in every user- or server-supplied field.
 import { Rng } from '../../../src/core/rng.js';
 import { encodeHistogram, newHistogram, percentileMs, recordUs, summarizeMs, type Histogram } from '../../../src/metrics/hdr.js';
@@ -17,6 +17,11 @@ export interface SyntheticOptions {
   capacity?: boolean;
   /** results.spike (a spike from 30 s to 45 s, recovered 8 s later) and results.soak (drifting) */
   spikeSoak?: boolean;
+  /**
+   * the run was interrupted (SIGINT) rather than ending with its schedule; either way the requests
+   * still queued at the end (~250 past the knee) are cut, as the engine does
+   */
+  interrupt?: boolean;
   seed?: number;
 }
 
@@ -161,8 +166,12 @@ export function syntheticResult(opts: SyntheticOptions = {}): RunResult {
   const latency = Object.fromEntries(LATENCY_METRICS.map((m) => [m, summarizeMs(run[m])])) as RunResult['summary']['latency_ms'];
   const result: RunResult = {
     schema: 'inferload/results@1',
-    status: opts.noneCompleted ? 'failed' : 'complete',
-    status_reason: opts.noneCompleted ? 'the first 20 requests all failed (last: connect: connect ECONNREFUSED 10.0.0.5:8000)' : null,
+    status: opts.noneCompleted ? 'failed' : opts.interrupt ? 'interrupted' : 'complete',
+    status_reason: opts.noneCompleted
+      ? 'the first 20 requests all failed (last: connect: connect ECONNREFUSED 10.0.0.5:8000)'
+      : opts.interrupt
+        ? 'interrupted by SIGINT'
+        : null,
     run: {
       id: 'ramp-20260101T000000Z',
       scenario: 'ramp',
@@ -174,7 +183,7 @@ export function syntheticResult(opts: SyntheticOptions = {}): RunResult {
       window_s: 1,
       requests_limit: null,
       target: { url: 'http://10.0.0.5:8000/v1', model: 'meta-llama/Llama-3.1-70B-Instruct', endpoint: 'chat', api_key_env: 'OPENAI_API_KEY', simulator: null },
-      load: { executor: 'ramping-arrival-rate', startRate: 8, stages: [{ durationS: nWindows, target: 8 + nWindows }] },
+      load: { executor: 'ramping-arrival-rate', startRate: 8, stages: [{ durationS: nWindows, target: 8 + nWindows }], gracefulStopS: 30 },
       workload: { promptTokens: { dist: 'fixed', value: 512 }, outputTokens: { dist: 'fixed', value: 64 } },
       inferload_version: '0.1.0',
       node_version: 'v22.0.0',
@@ -184,7 +193,8 @@ export function syntheticResult(opts: SyntheticOptions = {}): RunResult {
     },
     summary: {
       duration_s: durationS,
-      requests: { sent, completed, failed, dropped, interrupted: 0, good, warmup_sent: warmupS * 8, warmup_dropped: 0 },
+      // what the server had not finished when the run ended (the queue past the knee) was cut
+      requests: { sent, completed, failed, dropped, interrupted: sent - completed - failed, good, warmup_sent: warmupS * 8, warmup_dropped: 0 },
       errors,
       throughput: {
         request_per_s: r3(completed / durationS),

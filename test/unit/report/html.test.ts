@@ -68,8 +68,9 @@ describe('renderHtml', () => {
       ['dropped', r.dropped],
     ] as const)
       expect(page).toMatch(new RegExp(`<div class="k">${k}</div><div class="v">${v}</div>`));
-    expect(page).toContain(`<div class="v">${withServer.summary.throughput.request_per_s.toFixed(2)} req/s</div>`);
-    expect(page).toContain(`<div class="v">${withServer.summary.throughput.goodput_request_per_s.toFixed(2)} req/s</div>`);
+    // units are set smaller than the numbers
+    expect(page).toContain(`<div class="v">${withServer.summary.throughput.request_per_s.toFixed(2)}<span class="u"> req/s</span></div>`);
+    expect(page).toContain(`<div class="v">${withServer.summary.throughput.goodput_request_per_s.toFixed(2)}<span class="u"> req/s</span></div>`);
     expect(page).toContain('<div class="verdict fail">FAIL <small>— 2 of 3 SLOs failed');
     expect(page).toMatch(/<td class="text">ttft_ms<\/td><td class="text">p\(95\)&lt;500<\/td><td>[\d.]+ ms<\/td><td class="fail">FAIL<\/td>/);
   });
@@ -83,7 +84,7 @@ describe('renderHtml', () => {
     const p = renderHtml(bad);
     const error = p.indexOf('<div class="banner error"');
     const warning = p.indexOf('The load generator may have been the bottleneck');
-    const tiles = p.indexOf('<section class="tiles"');
+    const tiles = p.indexOf('<section class="tiles');
     expect(error).toBeGreaterThan(0);
     expect(error).toBeLessThan(tiles);
     expect(warning).toBeGreaterThan(0);
@@ -105,9 +106,9 @@ describe('renderHtml', () => {
     const p = renderHtml(syntheticResult({ server: true, capacity: true }));
     const capacity = p.indexOf('<h2>Capacity at the SLOs (sweep)</h2>');
     expect(capacity).toBeGreaterThan(0);
-    expect(capacity).toBeLessThan(p.indexOf('<section class="tiles" aria-label="headline numbers">'));
-    expect(p).toContain('<div class="k">sustainable rate</div><div class="v">40.00 req/s</div>');
-    expect(p).toContain('<div class="k">per GPU</div><div class="v">20.00 req/s</div><div class="s">1280 tok/s · 2 GPUs (from the exporter)</div>');
+    expect(capacity).toBeLessThan(p.indexOf('aria-label="headline numbers"'));
+    expect(p).toContain('<div class="k">sustainable rate</div><div class="v">40.00<span class="u"> req/s</span></div>');
+    expect(p).toContain('<div class="k">per GPU</div><div class="v">20.00<span class="u"> req/s</span></div><div class="s">1280 tok/s · 2 GPUs (from the exporter)</div>');
     expect(chartData(p).slice(0, 2).map((c) => c.id)).toEqual(['sweep-latency', 'sweep-throughput']);
     expect(p).toContain('<h3>Error budget (availability SLO 99.90 % over 30 days)</h3>');
     expect(p).toMatch(/alert “page: 2 % of budget in 1 h” \(burn rate &gt; 14\.4\)<\/td><td class="fail">would fire/);

@@ -20,7 +20,9 @@ describe('renderMarkdown', () => {
     expect(md).toContain('| target | http://10.0.0.5:8000/v1 |');
     expect(md).toContain('| model | meta-llama/Llama-3.1-70B-Instruct |');
     const r = withServer.summary.requests;
-    expect(md).toContain(`| requests | ${r.sent} sent · ${r.completed} completed · ${r.failed} failed · ${r.dropped} dropped (+80 in warm-up, not counted) |`);
+    expect(md).toContain(
+      `| requests | ${r.sent} sent · ${r.completed} completed · ${r.failed} failed · **${r.interrupted} cut at the end** · ${r.dropped} dropped (+80 in warm-up, not counted) |`,
+    );
     expect(md).toMatch(/\| goodput \| \d+\.\d\d req\/s \(\d+\.\d % of completed met every SLO\) \|/);
     expect(md.indexOf('[!WARNING]')).toBeLessThan(md.indexOf('## SLOs'));
   });
