@@ -279,3 +279,13 @@ export function sloVerdict(result: RunResult): { passed: number; failed: number;
   const failed = result.slo.filter((s) => !s.passed).length;
   return { passed: result.slo.length - failed, failed, total: result.slo.length };
 }
+
+/**
+ * How a correlation's client series was keyed: "by arrival window" (the requests that arrived in
+ * each window) or "by end window"; results from before results.correlation_alignment: by end.
+ */
+export function correlationAlignmentText(result: RunResult, pair: string): string {
+  const client = pair.split('_vs_')[0] ?? '';
+  const alignment = result.correlation_alignment?.[client] ?? 'end';
+  return alignment === 'arrival' ? 'by arrival window' : 'by end window';
+}

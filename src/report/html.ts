@@ -12,6 +12,7 @@ import { buildCharts, PERCENTILE_COLORS, timeDomainS, type ChartSection, type Re
 import {
   chunkParsingText,
   collectWarnings,
+  correlationAlignmentText,
   cutRequests,
   fmt,
   type ReportWarning,
@@ -467,9 +468,9 @@ ${server.endpoints.slice(0, 50).map(
     .sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]));
   if (corr.length > 0)
     parts.push(html`<h3>Client vs server correlation</h3>
-<p class="note">Pearson r over windows: near +1, the client metric rises with the server signal; near 0, no linear relation.</p>
-<table><thead><tr><th class="text">client metric vs server signal</th><th>r</th></tr></thead><tbody>
-${corr.slice(0, 30).map(([k, r]) => html`<tr><td class="text">${oneLine(k, 200).replace(/_vs_/, ' vs ')}</td><td>${fmt(r, 2)}</td></tr>\n`)}</tbody></table>`);
+<p class="note">Pearson r over windows: near +1, the client metric rises with the server signal; near 0, no linear relation. A request waits behind the queue it found on arrival, so TTFT and E2E are taken by the window requests <i>arrived</i> in (the charts above show them by the window they ended in).</p>
+<table><thead><tr><th class="text">client metric vs server signal</th><th>r</th><th class="text">client series</th></tr></thead><tbody>
+${corr.slice(0, 30).map(([k, r]) => html`<tr><td class="text">${oneLine(k, 200).replace(/_vs_/, ' vs ')}</td><td>${fmt(r, 2)}</td><td class="text">${correlationAlignmentText(result, k)}</td></tr>\n`)}</tbody></table>`);
   if (server.alerts.length > 0)
     parts.push(html`<h3>Alerts (would production's alerts have fired?)</h3>
 <table><thead><tr><th class="text">alert</th><th class="text">severity</th><th class="text">condition</th><th>for</th><th>first held at</th><th>longest held</th><th>rate then</th><th>fired</th></tr></thead><tbody>

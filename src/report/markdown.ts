@@ -4,6 +4,7 @@
 import type { RunResult } from '../results/types.js';
 import { signalUnit } from './charts.js';
 import {
+  correlationAlignmentText,
   chunkParsingText,
   collectWarnings,
   cutRequests,
@@ -376,9 +377,9 @@ function serverMarkdown(result: RunResult): string[] {
   if (corr.length > 0) {
     out.push(
       table(
-        ['client metric vs server signal', 'pearson r'],
-        corr.slice(0, LIMITS.correlation).map(([k, v]) => [md(k, 120), fmt(v, 2)]),
-        ['l', 'r'],
+        ['client metric vs server signal', 'pearson r', 'client series'],
+        corr.slice(0, LIMITS.correlation).map(([k, v]) => [md(k, 120), fmt(v, 2), correlationAlignmentText(result, k)]),
+        ['l', 'r', 'l'],
       ),
       ...more(LIMITS.correlation, corr.length, 'pairs'),
       '',
