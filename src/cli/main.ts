@@ -409,6 +409,7 @@ export function redactArgv(argv: string[]): string[] {
 }
 
 export async function main(argv: string[] = process.argv): Promise<void> {
+  followParent();
   const program = buildProgram((code) => process.exit(code));
   try {
     await program.parseAsync(argv);
@@ -430,4 +431,16 @@ export function handleError(err: unknown): number {
   }
   process.stderr.write(`inferload: internal error (a bug; please report it): ${(err as Error)?.stack ?? String(err)}\n`);
   return ExitCode.internal;
+}
+
+/**
+ * In the child process bin/inferload.js starts for run and sweep: the IPC channel to the parent
+ * must not keep this process alive, and if the parent is killed outright (kill -9, an OOM kill),
+ * this process goes the same way at once, leaving what a killed run leaves (the last checkpoint),
+ * and its simulator, which watches this process in turn, with it.
+ */
+function followParent(): void {
+  if (!process.env.INFERLOAD_PARENT || !process.connected) return;
+  process.channel?.unref();
+  process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
 }
