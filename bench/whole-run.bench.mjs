@@ -63,7 +63,7 @@ writeFileSync(
     '',
   ].join('\n'),
 );
-const server = await startServer({ core: 1, sim: true, simArgs: ['--profile', 'tp2'] });
+const server = await startServer({ core: 1, sim: true });
 try {
   // the fixed cost: a command that does nothing, and a run of one request
   const help = await timedChild([process.execPath, bin, '--help']);

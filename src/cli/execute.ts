@@ -561,7 +561,7 @@ function alertRulesOf(spec: ScenarioSpec): ReturnType<typeof defaultAlertRules> 
  * bench/light-load.bench.mjs); warm, a piece is 0.1-0.3 ms. About 30 ms, once.
  */
 export function warmHousekeeping(rules: ReturnType<typeof defaultAlertRules>): void {
-  for (let round = 0; round < 3; round++) {
+  for (let round = 0; round < 2; round++) {
     const recorder = new Recorder({ windowS: 1 });
     for (let i = 0; i < 40; i++) {
       const r = new RequestRecord(i, i * 100_000, 10, false);
