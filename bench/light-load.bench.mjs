@@ -4,11 +4,12 @@
 // are compared with the server's gaps between writes: the error of a gap is what the client
 // (its event loop, its garbage collector, the machine's scheduler) added to it, and no two clocks
 // need to agree. Beside it, in the same run and against the same server, the floors: a bare
-// undici client on Node (a stamp per read, nothing else) and, when /usr/bin/python3 is there, a
-// blocking Python http.client reader. Targets: gap error p99 <= 0.5 ms, none above 2 ms, the
+// undici client on Node (a stamp per read, nothing else), a raw socket on Node's event loop (no
+// HTTP client at all) and, when /usr/bin/python3 is there, a blocking Python http.client reader. Targets: gap error p99 <= 0.5 ms, none above 2 ms, the
 // run's own event-loop lag p99 under 1 ms. `--pin` pins the client to core 0 and the server to
 // core 1 (with every thread of the client on one core, V8's background threads take its slices).
 import { spawn, spawnSync } from 'node:child_process';
+import { connect } from 'node:net';
 import { Pool } from 'undici';
 import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -141,6 +142,38 @@ async function bareNodeRun({ port, durationS, rate, tokens }) {
   return gapErrors(all, log);
 }
 
+/** The floor of Node's event loop alone: a raw socket, the request written by hand, a stamp per read. */
+async function rawNodeRun({ port, durationS, rate, tokens }) {
+  const base = `http://127.0.0.1:${port}`;
+  const before = (await (await fetch(`${base}/log`)).json()).length;
+  const body = JSON.stringify({ model: 'paced', stream: true, max_tokens: tokens, messages: [{ role: 'user', content: 'x' }] });
+  const sock = connect(port, '127.0.0.1');
+  sock.setNoDelay(true);
+  await new Promise((resolve) => sock.once('connect', resolve));
+  let stamps = [];
+  let done = () => {};
+  sock.on('data', (chunk) => {
+    const t = performance.now();
+    const text = chunk.toString('latin1');
+    for (let at = text.indexOf('"content":" tok"'); at !== -1; at = text.indexOf('"content":" tok"', at + 1)) stamps.push(t);
+    if (text.includes('[DONE]')) done();
+  });
+  const all = [];
+  const t0 = performance.now();
+  for (let i = 0; i < rate * durationS; i++) {
+    const due = t0 + (i * 1000) / rate;
+    while (performance.now() < due) await new Promise((r) => setTimeout(r, Math.max(0, due - performance.now() - 1)));
+    stamps = [];
+    const ended = new Promise((resolve) => (done = resolve));
+    sock.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    await ended;
+    all.push(stamps);
+  }
+  sock.destroy();
+  const log = (await (await fetch(`${base}/log`)).json()).slice(before);
+  return gapErrors(all, log);
+}
+
 /** The blocking Python reader (bench/python/blocking_reader.py), when /usr/bin/python3 exists. */
 async function pythonRun({ port, durationS, rate, tokens }) {
   if (spawnSync('/usr/bin/python3', ['-c', 'import http.client'], { stdio: 'ignore' }).status !== 0) return null;
@@ -164,10 +197,11 @@ try {
   const load = { port: server.port, durationS, rate: 2, tokens: 32 };
   const r = await lightRun(load);
   const bare = await bareNodeRun(load);
+  const raw = await rawNodeRun(load);
   const py = await pythonRun(load);
   const params = { rate: 2, tokens: 32, itl_ms: 10, duration_s: durationS, requests: r.requests, gaps: r.errors.length, pinned: pin };
   const p = (e, q) => +pct(e, q).toFixed(3);
-  const floors = { bare_node_p99: p(bare.errors, 99), bare_node_max: +bare.errors.at(-1).toFixed(3), ...(py && { python_p99: p(py.errors, 99), python_max: +py.errors.at(-1).toFixed(3) }) };
+  const floors = { bare_node_p99: p(bare.errors, 99), bare_node_max: +bare.errors.at(-1).toFixed(3), raw_socket_p99: p(raw.errors, 99), raw_socket_max: +raw.errors.at(-1).toFixed(3), ...(py && { python_p99: p(py.errors, 99), python_max: +py.errors.at(-1).toFixed(3) }) };
   report({ bench: 'light_load_gap_error_p99', value: p(r.errors, 99), unit: 'ms', better: 'lower', target: 0.5, params: { ...params, p50: p(r.errors, 50), ...floors } });
   report({ bench: 'light_load_gap_error_max', value: +r.errors.at(-1).toFixed(3), unit: 'ms', better: 'lower', target: 2, params: { ...params, ...floors } });
   report({ bench: 'light_load_gap_error_p99_vs_bare_node', value: +(pct(r.errors, 99) / pct(bare.errors, 99)).toFixed(2), unit: 'x', better: 'lower', params });
