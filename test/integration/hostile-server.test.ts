@@ -12,6 +12,7 @@ import type { Backend } from '../../src/backend/types.js';
 import { runClock } from '../../src/core/clock.js';
 import { RequestRecord } from '../../src/core/record.js';
 import { httpChunk, rawSseHead, startRawServer, tokenChunk, type RawConnection, type RawServer } from '../helpers/scripted-server.js';
+import { clientOptions } from '../helpers/backend.js';
 
 const clock = runClock();
 const KiB = 1024;
@@ -34,16 +35,7 @@ afterEach(async () => {
   server = null;
 });
 
-const baseOptions = (baseUrl: string): OpenAIBackendOptions => ({
-  baseUrl,
-  model: 'm',
-  endpoint: 'chat',
-  ignoreEos: true,
-  minTokens: false,
-  temperature: 0,
-  idleTimeoutS: IDLE_S,
-  clock,
-});
+const baseOptions = (baseUrl: string): OpenAIBackendOptions => clientOptions(baseUrl, clock, { idleTimeoutS: IDLE_S });
 
 /**
  * Writes `piece` over and over, as fast as the client reads, until `total` bytes or until the

@@ -8,6 +8,7 @@ import { OpenAIBackend, type OpenAIBackendOptions } from '../../../src/backend/o
 import { runClock } from '../../../src/core/clock.js';
 import { RequestRecord } from '../../../src/core/record.js';
 import { httpChunk, rawSseHead, sleep, startRawServer, tokenChunk, type RawConnection, type RawServer } from '../../helpers/scripted-server.js';
+import { clientOptions } from '../../helpers/backend.js';
 
 const clock = runClock();
 let server: RawServer | null = null;
@@ -20,17 +21,7 @@ afterEach(async () => {
 /** One request against a raw server running `script`; resolves with the finished record. */
 async function send(script: (c: RawConnection) => void | Promise<void>, over: Partial<OpenAIBackendOptions> = {}): Promise<RequestRecord> {
   server = await startRawServer(script);
-  const backend = new OpenAIBackend({
-    baseUrl: server.baseUrl,
-    model: 'm',
-    endpoint: 'chat',
-    ignoreEos: true,
-    minTokens: false,
-    temperature: 0,
-    idleTimeoutS: 10,
-    clock,
-    ...over,
-  });
+  const backend = new OpenAIBackend(clientOptions(server.baseUrl, clock, over));
   const record = new RequestRecord(0, clock.now(), 10, false);
   const r = await new Promise<RequestRecord>((resolve) => backend.send({ prompt: 'hi', maxTokens: 3, promptTokens: 1 }, record, resolve));
   await backend.close();
