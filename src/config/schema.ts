@@ -715,7 +715,7 @@ export const scenarioSchema = mapping(
   .superRefine(checkWarmup, { when: fieldsParsed(['warmup', 'requests', 'load']) })
   .meta({
     title: 'inferload scenario',
-    description: 'A load test for an OpenAI-compatible LLM inference server (see docs: cli.md, "Scenario files").',
+    description: 'A load test for an OpenAI-compatible LLM inference server (see docs/scenarios.md).',
   });
 
 /** What `scenarioSchema` produces: k6's field names, durations already in seconds. */

@@ -1,6 +1,6 @@
 // Server profiles: which real metric names (vLLM V1/V0, SGLang, TGI, llama.cpp, Triton/TRT-LLM,
 // NVIDIA DCGM exporter) feed each canonical signal of metrics.md, with unit factors. Data only;
-// signals.ts applies it. Names were read from ../shared/fixtures/metrics and the servers' sources.
+// signals.ts applies it. Names were read from the captures in test/fixtures/metrics and the servers' sources.
 
 /** Profile names, as results.server.endpoints[].profiles reports them. */
 export type ProfileName = 'vllm' | 'sglang' | 'tgi' | 'llamacpp' | 'triton' | 'dcgm';

@@ -12,7 +12,7 @@ export const PROMETHEUS_TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=
 
 /**
  * vLLM V1's histogram bucket upper bounds (`+Inf` implied), as in the captures of vLLM 0.11 and
- * nightly in `shared/fixtures/metrics/vllm-v1-*.prom` (vllm/v1/metrics/loggers.py).
+ * nightly in `test/fixtures/metrics/vllm-v1-*.prom` (vllm/v1/metrics/loggers.py).
  */
 export const VLLM_BUCKETS = {
   /** `vllm:time_to_first_token_seconds` */

@@ -1,5 +1,5 @@
 // The engine model: a vLLM V1-style continuous-batching scheduler (token budget, chunked prefill,
-// KV blocks, preemption by recompute) and the roofline step time of simulator.md. Pure: time is
+// KV blocks, preemption by recompute) and the roofline step time described in docs/architecture.md ("The simulator"). Pure: time is
 // whatever the caller passes in (µs), so it runs the same against a wall clock or in virtual time.
 
 import type { SimProfile } from './profiles.js';
@@ -118,7 +118,7 @@ export interface EngineModelOptions<T> {
   onFinished?: (request: SimRequest<T>) => void;
 }
 
-/** Roofline step time (simulator.md) for `tokens` computed while reading `kvTokensRead` of context. */
+/** Roofline step time (docs/architecture.md, "The simulator") for `tokens` computed while reading `kvTokensRead` of context. */
 export function stepTime(profile: SimProfile, tokens: number, kvTokensRead: number, speed = 1): StepTime {
   const gpus = profile.gpuCount;
   const memoryUs =

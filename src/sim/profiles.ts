@@ -1,4 +1,4 @@
-// The simulator's hardware/model profiles: the physical figures of simulator.md (roofline inputs,
+// The simulator's hardware/model profiles: the physical figures given in the README ("The built-in simulator") (roofline inputs,
 // KV cache size, scheduler limits) and the lookup by name used by the server and the CLI.
 
 /** Everything the engine model needs to know about one deployment (model + GPUs + vLLM limits). */

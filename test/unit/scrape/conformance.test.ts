@@ -1,4 +1,4 @@
-// The official OpenMetrics parser test set (test/fixtures/openmetrics, copied from shared/fixtures; 211 cases), read in
+// The official OpenMetrics parser test set (test/fixtures/openmetrics; 211 cases), read in
 // strict OpenMetrics mode: good cases parse with no problem, bad ones report at least one, none throw.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,4 +1,4 @@
-// Every real capture (test/fixtures/metrics, copied from shared/fixtures; see its SOURCES.md) parses leniently with no
+// Every real capture (test/fixtures/metrics; see its SOURCES.md) parses leniently with no
 // problem and yields its profile and canonical signals, numbers read from the files themselves.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

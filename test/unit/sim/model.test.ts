@@ -73,7 +73,7 @@ describe('roofline step time (default profile)', () => {
     expect(t.memoryUs).toBeGreaterThan(t.computeUs);
     expect(t.durationUs / 1000).toBeGreaterThan(8);
     expect(t.durationUs / 1000).toBeLessThan(11);
-    // with the default workload's ~640-token mean context, inside simulator.md's 8-10 ms
+    // with the default workload's ~640-token mean context, inside the simulator's calibrated 8-10 ms
     expect(stepTime(defaultProfile, 128, 128 * 640).durationUs / 1000).toBeLessThan(10);
   });
 
