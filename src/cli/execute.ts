@@ -342,7 +342,10 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
       writeReports(result, dir, log);
     }
     await output.close();
-    if (outcome.abortedInFlight > 0) log(`inferload: ${outcome.abortedInFlight} request(s) were still in flight at the graceful stop and were cut`);
+    if (outcome.abortedInFlight > 0) {
+      const when = outcome.stoppedBy === 'interrupted' ? 'when the interrupt\'s grace ended' : 'at the graceful stop';
+      log(`inferload: ${outcome.abortedInFlight} request(s) were still in flight ${when} and were cut`);
+    }
     return { result, exitCode: exitCodeOf(result, opts.strict ?? false), dir };
   } finally {
     await openBackend?.close().catch(() => undefined);
