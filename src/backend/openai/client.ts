@@ -5,7 +5,7 @@
 import type { Dispatcher, Pool as PoolInstance } from 'undici';
 import { Pool } from '../../core/http.js';
 import type { Clock } from '../../core/clock.js';
-import { redactSecret } from '../../core/secret.js';
+import { oneLineRedacted } from '../../core/secret.js';
 import type { RequestRecord } from '../../core/record.js';
 import type { Endpoint, ErrorClass } from '../../core/types.js';
 import type { Backend, GenRequest, ParseStats, RequestHandle } from '../types.js';
@@ -138,9 +138,9 @@ function describe(err: unknown, secret: string | undefined): string {
   return scrub(msg, secret);
 }
 
-/** One line of at most 500 characters, the API key scrubbed out. */
+/** One line of at most 500 characters, the API key scrubbed out (before the cut, and after it). */
 function scrub(text: string, secret: string | undefined): string {
-  return redactSecret(text.replace(/\s+/g, ' ').slice(0, 500), secret);
+  return oneLineRedacted(text, secret);
 }
 
 export class OpenAIBackend implements Backend {
@@ -460,7 +460,7 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
       // at the end of the body, the parser hands over a last event without its blank line: one
       // that is not JSON was most likely cut inside (a FIN mid-event), not malformed
       if (this.ending) this.fail('truncated', `the stream ended inside an event, after ${this.progress()}, without [DONE] or a finish_reason`, t);
-      else this.failAndStop('invalid_response', `an SSE event is not JSON: ${scrub(utf8(data.slice(0, 200)), undefined)}`, t);
+      else this.failAndStop('invalid_response', `an SSE event is not JSON: ${oneLineRedacted(utf8(data.slice(0, 200 + (this.opts.apiKey?.length ?? 0))), this.opts.apiKey, 200)}`, t);
       return;
     }
     if (typeof obj !== 'object' || obj === null) {
