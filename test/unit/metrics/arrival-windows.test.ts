@@ -153,3 +153,34 @@ describe('in flight on the clock', () => {
     expect(w[0]!.by_arrival!.completed).toBe(10);
   });
 });
+
+describe('a checkpoint snapshot taken over several turns', () => {
+  it('describes one moment: requests recorded while it is made change neither the counts nor the histograms', async () => {
+    const rec = new Recorder({ windowS: 1 });
+    const done = (id: number): RequestRecord => {
+      const r = new RequestRecord(id, id * 1000, 10, false);
+      r.sentUs = r.intendedStartUs;
+      r.firstChunkUs = r.firstTokenUs = r.sentUs + 5000;
+      r.chunkUs.push(r.firstTokenUs, r.firstTokenUs + 1000);
+      r.chunkChars.push(1, 1);
+      r.endUs = r.firstTokenUs + 2000;
+      r.outputTokensUsage = 2;
+      r.ok = true;
+      r.httpStatus = 200;
+      rec.onSent(r, 1);
+      return r;
+    };
+    for (let i = 0; i < 10; i++) rec.record(done(i));
+    const snapshot = rec.snapshotSliced();
+    // more requests end on every turn while the snapshot is being made
+    let id = 10;
+    const more = setInterval(() => rec.record(done(id++)), 0);
+    const s = await snapshot;
+    clearInterval(more);
+    expect(id).toBeGreaterThan(10);
+    expect(s.counters.completed).toBe(10);
+    for (const m of ['ttft', 'e2e', 'tpot', 'ttft_sent', 'e2e_sent'] as const) expect(s.latencyMs[m].count).toBe(10);
+    expect(decodeHistogram(s.latencyMs.ttft.hdr).totalCount).toBe(10);
+    expect(s.latencyMs.itl.count).toBe(10);
+  });
+});
