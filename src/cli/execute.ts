@@ -295,6 +295,8 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
       for (const until = Date.now() + ABORT_SETTLE_MS; engine.inFlight > 0 && Date.now() < until; ) await sleepMs(5);
       recorder.flush();
       const result = snapshotResult('interrupted', reason, liveClock.now());
+      // a checkpoint whose write is under way must not land after the final file
+      await output.settle();
       output.writeFinal(result);
       return result;
     };

@@ -361,11 +361,7 @@ export function scanHistogram(h: Histogram, percentiles: readonly number[]): Sca
   if (total === 0) return { percentiles: new Array<number>(percentiles.length).fill(0), mean: 0, stddev: 0 };
   const x = h as unknown as ScanInternals;
   // the count each percentile needs, as getValueAtPercentile computes it (ulp-corrected ceil)
-  const need = percentiles.map((p) => {
-    const fp = (Math.min(p, 100) / 100) * total;
-    return Math.max(fp === 0 ? 0 : Math.ceil(fp - 2 ** (Math.floor(Math.log2(fp)) - 52)), 1);
-  });
-  const order = percentiles.map((_, i) => i).sort((a, b) => need[a]! - need[b]!);
+  const { need, order } = needsOf(percentiles, total);
   // Only the slots between the smallest and the largest value recorded can hold counts, read
   // straight from the counts array: a window's latencies span a few hundred of the ~23 500 slots,
   // and a checkpoint or a window close runs rarely enough to stay cold in the JIT, where a call
@@ -380,7 +376,21 @@ export function scanHistogram(h: Histogram, percentiles: readonly number[]): Sca
     // a histogram whose min/max did not follow its counts (no path here leaves one so) is read whole
     if (scan) return scan;
   }
-  return scanRange(x, null, 0, len - 1, total, need, order, percentiles.length)!;
+  // a 32-bit slot can wrap when histograms are added (4.3e9 values in one slot) while the total
+  // does not: then the counts, not the total, are what there is to read
+  let actual = 0;
+  for (let i = 0; i < len; i++) actual += x.getCountAtIndex(i);
+  const counted = needsOf(percentiles, actual);
+  return scanRange(x, null, 0, len - 1, actual, counted.need, counted.order, percentiles.length, false)!;
+}
+
+/** The count each percentile needs, as getValueAtPercentile computes it (ulp-corrected ceil), and the percentiles in order of it. */
+function needsOf(percentiles: readonly number[], total: number): { need: number[]; order: number[] } {
+  const need = percentiles.map((p) => {
+    const fp = (Math.min(p, 100) / 100) * total;
+    return Math.max(fp === 0 ? 0 : Math.ceil(fp - 2 ** (Math.floor(Math.log2(fp)) - 52)), 1);
+  });
+  return { need, order: percentiles.map((_, i) => i).sort((a, b) => need[a]! - need[b]!) };
 }
 
 /** One pass over slots lo..hi; null when they do not hold the whole total count. */
@@ -393,6 +403,8 @@ function scanRange(
   need: readonly number[],
   order: readonly number[],
   nPercentiles: number,
+  /** null when slots lo..hi do not hold the whole total; false: the whole array, whatever it holds */
+  strict = true,
 ): Scan | null {
   const out: number[] = new Array<number>(nPercentiles).fill(0);
   let next = 0;
@@ -413,14 +425,14 @@ function scanRange(
       next++;
     }
   }
-  if (cumulative !== total) return null;
-  const mean = sum / total;
+  if (cumulative !== total && strict) return null;
+  const mean = cumulative > 0 ? sum / cumulative : 0;
   let dev = 0;
   for (let k = 0; k < idx.length; k++) {
     const d = x.medianEquivalentValue(idx[k]!) - mean;
     dev += d * d * cnt[k]!;
   }
-  return { percentiles: out, mean, stddev: Math.sqrt(dev / total) };
+  return { percentiles: out, mean, stddev: cumulative > 0 ? Math.sqrt(dev / cumulative) : 0 };
 }
 
 const SUMMARY_PERCENTILES = [50, 90, 95, 99, 99.9] as const;

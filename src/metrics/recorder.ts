@@ -284,12 +284,13 @@ export class Recorder {
 
   /** A request ended (success or failure). */
   record(r: RequestRecord): void {
+    const arrivedIn = this.arrivedIn.get(r);
+    // no longer in flight, before a window this ending creates counts it as open
+    if (arrivedIn && this.inFlightNow > 0) this.inFlightNow--;
     const w = this.windowFor(r.endUs);
     const d = derive(r);
-    const arrivedIn = this.arrivedIn.get(r);
     if (arrivedIn) {
       this.arrivedIn.delete(r);
-      if (this.inFlightNow > 0) this.inFlightNow--;
       if (r.ok && !Number.isNaN(d.e2eUs)) {
         const a = (arrivedIn.arrival ??= { ttft: this.take(), e2e: this.take(), completed: 0 });
         a.completed++;

@@ -1,7 +1,7 @@
 import * as hdr from 'hdr-histogram-js';
 import { inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { decodeHistogram, encodeHistogram, newHistogram, recordUs } from '../../../src/metrics/hdr.js';
+import { decodeHistogram, encodeHistogram, newHistogram, recordUs, summarizeMs } from '../../../src/metrics/hdr.js';
 
 describe('HDR histograms', () => {
   it('the integer slot index equals the library\'s own for every magnitude', () => {
@@ -107,6 +107,17 @@ describe('HDR histograms', () => {
     expect(back.totalCount).toBe(1);
     // two digits: 1234 is known to within its bucket of 8
     expect(Math.abs(back.maxValue - 1234)).toBeLessThan(16);
+  });
+
+  it('summarises a histogram whose 32-bit slot wrapped when two were added, instead of throwing', () => {
+    const a = newHistogram();
+    a.recordValueWithCount(1234, 4294967295);
+    const merged = decodeHistogram(encodeHistogram(a));
+    merged.add(decodeHistogram(encodeHistogram(a)));
+    expect(merged.totalCount).toBe(2 * 4294967295);
+    const s = summarizeMs(merged);
+    expect(s.count).toBe(2 * 4294967295);
+    expect(s.p50).toBeCloseTo(1.234, 2);
   });
 
   it('records, encodes and decodes to the same distribution', () => {
