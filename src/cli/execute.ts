@@ -36,6 +36,7 @@ import { analyzeSoak, analyzeSpike } from '../analysis/spike-soak.js';
 import { renderReports } from '../report/render.js';
 import { sloJUnit } from '../report/junit.js';
 import { VERSION } from './version.js';
+import { nextTurn } from '../core/turn.js';
 
 export interface ExecuteOptions {
   /** output directory; default reports/runs/<scenario>-<UTC timestamp>/ */
@@ -259,22 +260,22 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
           // every piece on a turn of its own: the stamps of chunks arriving meanwhile wait for
           // one piece at most (each well under a millisecond), never for the whole checkpoint
           void (async () => {
-              const snap = await recorder.snapshotSliced();
-              await nextTurn();
-              const alerts = evaluateAlerts(alertRules, snap.windows);
-              await nextTurn();
-              const correlation = correlations(snap.windows);
-              await nextTurn();
-              // with a request count, arrivals may go on past the scenario's length
-              const arrivalsSoFarUs = spec.requests !== undefined ? nowUs : Math.min(nowUs, loadDurationS(spec.load) * 1e6);
-              const partial = snapshotResult('running', null, arrivalsSoFarUs, snap, { alerts, correlation });
-              await nextTurn();
-              if (finished) return;
-              output.checkpoint(partial);
-              // k6's abortOnFail: a threshold so marked stops the run once it fails on enough data
-              const broken = partial.slo.find((v) => v.abort_on_fail && !v.passed && v.observed !== null);
-              if (broken && nowUs >= spec.warmupS * 1e6 + ABORT_MIN_MEASURED_US && partial.summary.requests.completed >= ABORT_MIN_COMPLETED)
-                engine.stop('aborted', `stopped early: ${broken.name} failed (observed ${broken.observed}; abortOnFail)`);
+            const snap = await recorder.snapshotSliced();
+            await nextTurn();
+            const alerts = evaluateAlerts(alertRules, snap.windows);
+            await nextTurn();
+            const correlation = correlations(snap.windows);
+            await nextTurn();
+            // with a request count, arrivals may go on past the scenario's length
+            const arrivalsSoFarUs = spec.requests !== undefined ? nowUs : Math.min(nowUs, loadDurationS(spec.load) * 1e6);
+            const partial = snapshotResult('running', null, arrivalsSoFarUs, snap, { alerts, correlation });
+            await nextTurn();
+            if (finished) return;
+            output.checkpoint(partial);
+            // k6's abortOnFail: a threshold so marked stops the run once it fails on enough data
+            const broken = partial.slo.find((v) => v.abort_on_fail && !v.passed && v.observed !== null);
+            if (broken && nowUs >= spec.warmupS * 1e6 + ABORT_MIN_MEASURED_US && partial.summary.requests.completed >= ABORT_MIN_COMPLETED)
+              engine.stop('aborted', `stopped early: ${broken.name} failed (observed ${broken.observed}; abortOnFail)`);
           })().finally(() => {
             checkpointing = false;
           });
@@ -464,9 +465,6 @@ function expectedConcurrency(spec: ScenarioSpec): number {
   }
 }
 
-/** What is wrong with a `--workers` value, and the fix. */
-export { workersProblem } from '../backend/worker/limits.js';
-
 /** The exit code a finished run deserves (cli.md). */
 export function exitCodeOf(result: RunResult, strict: boolean): ExitCode {
   if (result.status === 'interrupted') return ExitCode.interrupted;
@@ -549,10 +547,6 @@ class ErrorSamples {
   }
 }
 
-/** Resolves on a later turn of the event loop (after pending I/O callbacks). */
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
 
 function alertRulesOf(spec: ScenarioSpec): ReturnType<typeof defaultAlertRules> {
   return [...(spec.alerts.defaults ? defaultAlertRules() : []), ...spec.alerts.rules];
@@ -563,7 +557,8 @@ function alertRulesOf(spec: ScenarioSpec): ReturnType<typeof defaultAlertRules> 
  * correlations) on made-up requests before the clock starts. Code that runs once a second stays
  * cold in the JIT for a long time, and cold it cost 1-3 ms a piece at the first window close and
  * the first checkpoint, stalls that the stamps of chunks arriving then paid for (measured with
- * bench/light-load.bench.mjs); warm, a piece is 0.1-0.3 ms. About 30 ms, once.
+ * bench/light-load.bench.mjs); warm, a piece is 0.1-0.3 ms. About 140 ms of CPU, once, most of
+ * it compiling code that the run would otherwise compile in the middle of its measurements.
  */
 export function warmHousekeeping(rules: ReturnType<typeof defaultAlertRules>): void {
   for (let round = 0; round < 2; round++) {

@@ -18,6 +18,7 @@ import {
   type Histogram,
   type LatencySummaryMs,
 } from './hdr.js';
+import { nextTurn } from '../core/turn.js';
 
 /** The whole-run latency histograms, in results.summary.latency_ms order. */
 export const LATENCY_METRICS = [
@@ -694,9 +695,9 @@ export class Recorder {
     try {
       for (let i = 0; i < LATENCY_METRICS.length; i++) {
         const copy = copies[i]!;
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        await nextTurn();
         const summary = summarizeMs(copy, false);
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        await nextTurn();
         summary.hdr = encodeHistogram(copy);
         latencyMs[LATENCY_METRICS[i]!] = summary;
       }

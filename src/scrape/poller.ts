@@ -7,6 +7,7 @@ import type { ServerEndpoint } from '../results/types.js';
 import { fetchExposition } from './fetch.js';
 import { parseExposition, type ParseResult } from './parser.js';
 import { rateSignals, snapshotSignals, type GpuSignals, type SignalSnapshot, type Signals } from './signals.js';
+import { nextTurn } from '../core/turn.js';
 
 export interface ScrapeEndpointOptions {
   url: string;
@@ -234,8 +235,4 @@ export class Scraper {
     for (const e of this.endpoints) for (const g of e.prev?.snap.perGpu ?? []) ids.add(g.uuid || `${e.opts.url}#${g.gpu}`);
     return ids.size > 0 ? ids.size : null;
   }
-}
-
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
