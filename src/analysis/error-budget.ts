@@ -91,6 +91,16 @@ export function parseAvailabilitySlo(text: string, path = '--availability-slo'):
   return ratio;
 }
 
+/**
+ * The availability SLO a result's error budget was judged at (`error_budget.availability_slo`:
+ * the scenario's `errorBudget.availability`), or null when the result carries no error budget (a
+ * checkpoint's results, or results written before it existed).
+ */
+export function availabilitySloOf(result: RunResult): number | null {
+  const slo = result.error_budget?.availability_slo;
+  return typeof slo === 'number' ? slo : null;
+}
+
 /** nine significant digits: exact enough for any ratio, free of float noise in the JSON */
 const sig9 = (x: number): number => (x === 0 || !Number.isFinite(x) ? x : Number(x.toPrecision(9)));
 

@@ -2,6 +2,7 @@
 // rate and a common start time): counts add, HDR histograms add, windows of the same time merge,
 // and every percentile is recomputed from the merged histograms, never averaged.
 import { InvalidInputError, type InputProblem } from '../core/errors.js';
+import { availabilitySloOf, computeErrorBudget } from './error-budget.js';
 import { correlationAlignment, correlations } from './server.js';
 import { decodeHistogram, summarizeMs } from '../metrics/hdr.js';
 import { LATENCY_METRICS, mergeConcurrentWindows, type LatencyMetric, type WindowResult } from '../metrics/recorder.js';
@@ -13,18 +14,38 @@ import type { ScenarioSpec } from '../core/types.js';
 
 const r3 = (x: number): number => Math.round(x * 1000) / 1000;
 
-/** Shards must be of one scenario and workload; names what differs. */
+/** `99.99 %`: an availability as a scenario writes it, free of float noise */
+const asPercent = (slo: number): string => `${Number((slo * 100).toPrecision(12))} %`;
+
+/**
+ * Shards must be of one scenario and workload, and their error budgets of one availability SLO
+ * (a shard without one, e.g. a checkpoint's results, agrees with any); names what differs.
+ */
 function comparability(results: readonly RunResult[], paths: readonly string[]): InputProblem[] {
   const problems: InputProblem[] = [];
   const first = results[0]!;
+  const pathOf = (i: number): string => paths[i] ?? `results[${i}]`;
+  // the first shard that carries an error budget sets the SLO the others must share
+  let sloShard: { slo: number; path: string } | null = null;
   results.forEach((r, i) => {
+    const slo = availabilitySloOf(r);
+    if (slo !== null && !(slo > 0 && slo < 1))
+      problems.push({ path: pathOf(i), message: `error_budget.availability_slo ${slo} is not an availability between 0 and 1 exclusive` });
+    else if (slo !== null && sloShard === null) sloShard = { slo, path: pathOf(i) };
+    else if (slo !== null && sloShard !== null && slo !== sloShard.slo)
+      problems.push({
+        path: pathOf(i),
+        message:
+          `its error budget is at ${asPercent(slo)} availability (error_budget.availability_slo ${slo}), ` +
+          `${sloShard.path}'s at ${asPercent(sloShard.slo)} (${sloShard.slo}): shards of one run share their errorBudget.availability`,
+      });
     if (i === 0) return;
     if (r.run.scenario !== first.run.scenario)
-      problems.push({ path: paths[i] ?? `results[${i}]`, message: `scenario "${r.run.scenario}" is not "${first.run.scenario}": shards of one run share their scenario` });
+      problems.push({ path: pathOf(i), message: `scenario "${r.run.scenario}" is not "${first.run.scenario}": shards of one run share their scenario` });
     if (JSON.stringify(r.run.workload) !== JSON.stringify(first.run.workload))
-      problems.push({ path: paths[i] ?? `results[${i}]`, message: 'its workload differs from the first shard\'s: these are not shards of one run' });
+      problems.push({ path: pathOf(i), message: 'its workload differs from the first shard\'s: these are not shards of one run' });
     if (r.run.window_s !== first.run.window_s)
-      problems.push({ path: paths[i] ?? `results[${i}]`, message: `window ${r.run.window_s} s differs from ${first.run.window_s} s` });
+      problems.push({ path: pathOf(i), message: `window ${r.run.window_s} s differs from ${first.run.window_s} s` });
   });
   return problems;
 }
@@ -125,7 +146,7 @@ export function mergeResults(results: readonly RunResult[], paths: readonly stri
     return xs.length > 0 ? Math.max(...xs) : null;
   };
   const endpoints = new Map(results.flatMap((r) => r.server.endpoints).map((e) => [e.url, e]));
-  return {
+  const merged: RunResult = {
     ...first,
     status: worst,
     status_reason: results.map((r) => r.status_reason).find((x) => x !== null) ?? null,
@@ -158,9 +179,11 @@ export function mergeResults(results: readonly RunResult[], paths: readonly stri
     // the same server seen by every shard: its signals pair with the merged client windows
     correlation: correlations(windows),
     correlation_alignment: correlationAlignment(windows),
-    error_budget: undefined,
     spike: undefined,
     soak: undefined,
     capacity: undefined,
   };
+  // at the SLO the shards were judged at (they agree: see comparability), else the default
+  merged.error_budget = computeErrorBudget(merged, { availabilitySlo: results.map(availabilitySloOf).find((x): x is number => x !== null) });
+  return merged;
 }

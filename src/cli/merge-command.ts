@@ -2,7 +2,6 @@
 // its reports. Percentiles come from the added histograms, so the merge is exact.
 import { join } from 'node:path';
 import { ExitCode, InvalidInputError } from '../core/errors.js';
-import { computeErrorBudget } from '../analysis/error-budget.js';
 import { mergeResults } from '../analysis/merge.js';
 import { analyzeSoak, analyzeSpike } from '../analysis/spike-soak.js';
 import { renderConsoleSummary } from '../report/console.js';
@@ -15,7 +14,6 @@ export async function runMergeCommand(paths: string[], opts: { out?: string }, i
   const results = [];
   for (const [i, p] of paths.entries()) results.push(await readResultsFile(p, `RESULTS[${i}]`));
   const merged = mergeResults(results, paths);
-  merged.error_budget = computeErrorBudget(merged);
   merged.spike = analyzeSpike(merged);
   merged.soak = analyzeSoak(merged);
   const output = new RunOutput(opts.out, false);

@@ -2,7 +2,7 @@
 // full unavailability at 99.9 %, i.e. 0.06 min per hour), and the SRE workbook's alert thresholds.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { BURN_RATE_ALERTS, computeErrorBudget, parseAvailabilitySlo } from '../../../src/analysis/error-budget.js';
+import { BURN_RATE_ALERTS, availabilitySloOf, computeErrorBudget, parseAvailabilitySlo } from '../../../src/analysis/error-budget.js';
 import { InvalidInputError } from '../../../src/core/errors.js';
 import type { RunResult } from '../../../src/results/types.js';
 
@@ -83,6 +83,15 @@ describe('computeErrorBudget', () => {
     expect(b.burn_rate).toBe(0);
     expect(b.hours_to_exhaustion).toBeNull();
     expect(Object.keys(b)).toEqual(expect.arrayContaining(['availability_slo', 'burn_rate', 'budget_minutes_per_hour', 'alerts']));
+  });
+});
+
+describe('availabilitySloOf', () => {
+  it("reads the SLO a result's budget was judged at (what merge judges shards at); null without a budget", () => {
+    const r = withErrors(1, 1000);
+    r.error_budget = computeErrorBudget(r, { availabilitySlo: 0.9999 });
+    expect(availabilitySloOf(r)).toBe(0.9999);
+    for (const none of [undefined, null]) expect(availabilitySloOf({ ...r, error_budget: none })).toBeNull();
   });
 });
 

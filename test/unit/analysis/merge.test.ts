@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { computeErrorBudget } from '../../../src/analysis/error-budget.js';
 import { mergeResults } from '../../../src/analysis/merge.js';
+import { ExitCode, InvalidInputError } from '../../../src/core/errors.js';
 import { RequestRecord } from '../../../src/core/record.js';
 import { Recorder } from '../../../src/metrics/recorder.js';
 import { buildResult, buildSummary } from '../../../src/results/build.js';
@@ -65,5 +67,48 @@ describe('merging shards', () => {
     const b = resultOf([req(1, 0, 1000)]);
     b.run = { ...b.run, scenario: 'other' };
     expect(() => mergeResults([a, b], ['a.json', 'b.json'])).toThrow(/b\.json.*scenario "other"/s);
+  });
+
+  describe("the error budget at the shards' own availability SLO", () => {
+    /** a shard whose run judged `failed` of `completed + failed` requests, its budget at `availability` */
+    function shard(completed: number, failed: number, availability?: number): RunResult {
+      const r = resultOf([req(0, 0, 1000)]);
+      r.summary.requests = { ...r.summary.requests, completed, failed };
+      if (availability !== undefined) r.error_budget = computeErrorBudget(r, { availabilitySlo: availability });
+      return r;
+    }
+
+    it('two shards at 99.99 % merge at 99.99 % (burn rate 769), not at the default 99.9 % (76.9)', () => {
+      const merged = mergeResults([shard(4616, 384, 0.9999), shard(4615, 385, 0.9999)]);
+      expect(merged.error_budget!.availability_slo).toBe(0.9999);
+      expect(merged.error_budget!.error_ratio).toBe(0.0769);
+      expect(merged.error_budget!.burn_rate).toBeCloseTo(769, 6);
+      expect(merged.error_budget!.budget_minutes).toBeCloseTo(4.32, 9);
+    });
+
+    it('takes the SLO from the shards that carry one; none carrying one is the default 99.9 %', () => {
+      // a checkpoint's results (status running) carry no error budget
+      expect(mergeResults([shard(990, 10), shard(990, 10, 0.99)]).error_budget!.availability_slo).toBe(0.99);
+      expect(mergeResults([shard(990, 10), shard(990, 10)]).error_budget).toMatchObject({ availability_slo: 0.999, burn_rate: 10 });
+    });
+
+    it('refuses shards judged at different SLOs (exit 104), naming both values', () => {
+      const shards = [shard(990, 10, 0.9999), shard(990, 10), shard(990, 10, 0.999)];
+      let err: unknown;
+      try {
+        mergeResults(shards, ['a.json', 'b.json', 'c.json']);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(InvalidInputError);
+      expect((err as InvalidInputError).exitCode).toBe(ExitCode.invalidInput);
+      expect((err as InvalidInputError).problems).toEqual([
+        {
+          path: 'c.json',
+          message:
+            'its error budget is at 99.9 % availability (error_budget.availability_slo 0.999), a.json\'s at 99.99 % (0.9999): shards of one run share their errorBudget.availability',
+        },
+      ]);
+    });
   });
 });
