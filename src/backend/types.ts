@@ -1,6 +1,7 @@
 // The backend seam: send one request, stamp what happens to it, call back once at the end.
 // Backends only stamp; every derived figure is computed later by metrics/.
 import type { RequestRecord } from '../core/record.js';
+import type { AbortClass } from '../core/types.js';
 
 /** One generation request, ready to send. */
 export interface GenRequest {
@@ -15,7 +16,7 @@ export interface GenRequest {
 
 export interface RequestHandle {
   /** stop the request now; it ends with `errorClass` (e.g. 'timeout' or 'aborted') */
-  abort(errorClass: 'timeout' | 'aborted', message: string): void;
+  abort(errorClass: AbortClass, message: string): void;
 }
 
 /** How many SSE events each parsing path of the client handled. */

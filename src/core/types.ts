@@ -156,5 +156,14 @@ export const ERROR_CLASSES = [
   'stream_error',
   'truncated',
   'invalid_response',
+  'unfinished',
 ] as const;
 export type ErrorClass = (typeof ERROR_CLASSES)[number];
+
+/**
+ * How the run itself ends a request early: `timeout` (target.timeout passed), `unfinished` (still
+ * in flight when a graceful stop of more than 0 s ended: the server had that long and did not
+ * finish; a failure), `aborted` (cut by an interrupt, a give-up on a dead target, or a graceful
+ * stop of 0 s: neither a success nor a failure; metrics.md "interrupted").
+ */
+export type AbortClass = 'timeout' | 'unfinished' | 'aborted';

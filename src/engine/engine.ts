@@ -57,6 +57,8 @@ export class Engine {
   private everOk = false;
   private failuresInRow = 0;
   private drainWaiter: (() => void) | null = null;
+  /** while the graceful stop runs: end it within `ms` from now if that is sooner */
+  private shortenDrain: ((ms: number) => void) | null = null;
   private readonly timeoutUs: number;
   private readonly limit: number | undefined;
   private readonly warmupUs: number;
@@ -85,10 +87,15 @@ export class Engine {
 
   /** Stop sending now; in-flight requests get `graceS` (default: the scenario's gracefulStop). */
   stop(reason: StopReason, message: string | null = null, graceS?: number): void {
-    if (this.stopping) return;
+    if (this.stopping && !(reason === 'interrupted' && this.stopping !== 'interrupted')) return;
+    // an interrupt during the graceful stop (of the schedule's end or an early stop) still ends
+    // the run as interrupted, and its shorter grace counts from now
     this.stopping = reason;
     this.stopMessage = message;
-    if (graceS !== undefined) this.stopGraceS = Math.min(this.stopGraceS, graceS);
+    if (graceS !== undefined) {
+      this.stopGraceS = Math.min(this.stopGraceS, graceS);
+      this.shortenDrain?.(graceS * 1000);
+    }
   }
 
   /** Abort every request in flight at once (a second Ctrl-C). */
@@ -266,15 +273,30 @@ export class Engine {
     if (this.inflight.size === 0) return 0;
     const graceMs = this.stopGraceS * 1000;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, graceMs);
+      let deadline = performance.now() + graceMs;
+      let timer = setTimeout(resolve, graceMs);
+      this.shortenDrain = (ms) => {
+        if (performance.now() + ms >= deadline) return;
+        deadline = performance.now() + ms;
+        clearTimeout(timer);
+        timer = setTimeout(resolve, ms);
+      };
       this.drainWaiter = () => {
         clearTimeout(timer);
         resolve();
       };
     });
     this.drainWaiter = null;
+    this.shortenDrain = null;
     const left = [...this.inflight.values()];
-    for (const f of left) f.handle.abort('aborted', `still in flight when the graceful stop (${this.stopGraceS} s) ended`);
+    // The server had the whole graceful stop to finish these (every one was sent before the
+    // arrivals ended) and did not: a failure against availability, or a server that hangs would
+    // pass an availability SLO. An interrupt or a give-up cut them instead (not the server's
+    // doing), and a graceful stop of 0 s gave them no time at all: those are only interrupted.
+    const serverHadTime = this.stopGraceS > 0 && this.stopping !== 'interrupted' && this.stopping !== 'target-failed';
+    for (const f of left)
+      if (serverHadTime) f.handle.abort('unfinished', `still in flight when the graceful stop (${this.stopGraceS} s) ended`);
+      else f.handle.abort('aborted', this.stopping === 'interrupted' ? 'cut by the interrupt' : `still in flight when the graceful stop (${this.stopGraceS} s) ended`);
     return left.length;
   }
 }

@@ -167,8 +167,14 @@ export interface Counters {
   outputTokensEstimated: number;
   warmupSent: number;
   warmupDropped: number;
-  /** end of the last request that arrived after the warm-up */
+  /**
+   * end of the last measured request that completed: the end of `duration_s` (metrics.md). A
+   * request the run cut (interrupted, or unfinished at the graceful stop) never extends it, or
+   * a server that hangs would stretch the run to the cut and shrink every throughput.
+   */
   lastEndUs: number;
+  /** end of the last measured request whatever its outcome: `duration_s` when none completed */
+  lastAnyEndUs: number;
   /** intended times of the first and last arrivals after the warm-up */
   firstArrivalUs: number;
   lastArrivalUs: number;
@@ -204,6 +210,7 @@ export class Recorder {
     warmupSent: 0,
     warmupDropped: 0,
     lastEndUs: NaN,
+    lastAnyEndUs: NaN,
     firstArrivalUs: NaN,
     lastArrivalUs: NaN,
   };
@@ -307,7 +314,7 @@ export class Recorder {
       recordUs(w.h.schedule_lag, Math.max(0, d.scheduleLagUs));
       if (measured) recordUs(run.schedule_lag, Math.max(0, d.scheduleLagUs));
     }
-    if (measured && !(r.endUs <= c.lastEndUs)) c.lastEndUs = r.endUs;
+    if (measured && !(r.endUs <= c.lastAnyEndUs)) c.lastAnyEndUs = r.endUs;
     if (r.errorClass === 'aborted') {
       // cut by the run itself (graceful stop, interrupt): counted apart, neither a success nor
       // a failure of the server (k6's interrupted iterations)
@@ -338,6 +345,7 @@ export class Recorder {
       if (runItl) recordUs(runItl, gap);
     });
     if (!measured) return;
+    if (!(r.endUs <= c.lastEndUs)) c.lastEndUs = r.endUs;
     c.completed++;
     c.promptTokens += r.promptTokens;
     c.outputTokens += d.outputTokens;

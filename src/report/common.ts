@@ -200,6 +200,12 @@ export interface CutRequests {
   sentence: string;
   /** a few words for a tile: the share and the cause */
   short: string;
+  /**
+   * the cut requests count as failed (`unfinished`: the server had the graceful stop and did not
+   * finish them), so the error ratio, availability SLOs and the error budget include them;
+   * false when they are only interrupted (an interrupt, a give-up, a graceful stop of 0 s)
+   */
+  countedAsFailed: boolean;
 }
 
 /** At or above this share of sent requests cut at the graceful stop, the server fell behind the offered load. */
@@ -211,18 +217,25 @@ export const FELL_BEHIND_SHARE = 0.05;
  * the status reason names); `complete` with a reason is an early stop (abortOnFail); `complete`
  * without one is the graceful stop after the last arrival (the schedule's end or --requests N);
  * `failed` is the run giving up on a target that failed. Results written before the count existed
- * have no `interrupted` field: nothing is claimed for them.
+ * have no `interrupted` field: nothing is claimed for them. Requests the graceful stop cut after
+ * giving the server time are failures of class `unfinished` (in `summary.errors`); those the run
+ * cut for its own reasons are `summary.requests.interrupted`. A run has one kind or the other
+ * (results written before `unfinished` existed have every cut request as interrupted).
  */
 export function cutRequests(result: RunResult): CutRequests | null {
   const r = result.summary.requests;
-  const count = r.interrupted ?? 0;
+  const unfinished = result.summary.errors.unfinished ?? 0;
+  const count = (r.interrupted ?? 0) + unfinished;
+  const countedAsFailed = unfinished > 0;
   if (!(count > 0)) return null;
   const shareOfSent = r.sent > 0 ? count / r.sent : null;
   const n = `${count} request${count === 1 ? '' : 's'}${shareOfSent !== null ? ` (${fmtPct(shareOfSent)} of sent)` : ''}`;
   const were = count === 1 ? 'was' : 'were';
   const graceS = typeof result.run.load.gracefulStopS === 'number' ? result.run.load.gracefulStopS : null;
   const grace = graceS !== null ? `the graceful stop (${fmt(graceS, graceS % 1 === 0 ? 0 : 1)} s)` : 'the graceful stop';
-  const notCounted = `${count === 1 ? 'It counts' : 'They count'} as neither completed nor failed, and no latency figure includes ${count === 1 ? 'it' : 'them'}.`;
+  const notCounted = countedAsFailed
+    ? `${count === 1 ? 'It counts' : 'They count'} as failed (class unfinished): in the error ratio, availability SLOs and the error budget, and in no latency figure.`
+    : `${count === 1 ? 'It counts' : 'They count'} as neither completed nor failed, and no latency figure includes ${count === 1 ? 'it' : 'them'}.`;
   const reason = result.status_reason !== null ? oneLine(result.status_reason, 200) : null;
   let cause: CutCause;
   let sentence: string;
@@ -240,14 +253,14 @@ export function cutRequests(result: RunResult): CutRequests | null {
       if (reason !== null) {
         cause = 'early-stop';
         sentence = `${n} ${were} still waiting when the run stopped early (${reason}) and ${were} cut at ${grace}. ${notCounted}`;
-        short = 'still waiting at the early stop';
+        short = countedAsFailed ? 'unfinished at the early stop, failed' : 'still waiting at the early stop';
       } else {
         cause = 'graceful-stop';
         const behind = shareOfSent !== null && shareOfSent >= FELL_BEHIND_SHARE;
         sentence = behind
           ? `${n} ${were} still waiting when the run ended: the server fell behind, and ${count === 1 ? 'it was' : 'they were'} cut at ${grace}. ${notCounted}`
           : `${n} ${were} still waiting when the run ended: the server had not finished ${count === 1 ? 'it' : 'them'} by ${grace}, and ${count === 1 ? 'it was' : 'they were'} cut. ${notCounted}`;
-        short = 'still waiting at the graceful stop';
+        short = countedAsFailed ? 'unfinished at the graceful stop, failed' : 'still waiting at the graceful stop';
       }
       break;
     case 'failed':
@@ -265,7 +278,7 @@ export function cutRequests(result: RunResult): CutRequests | null {
       throw new Error(`unknown run status ${String(never)}`);
     }
   }
-  return { count, shareOfSent, cause, sentence, short: shareOfSent !== null ? `${fmtPct(shareOfSent)} of sent · ${short}` : short };
+  return { count, shareOfSent, cause, sentence, short: shareOfSent !== null ? `${fmtPct(shareOfSent)} of sent · ${short}` : short, countedAsFailed };
 }
 
 /** Whether any window carries a scraped server or GPU signal. */

@@ -33,7 +33,9 @@ export function renderConsoleSummary(result: RunResult, files: { dir: string }):
     `inferload ${safeText(result.run.scenario)} → ${safeText(result.run.target.url)} (${safeText(result.run.target.model)}, ${safeText(result.run.target.endpoint)})${status}`,
   );
   lines.push(
-    `  requests   ${r.sent} sent, ${r.completed} completed, ${r.failed} failed, ${r.dropped} dropped` +
+    `  requests   ${r.sent} sent, ${r.completed} completed, ${r.failed} failed` +
+      ((s.errors.unfinished ?? 0) > 0 ? ` (${s.errors.unfinished} unfinished at the graceful stop)` : '') +
+      `, ${r.dropped} dropped` +
       ((r.interrupted ?? 0) > 0 ? `, ${r.interrupted} cut at the end` : '') +
       (r.warmup_sent > 0 ? `  (+${r.warmup_sent} in warm-up, not counted)` : '') +
       `  over ${fmt(s.duration_s)} s`,

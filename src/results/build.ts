@@ -16,8 +16,10 @@ const r3 = (x: number): number => Math.round(x * 1000) / 1000;
 export function buildSummary(snap: RecorderSnapshot, facts: SummaryFacts): RunSummary {
   const c = snap.counters;
   const warmupUs = facts.warmupS * 1e6;
-  // metrics.md: from the end of warm-up to the last completion of a request that arrived inside the window
-  const durationS = Number.isNaN(c.lastEndUs) ? 0 : Math.max(0, (c.lastEndUs - warmupUs) / 1e6);
+  // metrics.md: from the end of warm-up to the last completion of a request that arrived inside
+  // the window; with no completion at all, to the last end of any (every throughput is 0 then)
+  const lastEndUs = Number.isNaN(c.lastEndUs) ? c.lastAnyEndUs : c.lastEndUs;
+  const durationS = Number.isNaN(lastEndUs) ? 0 : Math.max(0, (lastEndUs - warmupUs) / 1e6);
   const arrivalPeriodS = Math.max(0, (facts.arrivalsEndUs - warmupUs) / 1e6);
   const perS = (n: number): number => (durationS > 0 ? r3(n / durationS) : 0);
   return {

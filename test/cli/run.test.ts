@@ -207,6 +207,44 @@ describe('inferload run: bad input, failures, interrupts, secrets', () => {
     expect(r.stdout).toContain('stopped early');
   });
 
+  // The outside check: a smoke run whose server stalls some requests past the graceful stop. The
+  // run lasts to the last completion (not to the cut), and a server that hangs fails the
+  // availability SLO: the cut requests are failures of class unfinished.
+  it('a server that stalls requests past the graceful stop fails availability, and the run lasts to its last completion', async () => {
+    const d = tmp();
+    const r = await inferload([
+      'run',
+      'smoke',
+      '--set',
+      'simulator.faults.stallRatio=0.25',
+      '--set',
+      'simulator.faults.stall=60s',
+      '--set',
+      'load.duration=2s',
+      '--set',
+      'load.gracefulStop=1s',
+      '--quiet',
+      '--out',
+      d,
+    ]);
+    expect(r.code).toBe(99);
+    const results = JSON.parse(readFileSync(join(d, 'results.json'), 'utf8'));
+    const s = results.summary;
+    expect(s.requests.sent).toBe(10);
+    expect(s.errors.unfinished).toBeGreaterThan(0);
+    expect(s.requests.failed).toBe(s.errors.unfinished);
+    expect(s.requests.completed + s.requests.failed).toBe(10);
+    expect(s.requests.interrupted).toBe(0);
+    // the cut came after 2 s of arrivals and 1 s of graceful stop; the last completion well before
+    const lastOk = Math.max(...readJsonl(join(d, 'requests.jsonl')).filter((l) => l.ok).map((l) => l.end_ms as number));
+    expect(s.duration_s).toBeCloseTo(lastOk / 1000, 2);
+    expect(s.duration_s).toBeLessThan(2.6);
+    const availability = results.slo.find((v: { metric: string }) => v.metric === 'error_ratio');
+    expect(availability.passed).toBe(false);
+    expect(results.error_budget.error_ratio).toBeGreaterThan(0);
+    expect(r.stdout).toContain('unfinished at the graceful stop');
+  });
+
   it('constant-vus with 64 users and --requests 1 sends exactly one request (not one per user)', async () => {
     const d = tmp();
     const r = await inferload([

@@ -114,13 +114,13 @@ describe('Engine', () => {
     }
   });
 
-  it('gives closed-loop requests in flight the graceful stop, then cuts them', async () => {
+  it('gives closed-loop requests in flight the graceful stop, then cuts them as unfinished', async () => {
     serviceMs = 5_000;
     const t0 = Date.now();
     const { records, outcome } = await run(testSpec({ executor: 'constant-vus', vus: 3, durationS: 0.3, thinkTimeS: 0, gracefulStopS: 0.5 }));
     expect(Date.now() - t0).toBeLessThan(3_000);
     expect(outcome.abortedInFlight).toBe(3);
-    expect(records.map((r) => r.errorClass)).toEqual(['aborted', 'aborted', 'aborted']);
+    expect(records.map((r) => r.errorClass)).toEqual(['unfinished', 'unfinished', 'unfinished']);
   });
 
   it('ramps users down without restarting them (think time longer than the tick)', async () => {
@@ -149,11 +149,35 @@ describe('Engine', () => {
     expect(outcome.stoppedBy).toBe('requests');
   });
 
-  it('cuts requests still in flight at the graceful stop deadline', async () => {
+  it('cuts requests still in flight at the graceful stop deadline: the server had that long, so they failed (unfinished)', async () => {
     serviceMs = 2_000;
     const load = { ...rate(10, 0.2), gracefulStopS: 0.3 };
     const { records, outcome } = await run(testSpec(load));
     expect(outcome.abortedInFlight).toBe(2);
+    expect(records.map((r) => [r.ok, r.errorClass])).toEqual([
+      [false, 'unfinished'],
+      [false, 'unfinished'],
+    ]);
+    expect(records[0]!.errorMessage).toBe('still in flight when the graceful stop (0.3 s) ended');
+  });
+
+  it('a graceful stop of 0 s gives the server no time: what it cuts is only interrupted', async () => {
+    serviceMs = 2_000;
+    const { records, outcome } = await run(testSpec({ ...rate(10, 0.2), gracefulStopS: 0 }));
+    expect(outcome.abortedInFlight).toBe(2);
+    expect(records.every((r) => r.errorClass === 'aborted')).toBe(true);
+  });
+
+  it('an interrupt cuts requests as interrupted, not unfinished, even after a graceful stop began', async () => {
+    serviceMs = 5_000;
+    const t0 = Date.now();
+    const { records, outcome } = await run(testSpec({ ...rate(10, 0.2), gracefulStopS: 30 }), undefined, (e) => {
+      setTimeout(() => e.stop('interrupted', 'test', 0.2), 400);
+    });
+    // the interrupt's 0.2 s grace counts from the interrupt, inside the 30 s graceful stop
+    expect(Date.now() - t0).toBeLessThan(3_000);
+    expect(outcome.stoppedBy).toBe('interrupted');
+    expect(records).toHaveLength(2);
     expect(records.every((r) => r.errorClass === 'aborted')).toBe(true);
   });
 

@@ -228,7 +228,8 @@ describe('WorkerPoolBackend', () => {
     for (const r of records) expect(r.endUs - r.sentUs).toBeGreaterThan(250_000);
     for (const r of records) expect(r.endUs - r.sentUs).toBeLessThan(600_000);
 
-    // graceful stop 0.2 s, deadline far away: cut as 'aborted', and every record comes back
+    // graceful stop 0.2 s, deadline far away: cut as 'unfinished' (the server had the graceful
+    // stop), and every record comes back
     restart();
     const spec2 = testSpec({ ...load, gracefulStopS: 0.2 });
     const records2: RequestRecord[] = [];
@@ -236,7 +237,7 @@ describe('WorkerPoolBackend', () => {
     const outcome2 = await engine2.run();
     await p2.close();
     expect(outcome2.abortedInFlight).toBe(5);
-    expect(records2.map((r) => r.errorClass)).toEqual(['aborted', 'aborted', 'aborted', 'aborted', 'aborted']);
+    expect(records2.map((r) => r.errorClass)).toEqual(['unfinished', 'unfinished', 'unfinished', 'unfinished', 'unfinished']);
   });
 
   it('fails only the requests in flight on a thread that dies; new requests go to the survivors', async () => {

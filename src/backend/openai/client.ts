@@ -7,7 +7,7 @@ import { Pool } from '../../core/http.js';
 import type { Clock } from '../../core/clock.js';
 import { oneLineRedacted } from '../../core/secret.js';
 import type { RequestRecord } from '../../core/record.js';
-import type { Endpoint, ErrorClass } from '../../core/types.js';
+import type { AbortClass, Endpoint, ErrorClass } from '../../core/types.js';
 import type { Backend, GenRequest, ParseStats, RequestHandle } from '../types.js';
 
 export type { ParseStats } from '../types.js';
@@ -231,7 +231,7 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
   private ending = false;
   /** arrival time of the bytes being parsed right now: stamped before any parsing */
   private nowUs = 0;
-  private pendingAbort: { errorClass: 'timeout' | 'aborted'; message: string } | null = null;
+  private pendingAbort: { errorClass: AbortClass; message: string } | null = null;
   /** this stream's chunk template (see fastEvent): the bytes before and after the content */
   private tplPrefix: string | null = null;
   private tplSuffix = '';
@@ -252,7 +252,7 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
 
   // -- RequestHandle ------------------------------------------------------------------
 
-  abort(errorClass: 'timeout' | 'aborted', message: string): void {
+  abort(errorClass: AbortClass, message: string): void {
     if (this.finished) return;
     if (!this.controller) {
       this.pendingAbort = { errorClass, message };

@@ -3,7 +3,7 @@
 // (one message per event-loop turn, stamps in one transferable Float64Array) and how a thread's
 // performance.now() is put on the process-wide monotonic clock.
 import type { RequestRecord } from '../../core/record.js';
-import type { ErrorClass } from '../../core/types.js';
+import type { AbortClass, ErrorClass } from '../../core/types.js';
 import type { OpenAIBackendOptions } from '../openai/client.js';
 import type { GenRequest, ParseStats } from '../types.js';
 
@@ -16,7 +16,7 @@ export interface ThreadData {
 /** main → client thread */
 export type ToThread =
   | { type: 'send'; id: number; req: GenRequest }
-  | { type: 'abort'; id: number; errorClass: 'timeout' | 'aborted'; message: string }
+  | { type: 'abort'; id: number; errorClass: AbortClass; message: string }
   | { type: 'preconnect'; connections: number }
   | { type: 'close' }
   /** test hook: die now, by an uncaught exception ('throw') or process.exit ('exit') */

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { RequestRecord } from '../../../src/core/record.js';
 import { decodeHistogram } from '../../../src/metrics/hdr.js';
 import { Recorder, requestSlos } from '../../../src/metrics/recorder.js';
+import { buildSummary } from '../../../src/results/build.js';
 
 /** a successful request: intended at t, first token after ttft, n tokens `itl` apart */
 function ok(id: number, tUs: number, ttftUs: number, n: number, itlUs: number, warmup = false): RequestRecord {
@@ -169,5 +170,64 @@ describe('Recorder', () => {
     const s = rec.snapshot();
     expect(s.counters.dropped).toBe(1);
     expect(s.windows.find((w) => w.t_s === 2)!.dropped).toBe(1);
+  });
+});
+
+// The stalled smoke run of the outside check: 21 of 25 completed by 4.99 s, 4 stalled until the
+// graceful stop cut them at ~15 s. The run lasts to the last completion (throughput ~4.2 req/s,
+// not 1.4), and the cut requests are failures against availability, not "neither".
+describe('requests cut at the graceful stop', () => {
+  function cut(id: number, tUs: number, endUs: number, errorClass: 'unfinished' | 'aborted'): RequestRecord {
+    const r = new RequestRecord(id, tUs, 100, false);
+    r.sentUs = tUs;
+    r.headersUs = tUs + 200;
+    r.endUs = endUs;
+    r.httpStatus = 200;
+    r.errorClass = errorClass;
+    return r;
+  }
+
+  function stalledRun(errorClass: 'unfinished' | 'aborted'): ReturnType<typeof buildSummary> {
+    const rec = new Recorder({ windowS: 1 });
+    const records: RequestRecord[] = [];
+    for (let i = 0; i < 25; i++) {
+      const t = i * 200_000;
+      records.push([3, 9, 14, 20].includes(i) ? cut(i, t, 14_800_000, errorClass) : ok(i, t, 10_000, 32, 5_000));
+    }
+    for (const r of records) rec.onSent(r, 1);
+    for (const r of [...records].sort((a, b) => a.endUs - b.endUs)) rec.record(r);
+    rec.flush();
+    return buildSummary(rec.snapshot(), { warmupS: 0, arrivalsEndUs: 5e6, openLoop: true });
+  }
+
+  it('duration runs to the last completion, never to the cut', () => {
+    const s = stalledRun('unfinished');
+    // the last completed request: intended at 4.8 s, ended 10 ms + 31 × 5 ms + 50 µs later
+    expect(s.duration_s).toBe(4.965);
+    expect(s.throughput.request_per_s).toBeCloseTo(21 / 4.965, 3);
+    expect(stalledRun('aborted').duration_s).toBe(4.965);
+  });
+
+  it('unfinished requests are failures: the error ratio and the classes count them', () => {
+    const s = stalledRun('unfinished');
+    expect(s.requests).toMatchObject({ sent: 25, completed: 21, failed: 4, interrupted: 0 });
+    expect(s.errors).toEqual({ unfinished: 4 });
+  });
+
+  it('requests the run cut for its own reasons stay interrupted: neither success nor failure', () => {
+    const s = stalledRun('aborted');
+    expect(s.requests).toMatchObject({ sent: 25, completed: 21, failed: 0, interrupted: 4 });
+    expect(s.errors).toEqual({});
+  });
+
+  it('with no completion at all, the duration runs to the last end of any request', () => {
+    const rec = new Recorder({ windowS: 1 });
+    const r = cut(0, 0, 3_000_000, 'unfinished');
+    rec.onSent(r, 1);
+    rec.record(r);
+    rec.flush();
+    const s = buildSummary(rec.snapshot(), { warmupS: 0, arrivalsEndUs: 1e6, openLoop: true });
+    expect(s.duration_s).toBe(3);
+    expect(s.throughput.request_per_s).toBe(0);
   });
 });

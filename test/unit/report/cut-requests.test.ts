@@ -87,6 +87,39 @@ describe('cutRequests', () => {
   });
 });
 
+/** The same accounting as the run writes it now: the graceful stop's cut requests are failures of class unfinished. */
+function withUnfinished(base: RunResult, sent: number, cut: number): RunResult {
+  const r = withCut(base, sent, 0);
+  r.summary.requests.completed = sent - cut;
+  r.summary.requests.failed = cut;
+  r.summary.errors = { unfinished: cut };
+  return r;
+}
+const unfinished = withUnfinished(ramp, 2420, 838);
+
+describe('requests unfinished at the graceful stop (failures of class unfinished)', () => {
+  it('are the cut requests, and the sentence says they count against availability', () => {
+    const c = cutRequests(unfinished)!;
+    expect(c).toMatchObject({ count: 838, cause: 'graceful-stop', countedAsFailed: true });
+    expect(c.sentence).toBe(
+      '838 requests (34.6 % of sent) were still waiting when the run ended: the server fell behind, and they were cut at the graceful stop (10 s). ' +
+        'They count as failed (class unfinished): in the error ratio, availability SLOs and the error budget, and in no latency figure.',
+    );
+    expect(c.short).toBe('34.6 % of sent · unfinished at the graceful stop, failed');
+    expect(cutRequests(overload)!.countedAsFailed).toBe(false);
+  });
+
+  it('no report says the SLOs left them out, and each names them as failed', () => {
+    const page = renderHtml(unfinished);
+    expect(page).toContain('<div class="k">cut at the end</div><div class="v">838</div><div class="s">34.6 % of sent · unfinished at the graceful stop, failed</div>');
+    expect(page).not.toContain('The SLOs judged only the requests that ended.');
+    const md = renderMarkdown(unfinished);
+    expect(md).toContain('1582 completed · 838 failed · **838 cut at the end (unfinished, in failed)**');
+    expect(md).not.toContain('The SLOs judged only the requests that ended.');
+    expect(renderConsoleSummary(unfinished, { dir: 'out' })).toContain('2420 sent, 1582 completed, 838 failed (838 unfinished at the graceful stop), 0 dropped');
+  });
+});
+
 describe('the cut requests in the headline of each report', () => {
   it('report.html: a tile beside completed and failed, and the sentence in the verdict, before the tiles', () => {
     const page = renderHtml(overload);
