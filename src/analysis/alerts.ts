@@ -324,42 +324,108 @@ const ADJACENT_TOLERANCE_S = 1e-6;
 const roundS = (s: number): number => Math.round(s * 1e6) / 1e6;
 
 /**
- * Judge each rule over the run's windows the way Prometheus would: the condition is pending while
- * it holds in consecutive windows, and fires once it has held for `for_s` (at once when `for_s`
- * is 0). A window without one of the signals, or a gap between windows, breaks the hold. Reports
- * when it first held, its longest hold, whether it fired and the arrival rate of the window where
- * it first held. Throws AlertRuleError on an invalid rule (see `validateAlertRules`).
+ * An alert's state after one evaluation, as Prometheus's rules/alerting.go keeps it: `pending`
+ * while the condition holds for less than `for`, `firing` once it has held that long, `resolved`
+ * at the evaluation where a firing alert's condition stopped holding (Prometheus's inactive alert
+ * with its ResolvedAt), `inactive` otherwise.
+ */
+export type AlertState = 'inactive' | 'pending' | 'firing' | 'resolved';
+
+/** One evaluation of a rule. */
+export interface AlertEvaluation {
+  /** the evaluation's time, s since the run's start: the end of the window it read */
+  at_s: number;
+  holds: boolean;
+  state: AlertState;
+  /** when the current pending or firing alert became active (Prometheus's ActiveAt), else null */
+  active_at_s: number | null;
+  /** the window evaluated; null for the evaluation that stands for a gap between windows */
+  window: WindowResult | null;
+}
+
+/** Windows in order of evaluation time (their ends: windows of merged shards may overlap). */
+function byEvaluationTime(windows: readonly WindowResult[]): WindowResult[] {
+  return [...windows].sort((a, b) => a.t_s + a.window_s - (b.t_s + b.window_s) || a.t_s - b.t_s);
+}
+
+/**
+ * Prometheus's state machine (`Eval` in rules/alerting.go), one evaluation per window of
+ * `ordered`, each reported to `visit`. A window's evaluation time is its **end**: the window's
+ * value is the mean of the scrapes read during it, all of which an evaluation at its end has seen
+ * (one at its start would see the previous window's). At each evaluation:
+ * - the condition holds and no alert is active: a new alert, pending, active since now;
+ * - an active alert whose condition holds stays active; a pending one fires when
+ *   `now − activeAt >= for` (so at once when `for` is 0);
+ * - the condition does not hold: a pending alert is dropped (it never fired), a firing one is
+ *   resolved. Rules here have no `keep_firing_for`, i.e. Prometheus's default of 0.
+ * A window without one of the signals is an evaluation where the condition does not hold (the
+ * series is absent), and so is a gap between windows, evaluated at the next window's start.
+ */
+function runAlertRule(
+  rule: CompiledAlertRule,
+  ordered: readonly WindowResult[],
+  visit: (atS: number, holds: boolean, state: AlertState, activeAtS: number | null, window: WindowResult | null) => void,
+): void {
+  let state: AlertState = 'inactive';
+  let activeAtS: number | null = null;
+  const step = (atS: number, holds: boolean, window: WindowResult | null): void => {
+    if (!holds) {
+      state = state === 'firing' ? 'resolved' : 'inactive';
+      activeAtS = null;
+    } else {
+      if (state !== 'pending' && state !== 'firing') {
+        state = 'pending';
+        activeAtS = atS;
+      }
+      if (state === 'pending' && roundS(atS - activeAtS!) >= rule.for_s) state = 'firing';
+    }
+    visit(atS, holds, state, activeAtS, window);
+  };
+  let previousEndS: number | null = null;
+  for (const w of ordered) {
+    if (previousEndS !== null && w.t_s - previousEndS > ADJACENT_TOLERANCE_S) step(roundS(w.t_s), false, null);
+    previousEndS = w.t_s + w.window_s;
+    const holds = rule.conditions.every((c) => {
+      const v = signalValue(w, c.signal);
+      return v !== undefined && evaluate(v, c.op, c.value);
+    });
+    step(roundS(previousEndS), holds, w);
+  }
+}
+
+/** Every evaluation of a rule over the run's windows, with the alert's state after it (`runAlertRule`). */
+export function alertEvaluations(rule: AlertRule, windows: readonly WindowResult[]): AlertEvaluation[] {
+  const out: AlertEvaluation[] = [];
+  runAlertRule(compileAlertRule(rule), byEvaluationTime(windows), (at_s, holds, state, active_at_s, window) =>
+    out.push({ at_s, holds, state, active_at_s, window }),
+  );
+  return out;
+}
+
+/**
+ * Judge each rule over the run's windows the way Prometheus would (`runAlertRule`). Reports when
+ * the condition first held (the evaluation that made the first alert active), its longest hold
+ * measured as Prometheus measures `for` (from the evaluation that made the alert active to the
+ * last one at which the condition still held), whether it fired, and the arrival rate of the
+ * window where it first held. Throws AlertRuleError on an invalid rule (see `validateAlertRules`).
  */
 export function evaluateAlerts(rules: readonly AlertRule[], windows: readonly WindowResult[]): AlertResult[] {
   const compiled = rules.map(compileAlertRule);
-  const ordered = [...windows].sort((a, b) => a.t_s - b.t_s);
+  const ordered = byEvaluationTime(windows);
   return compiled.map((rule) => {
-    let runStartS: number | null = null;
-    let previousEndS: number | null = null;
     let longestS = 0;
     let firstHeldS: number | null = null;
     let offeredRate: number | null = null;
     let fired = false;
-    for (const w of ordered) {
-      const adjacent = previousEndS !== null && Math.abs(w.t_s - previousEndS) <= ADJACENT_TOLERANCE_S;
-      previousEndS = w.t_s + w.window_s;
-      const holds = rule.conditions.every((c) => {
-        const v = signalValue(w, c.signal);
-        return v !== undefined && evaluate(v, c.op, c.value);
-      });
-      if (!holds) {
-        runStartS = null;
-        continue;
-      }
-      if (runStartS === null || !adjacent) runStartS = w.t_s;
-      const heldS = roundS(previousEndS - runStartS);
-      if (heldS > longestS) longestS = heldS;
-      if (heldS >= rule.for_s) fired = true;
+    runAlertRule(rule, ordered, (atS, _holds, state, activeAtS, w) => {
+      if (activeAtS === null) return;
       if (firstHeldS === null) {
-        firstHeldS = w.t_s;
-        offeredRate = w.window_s > 0 ? w.arrivals / w.window_s : null;
+        firstHeldS = atS;
+        offeredRate = w && w.window_s > 0 ? w.arrivals / w.window_s : null;
       }
-    }
+      longestS = Math.max(longestS, roundS(atS - activeAtS));
+      if (state === 'firing') fired = true;
+    });
     return {
       name: rule.name,
       severity: rule.severity,

@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   AlertRuleError,
+  alertEvaluations,
   compileAlertRule,
   defaultAlertRules,
   describeAlert,
@@ -123,7 +124,7 @@ describe('defaultAlertRules', () => {
 
 describe('evaluateAlerts', () => {
   it('fires once the condition has held for `for`, and reports when it first held at what load', () => {
-    // holds in windows 2-7: 6 s
+    // holds in windows 2-7, evaluated at their ends 3 ... 8: active from 3, held 5 s at 8
     const windows = queueWindows([0, 5, 30, 31, 40, 35, 25, 21, 3, 2]);
     const [fired, pending] = evaluateAlerts([rule('queue_depth > 20', 5, 'fires'), rule('queue_depth > 20', 10, 'short')], windows);
     expect(fired).toEqual({
@@ -131,31 +132,39 @@ describe('evaluateAlerts', () => {
       severity: 'warning',
       condition: 'queue_depth > 20',
       for_s: 5,
-      first_held_s: 2,
-      held_s: 6,
+      first_held_s: 3,
+      held_s: 5,
       fired: true,
       offered_rate: 12,
     });
-    expect(pending).toMatchObject({ fired: false, held_s: 6, first_held_s: 2 });
+    expect(pending).toMatchObject({ fired: false, held_s: 5, first_held_s: 3 });
   });
 
   it('a window without the signal breaks the hold; the longest hold is reported', () => {
+    // holds in windows 0-2 (held 2 s), 4-5 (1 s) and 7-10 (3 s)
     const windows = queueWindows([30, 30, 30, null, 30, 30, 0, 30, 30, 30, 30]);
-    const [r] = evaluateAlerts([rule('queue_depth > 20', 4)], windows);
-    expect(r).toMatchObject({ first_held_s: 0, held_s: 4, fired: true });
-    const [s] = evaluateAlerts([rule('queue_depth > 20', 5)], windows);
-    expect(s).toMatchObject({ held_s: 4, fired: false });
+    const [r] = evaluateAlerts([rule('queue_depth > 20', 3)], windows);
+    expect(r).toMatchObject({ first_held_s: 1, held_s: 3, fired: true });
+    const [s] = evaluateAlerts([rule('queue_depth > 20', 4)], windows);
+    expect(s).toMatchObject({ held_s: 3, fired: false });
   });
 
   it('a gap between windows breaks the hold', () => {
     const windows = [win(0, { queue_depth: 30 }), win(1, { queue_depth: 30 }), win(5, { queue_depth: 30 })];
-    const [r] = evaluateAlerts([rule('queue_depth > 20', 3)], windows);
-    expect(r).toMatchObject({ held_s: 2, fired: false });
+    const [r] = evaluateAlerts([rule('queue_depth > 20', 2)], windows);
+    expect(r).toMatchObject({ held_s: 1, fired: false });
+    // the gap [2, 5) is an evaluation at 5 that sees no data
+    expect(alertEvaluations(rule('queue_depth > 20', 1), windows).map((e) => [e.at_s, e.state])).toEqual([
+      [1, 'pending'],
+      [2, 'firing'],
+      [5, 'resolved'],
+      [6, 'pending'],
+    ]);
   });
 
-  it('for 0 fires on the first window that holds; never holding means null times', () => {
+  it('for 0 fires at the first evaluation that holds; never holding means null times', () => {
     const windows = queueWindows([0, 0, 21]);
-    expect(evaluateAlerts([rule('queue_depth > 20', 0)], windows)[0]).toMatchObject({ fired: true, first_held_s: 2, held_s: 1 });
+    expect(evaluateAlerts([rule('queue_depth > 20', 0)], windows)[0]).toMatchObject({ fired: true, first_held_s: 3, held_s: 0 });
     expect(evaluateAlerts([rule('queue_depth > 100', 0)], windows)[0]).toMatchObject({
       fired: false,
       first_held_s: null,
@@ -172,23 +181,25 @@ describe('evaluateAlerts', () => {
       win(3, { generation_tokens_per_s: 500, requests_running: 4 }),
       win(4, { generation_tokens_per_s: 50 }),
     ];
-    const [r] = evaluateAlerts([rule('generation_tokens_per_s < 100 and requests_running > 0', 2)], windows);
-    expect(r).toMatchObject({ first_held_s: 1, held_s: 2, fired: true });
+    const [r] = evaluateAlerts([rule('generation_tokens_per_s < 100 and requests_running > 0', 1)], windows);
+    expect(r).toMatchObject({ first_held_s: 2, held_s: 1, fired: true });
   });
 
-  it('sums uneven (coarsened) windows and reads offered rate per second', () => {
+  it('evaluates uneven (coarsened) windows at their ends and reads offered rate per second', () => {
     const windows = [
       win(0, { queue_depth: 60 }, { window_s: 2, arrivals: 50 }),
       win(2, { queue_depth: 60 }, { window_s: 2, arrivals: 50 }),
       win(4, { queue_depth: 60 }, { window_s: 0.5, arrivals: 5 }),
     ];
-    const [r] = evaluateAlerts([rule('queue_depth > 50', 4.5)], windows);
-    expect(r).toMatchObject({ held_s: 4.5, fired: true, offered_rate: 25 });
+    // evaluations at 2, 4 and 4.5: active from 2, held 2.5 s
+    const [r, s] = evaluateAlerts([rule('queue_depth > 50', 2.5), rule('queue_depth > 50', 2.6)], windows);
+    expect(r).toMatchObject({ first_held_s: 2, held_s: 2.5, fired: true, offered_rate: 25 });
+    expect(s).toMatchObject({ held_s: 2.5, fired: false });
   });
 
   it('orders windows by time whatever order they come in', () => {
     const windows = queueWindows([30, 30, 30]).reverse();
-    expect(evaluateAlerts([rule('queue_depth > 20', 3)], windows)[0]).toMatchObject({ held_s: 3, fired: true, first_held_s: 0 });
+    expect(evaluateAlerts([rule('queue_depth > 20', 2)], windows)[0]).toMatchObject({ held_s: 2, fired: true, first_held_s: 1 });
   });
 
   it('derives GPU memory use from used and free bytes, per GPU when it can (the fullest GPU)', () => {
@@ -216,7 +227,7 @@ describe('evaluateAlerts', () => {
       [defaultAlertRules().find((x) => x.name === 'GPUMemoryHigh')!],
       Array.from({ length: 400 }, (_, i) => win(i, { gpu_memory_used_bytes: 75 * GiB, gpu_memory_free_bytes: 5 * GiB })),
     );
-    expect(r).toMatchObject({ fired: true, held_s: 400, first_held_s: 0 });
+    expect(r).toMatchObject({ fired: true, held_s: 399, first_held_s: 1 });
   });
 
   it('runs the defaults over a short overloaded run: conditions hold but no `for` is reached', () => {
@@ -232,20 +243,96 @@ describe('evaluateAlerts', () => {
     );
     const results = evaluateAlerts(defaultAlertRules(), windows);
     const byName = Object.fromEntries(results.map((r) => [r.name, r]));
-    expect(byName.VLLMQueueDepthHigh).toMatchObject({ first_held_s: 20, held_s: 40, fired: false, for_s: 300 });
-    expect(byName.VLLMQueueDepthCritical).toMatchObject({ first_held_s: 20, held_s: 40, fired: false });
-    expect(byName.VLLMPreemptions).toMatchObject({ first_held_s: 30, held_s: 30 });
-    expect(byName.GPUUtilizationSaturated).toMatchObject({ first_held_s: 0, held_s: 60 });
+    expect(byName.VLLMQueueDepthHigh).toMatchObject({ first_held_s: 21, held_s: 39, fired: false, for_s: 300 });
+    expect(byName.VLLMQueueDepthCritical).toMatchObject({ first_held_s: 21, held_s: 39, fired: false });
+    expect(byName.VLLMPreemptions).toMatchObject({ first_held_s: 31, held_s: 29 });
+    expect(byName.GPUUtilizationSaturated).toMatchObject({ first_held_s: 1, held_s: 59 });
     expect(byName.GPUMemoryHigh).toMatchObject({ first_held_s: null, held_s: 0 });
     expect(byName.VLLMLowGenerationThroughput).toMatchObject({ first_held_s: null });
     expect(results.every((r) => !r.fired)).toBe(true);
     expect(describeAlert(byName.VLLMQueueDepthHigh!)).toBe(
-      'not fired: queue_depth > 20 held 40s of the 5m needed, first at 20s, 10 req/s offered',
+      'not fired: queue_depth > 20 held 39s of the 5m needed, first at 21s, 10 req/s offered',
     );
   });
 
   it('throws on an invalid rule', () => {
     expect(() => evaluateAlerts([rule('queue_depth >> 1', 1, 'Bad')], [])).toThrow(/alert rule "Bad"/);
+  });
+});
+
+// Prometheus fires when the condition has held from the evaluation that made the alert active
+// to the current one for `for` (rules/alerting.go, Eval: `ts.Sub(a.ActiveAt) >= r.holdDuration`):
+// N consecutive holding evaluations `interval` apart have held for (N - 1) * interval.
+describe("alertEvaluations: Prometheus's pending/firing state machine", () => {
+  const states = (r: AlertRule, windows: WindowResult[]): Array<[number, string]> =>
+    alertEvaluations(r, windows).map((e) => [e.at_s, e.state]);
+
+  it.each([
+    // [condition held in N consecutive 1 s windows, for (s), fires]
+    [3, 3, false], // the finding: three 1 s windows hold for 2 s between first and last evaluation
+    [4, 3, true],
+    [1, 0, true], // for 0: fires at the first evaluation
+    [1, 0.5, false],
+    [2, 1, true],
+    [2, 1.5, false],
+    [301, 300, true], // for 5m needs 301 windows of 1 s
+    [300, 300, false],
+  ])('%i holding windows with for %ss: fired %s', (n, forS, fires) => {
+    const windows = queueWindows([0, ...Array<number>(n).fill(30), 0]);
+    const [r] = evaluateAlerts([rule('queue_depth > 20', forS)], windows);
+    expect(r).toMatchObject({ fired: fires, first_held_s: 2, held_s: n - 1 });
+  });
+
+  it("reproduces Prometheus's own TestAlertingRule (rules/alerting_test.go)", () => {
+    // load 5m: http_requests{instance="0"} 75 85 95 105 105 95 85 and {instance="1"} 80 90 100
+    // 110 120 130 140; `http_requests < 100` for 1m, evaluated at 0, 5m, ... 30m. Prometheus's
+    // expected ALERTS: at 0 both pending; at 5m both firing; at 10m instance 0 firing (instance 1
+    // resolved); none at 15m and 20m; at 25m instance 0 pending again (a new alert, active
+    // since 25m); at 30m firing. Here each value is a 5 min window, evaluated at its end.
+    const at = (values: number[]): WindowResult[] => values.map((v, i) => win(i * 300, { queue_depth: v }, { window_s: 300 }));
+    const r = rule('queue_depth < 100', 60);
+    expect(states(r, at([75, 85, 95, 105, 105, 95, 85]))).toEqual([
+      [300, 'pending'],
+      [600, 'firing'],
+      [900, 'firing'],
+      [1200, 'resolved'],
+      [1500, 'inactive'],
+      [1800, 'pending'],
+      [2100, 'firing'],
+    ]);
+    expect(states(r, at([80, 90, 100, 110, 120, 130, 140])).map(([, s]) => s)).toEqual([
+      'pending',
+      'firing',
+      'resolved',
+      'inactive',
+      'inactive',
+      'inactive',
+      'inactive',
+    ]);
+    expect(alertEvaluations(r, at([75, 85, 95, 105, 105, 95, 85])).map((e) => e.active_at_s)).toEqual([300, 300, 300, null, null, 1800, 1800]);
+  });
+
+  it('a pending alert whose condition stops holding is dropped without firing; the next hold starts again', () => {
+    const windows = queueWindows([30, 30, 0, 30, 30, 30]);
+    expect(states(rule('queue_depth > 20', 2), windows)).toEqual([
+      [1, 'pending'],
+      [2, 'pending'],
+      [3, 'inactive'],
+      [4, 'pending'],
+      [5, 'pending'],
+      [6, 'firing'],
+    ]);
+  });
+
+  it('a firing alert stays firing while the condition holds and resolves at the first evaluation that does not hold', () => {
+    const windows = queueWindows([30, 30, 30, null, 30]);
+    expect(states(rule('queue_depth > 20', 0), windows)).toEqual([
+      [1, 'firing'],
+      [2, 'firing'],
+      [3, 'firing'],
+      [4, 'resolved'],
+      [5, 'firing'],
+    ]);
   });
 });
 
