@@ -1,5 +1,7 @@
 // Capacity at an SLO (metrics.md "Capacity per GPU"), pure: judging one sweep step, choosing
 // the next rate (doubling, then bisection), finding the knee, and the capacity report.
+import { decodeHistogram, newHistogram, percentileMs } from '../metrics/hdr.js';
+import type { WindowResult } from '../metrics/recorder.js';
 import type { RunResult } from '../results/types.js';
 
 /** One rate held during a sweep, judged. */
@@ -22,18 +24,58 @@ export interface SweepStep {
   e2e_p95_ms: number | null;
   goodput_ratio: number | null;
   error_ratio: number | null;
-  /** server signals averaged over the measured windows, when scraped */
+  /** server signals averaged over the measured windows (measuredWindows), when scraped */
   server: Record<string, number>;
   /** where this step's full results are */
   results: string;
+  /**
+   * this rate against the sweep's sustainable rate, set by capacityReport; null when no rate was
+   * sustainable (capacity.headroom_note says why). Sweeps written before it lack it.
+   */
+  headroom?: Headroom | null;
+}
+
+/** How far a rate is from the sustainable rate (metrics.md "Capacity per GPU"). */
+export interface Headroom {
+  /** 1 − rate / sustainable rate: the share of the sustainable rate left unused; negative when over it */
+  ratio: number;
+  /** sustainable rate / rate: how many times this rate the deployment sustains */
+  factor: number;
 }
 
 /** Completions must keep within this fraction of arrivals for a step to be steady. */
 export const STEADY_COMPLETION_RATIO = 0.95;
-/** TTFT p95 in the last third of a step may grow at most this much over the first third. */
+/** TTFT p95 of the last third of a step's arrivals may exceed the first third's by at most this factor... */
 export const STEADY_TTFT_GROWTH = 1.5;
+/** ...or by at most this many ms, so that 20 ms growing to 40 ms is not called a queue. */
+export const STEADY_TTFT_MIN_RISE_MS = 50;
+/** The steadiness test needs at least this many windows in the step's measured arrivals. */
+export const STEADY_MIN_WINDOWS = 6;
 
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/**
+ * The windows a step is judged on: from the end of the warm-up (a window that straddles it holds
+ * warm-up arrivals, so it is left out) to the window of the step's last arrival. The drain
+ * windows after it hold only the stragglers of a schedule that has stopped, which tell nothing
+ * about whether the server kept up with the rate.
+ */
+export function measuredWindows(result: RunResult): WindowResult[] {
+  const after = result.windows.filter((w) => w.t_s >= result.run.warmup_s);
+  let last = after.length - 1;
+  while (last >= 0 && after[last]!.arrivals === 0) last--;
+  return after.slice(0, last + 1);
+}
+
+/**
+ * TTFT p95 of the requests that arrived in these windows, however late they ended
+ * (windows[].by_arrival): one histogram merged from theirs, since percentiles do not average.
+ */
+export function arrivalTtftP95(windows: readonly WindowResult[]): number | null {
+  const merged = newHistogram();
+  for (const w of windows) if (w.by_arrival) merged.add(decodeHistogram(w.by_arrival.hdr.ttft));
+  return percentileMs(merged, 95);
+}
 
 /** Judges one step's results: SLOs, and whether the server was in a steady state. */
 export function judgeStep(rate: number, result: RunResult, resultsPath: string): SweepStep {
@@ -41,8 +83,7 @@ export function judgeStep(rate: number, result: RunResult, resultsPath: string):
   const reasons: string[] = [];
   const failedSlos = result.slo.filter((v) => !v.passed);
   for (const v of failedSlos) reasons.push(`${v.name} (observed ${v.observed ?? 'no data'})`);
-  // only windows after the warm-up, with completions
-  const measured = result.windows.filter((w) => w.t_s >= result.run.warmup_s && w.completed > 0);
+  const measured = measuredWindows(result);
   let steady = true;
   const arrivals = s.requests.sent + s.requests.dropped;
   const ended = s.requests.completed + s.requests.failed;
@@ -54,13 +95,15 @@ export function judgeStep(rate: number, result: RunResult, resultsPath: string):
     steady = false;
     reasons.push(`completed ${s.requests.completed} of ${arrivals} arrivals: the server fell behind`);
   }
-  if (measured.length >= 6) {
+  if (measured.length >= STEADY_MIN_WINDOWS) {
+    // keyed by arrival: a request that waited behind a growing queue counts where it arrived,
+    // not in whichever later window it happened to end
     const third = Math.floor(measured.length / 3);
-    const first = measured.slice(0, third).map((w) => w.ttft_p95_ms ?? 0);
-    const last = measured.slice(-third).map((w) => w.ttft_p95_ms ?? 0);
-    if (mean(first) > 0 && mean(last) > STEADY_TTFT_GROWTH * mean(first) && mean(last) - mean(first) > 50) {
+    const first = arrivalTtftP95(measured.slice(0, third));
+    const last = arrivalTtftP95(measured.slice(-third));
+    if (first !== null && last !== null && first > 0 && last > STEADY_TTFT_GROWTH * first && last - first > STEADY_TTFT_MIN_RISE_MS) {
       steady = false;
-      reasons.push(`TTFT p95 grew from ${mean(first).toFixed(0)} to ${mean(last).toFixed(0)} ms during the step: a queue is building`);
+      reasons.push(`TTFT p95 of the requests arriving grew from ${first.toFixed(0)} ms (first third of the step) to ${last.toFixed(0)} ms (last third): a queue is building`);
     }
   }
   const server: Record<string, number> = {};
@@ -196,14 +239,84 @@ export interface CapacityResult {
   first_unsustainable: { rate_per_s: number; reasons: string[] } | null;
   knee: Knee | null;
   finding: string;
+  /**
+   * why the steps' headroom is null (no rate was sustainable), or that it is a lower bound (no
+   * rate was unsustainable); null otherwise. Sweeps written before it lack it.
+   */
+  headroom_note?: string | null;
+  /** what the figures above should be read with, e.g. GPU counts that disagree; sweeps written before it lack it */
+  warnings?: string[];
   steps: SweepStep[];
 }
 
+/** The headroom of `rate` against a sustainable rate, or null when there is none. */
+export function headroom(rate: number, sustainable: number | null): Headroom | null {
+  if (sustainable === null || sustainable <= 0 || rate <= 0) return null;
+  return { ratio: round3(1 - rate / sustainable), factor: round3(sustainable / rate) };
+}
+
+/** A headroom in words: "50 % headroom (2.00×)" (the factor in brackets), "at capacity", "over capacity by 25 %". */
+export function headroomText(h: Headroom | null | undefined): string {
+  if (!h) return '-';
+  if (h.ratio === 0) return 'at capacity';
+  const pct = Math.abs(h.ratio) * 100;
+  const text = `${pct.toFixed(pct < 10 ? 1 : 0)} %`;
+  return h.ratio > 0 ? `${text} headroom (${h.factor.toFixed(2)}×)` : `over capacity by ${text}`;
+}
+
+/** The GPUs a capacity is divided by, where the count came from, and any disagreement found. */
+export interface GpuCount {
+  count: number | null;
+  source: CapacityResult['gpu_count_source'];
+  warnings: string[];
+}
+
+/**
+ * The GPUs behind the target (metrics.md "Capacity per GPU"): the scenario's `target.gpuCount`
+ * first, since an exporter may see GPUs the model does not run on (DCGM exports every GPU of the
+ * node); else the most GPUs the exporter saw in any step, since a GPU missing from one step's
+ * scrape is more often a gap in the exporter than a GPU gone, and the fewer would overstate the
+ * capacity per GPU; else the simulator profile's. Disagreements become warnings.
+ */
+export function capacityGpuCount(o: {
+  /** target.gpuCount, when the scenario sets it */
+  declared: number | null;
+  /** per step, the GPUs its GPU exporter saw (stepExporterGpuCount) */
+  steps: readonly { rate_per_s: number; exporter: number | null }[];
+  /** the built-in simulator's profile count, when the target is the simulator */
+  simulator: number | null;
+}): GpuCount {
+  const seen = o.steps.filter((s): s is { rate_per_s: number; exporter: number } => s.exporter !== null);
+  const exporter = seen.length > 0 ? Math.max(...seen.map((s) => s.exporter)) : null;
+  const warnings: string[] = [];
+  const fewer = seen.filter((s) => s.exporter < exporter!);
+  if (fewer.length > 0) {
+    warnings.push(
+      `the GPU exporter saw ${exporter} GPUs in some steps but fewer in others (${fewer.map((s) => `${s.exporter} at ${s.rate_per_s} req/s`).join(', ')}): ` +
+        (o.declared === null ? `capacity per GPU counts ${exporter}, the most it saw` : 'a GPU came and went during the sweep'),
+    );
+  }
+  if (o.declared !== null) {
+    if (exporter !== null && exporter !== o.declared)
+      warnings.push(`the scenario declares ${o.declared} GPUs (target.gpuCount) but the GPU exporter saw ${exporter}: capacity per GPU counts the scenario's ${o.declared}`);
+    return { count: o.declared, source: 'scenario', warnings };
+  }
+  if (exporter !== null) return { count: exporter, source: 'exporter', warnings };
+  if (o.simulator !== null) return { count: o.simulator, source: 'simulator', warnings };
+  return { count: null, source: null, warnings };
+}
+
+/**
+ * The GPUs a step's GPU exporter saw: its results' `server.gpu_count`, but only when an exporter
+ * answered (its windows carry per-GPU rows), since without one that field repeats the scenario's
+ * `target.gpuCount`.
+ */
+export function stepExporterGpuCount(result: RunResult): number | null {
+  return result.windows.some((w) => (w.gpus?.length ?? 0) > 0) ? result.server.gpu_count : null;
+}
+
 /** Puts the sweep's steps together into results.capacity, with a plain-language finding. */
-export function capacityReport(
-  steps: SweepStep[],
-  gpu: { count: number | null; source: CapacityResult['gpu_count_source'] },
-): CapacityResult {
+export function capacityReport(steps: SweepStep[], gpu: { count: number | null; source: CapacityResult['gpu_count_source']; warnings?: string[] }): CapacityResult {
   const good = steps.filter((s) => s.sustainable).sort((a, b) => b.rate_per_s - a.rate_per_s)[0] ?? null;
   const bad = steps.filter((s) => !s.sustainable).sort((a, b) => a.rate_per_s - b.rate_per_s)[0] ?? null;
   const knee = findKnee(steps);
@@ -219,8 +332,16 @@ export function capacityReport(
     first_unsustainable: bad ? { rate_per_s: bad.rate_per_s, reasons: bad.reasons } : null,
     knee,
     finding: finding(good, bad, knee, gpu.count),
-    steps,
+    headroom_note: headroomNote(good, bad),
+    warnings: gpu.warnings ?? [],
+    steps: steps.map((s) => ({ ...s, headroom: headroom(s.rate_per_s, rate) })),
   };
+}
+
+function headroomNote(good: SweepStep | null, bad: SweepStep | null): string | null {
+  if (!good) return bad ? `no rate tried was sustainable (not even ${bad.rate_per_s} req/s): with no capacity found there is no headroom to measure` : 'no step was judged: no capacity, no headroom';
+  if (!bad) return `no rate tried was unsustainable: the capacity is at least ${good.rate_per_s} req/s, so each headroom is a lower bound`;
+  return null;
 }
 
 function finding(good: SweepStep | null, bad: SweepStep | null, knee: Knee | null, gpus: number | null): string {

@@ -4,7 +4,16 @@
 import { join } from 'node:path';
 import { ExitCode } from '../core/errors.js';
 import type { ScenarioSpec } from '../core/types.js';
-import { capacityReport, judgeStep, SweepPlanner, type CapacityResult, type SweepStep } from '../analysis/capacity.js';
+import {
+  capacityGpuCount,
+  capacityReport,
+  headroomText,
+  judgeStep,
+  stepExporterGpuCount,
+  SweepPlanner,
+  type CapacityResult,
+  type SweepStep,
+} from '../analysis/capacity.js';
 import type { RunResult } from '../results/types.js';
 import { RunOutput } from '../results/writer.js';
 import { resolveProfile } from '../sim/profiles.js';
@@ -67,6 +76,7 @@ export async function executeSweep(spec: ScenarioSpec, opts: SweepOptions = {}):
   const planner = new SweepPlanner(spec.sweep);
   const steps: SweepStep[] = [];
   const results = new Map<number, RunResult>();
+  const exporterGpus: { rate_per_s: number; exporter: number | null }[] = [];
   let last: RunResult | null = null;
   const generatorLimitedRates: number[] = [];
   for (let rate = planner.next(), i = 1; rate !== null && !opts.stopped?.(); rate = planner.next(), i++) {
@@ -91,6 +101,7 @@ export async function executeSweep(spec: ScenarioSpec, opts: SweepOptions = {}):
     const step = judgeStep(rate, result, join(stepDir, 'results.json'));
     steps.push(step);
     results.set(rate, result);
+    exporterGpus.push({ rate_per_s: rate, exporter: stepExporterGpuCount(result) });
     log(
       `  ${step.sustainable ? 'sustainable' : 'NOT sustainable'}: ${step.request_per_s.toFixed(2)} req/s done, TTFT p95 ${fmt(step.ttft_p95_ms)} ms, ITL p95 ${fmt(step.itl_p95_ms)} ms` +
         (step.reasons.length > 0 ? ` (${step.reasons.join('; ')})` : ''),
@@ -98,7 +109,11 @@ export async function executeSweep(spec: ScenarioSpec, opts: SweepOptions = {}):
     if (result.status === 'failed') break;
     planner.report(rate, step.sustainable);
   }
-  const gpu = gpuCount(spec);
+  const gpu = capacityGpuCount({
+    declared: spec.target.gpuCount ?? null,
+    steps: exporterGpus,
+    simulator: spec.target.url ? null : resolveProfile(spec.simulator.profile).gpuCount,
+  });
   const capacity = capacityReport(steps, gpu);
   const best = capacity.sustainable_request_per_s !== null ? results.get(capacity.sustainable_request_per_s) : undefined;
   const base = best ?? last;
@@ -129,26 +144,25 @@ export function sweepExitCode(o: { interrupted: boolean; strict: boolean; genera
   return ExitCode.ok;
 }
 
-/** GPUs behind the target: declared in the scenario, or the simulator profile's. */
-function gpuCount(spec: ScenarioSpec): { count: number | null; source: CapacityResult['gpu_count_source'] } {
-  if (spec.target.gpuCount !== undefined) return { count: spec.target.gpuCount, source: 'scenario' };
-  if (!spec.target.url) return { count: resolveProfile(spec.simulator.profile).gpuCount, source: 'simulator' };
-  return { count: null, source: null };
-}
-
 const fmt = (v: number | null): string => (v === null ? '-' : v.toFixed(0));
 
 /** The console summary of a sweep; steps the generator could not hold are marked. */
 export function renderSweepSummary(c: CapacityResult, dir: string, opts: { generatorLimitedRates?: readonly number[]; strict?: boolean } = {}): string {
   const limited = new Set(opts.generatorLimitedRates ?? []);
-  const lines = ['', 'inferload sweep', `  ${'rate/s'.padStart(8)} ${'done/s'.padStart(8)} ${'TTFT p95'.padStart(9)} ${'ITL p95'.padStart(8)} ${'E2E p95'.padStart(8)}  verdict`];
+  const lines = [
+    '',
+    'inferload sweep',
+    `  ${'rate/s'.padStart(8)} ${'done/s'.padStart(8)} ${'TTFT p95'.padStart(9)} ${'ITL p95'.padStart(8)} ${'E2E p95'.padStart(8)}  ${'verdict'.padEnd(15)}  headroom`,
+  ];
   for (const s of [...c.steps].sort((a, b) => a.rate_per_s - b.rate_per_s)) {
     lines.push(
-      `  ${String(s.rate_per_s).padStart(8)} ${s.request_per_s.toFixed(2).padStart(8)} ${fmt(s.ttft_p95_ms).padStart(9)} ${fmt(s.itl_p95_ms).padStart(8)} ${fmt(s.e2e_p95_ms).padStart(8)}  ${s.sustainable ? 'ok' : 'NOT sustainable'}` +
+      `  ${String(s.rate_per_s).padStart(8)} ${s.request_per_s.toFixed(2).padStart(8)} ${fmt(s.ttft_p95_ms).padStart(9)} ${fmt(s.itl_p95_ms).padStart(8)} ${fmt(s.e2e_p95_ms).padStart(8)}  ${(s.sustainable ? 'ok' : 'NOT sustainable').padEnd(15)}  ${headroomText(s.headroom)}` +
         (limited.has(s.rate_per_s) ? '  (generator-limited)' : ''),
     );
   }
   lines.push('', `  ${c.finding}`);
+  if (c.headroom_note) lines.push(`  headroom: ${c.headroom_note}`);
+  for (const w of c.warnings ?? []) lines.push(`  warning: ${w}`);
   if (limited.size > 0)
     lines.push(
       `  the load generator was the bottleneck in ${limited.size} step(s): see results.generator in their results.json` +

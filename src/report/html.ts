@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { headroomText } from '../analysis/capacity.js';
 import type { LatencySummaryMs } from '../metrics/hdr.js';
 import type { RunResult } from '../results/types.js';
 import { buildCharts, PERCENTILE_COLORS, timeDomainS, type ChartSection, type ReportChart } from './charts.js';
@@ -488,6 +489,7 @@ function capacitySection(result: RunResult, charts: ReportChart[]): Markup {
   return html`<section id="capacity" aria-label="capacity">
 <h2>Capacity at the SLOs (sweep)</h2>
 <p class="desc">${oneLine(cap.finding, 1000)}</p>
+${(cap.warnings ?? []).slice(0, 5).map((w) => banner({ level: 'warning', text: w, details: [] }))}
 <div class="tiles">
 ${tile('sustainable rate', cap.sustainable_request_per_s !== null ? `${fmt(cap.sustainable_request_per_s, 2)} req/s` : 'none', 'every SLO held, server kept up', cap.sustainable_request_per_s === null ? 'bad' : '')}
 ${tile('output tokens at capacity', cap.sustainable_output_tokens_per_s !== null ? `${fmt(cap.sustainable_output_tokens_per_s, 0)} tok/s` : '-', '')}
@@ -497,10 +499,11 @@ ${tile('first unsustainable', cap.first_unsustainable ? `${fmt(cap.first_unsusta
 ${tile('steps', String(cap.steps.length), 'rates held')}
 </div>
 ${figures(charts)}
-<table class="wide"><thead><tr><th>offered (req/s)</th><th class="text">sustainable</th><th>completed (req/s)</th><th>output (tok/s)</th><th>TTFT p95 (ms)</th><th>ITL p95 (ms)</th><th>E2E p95 (ms)</th><th>goodput</th><th>errors</th><th class="text">why not</th></tr></thead><tbody>
+<table class="wide"><thead><tr><th>offered (req/s)</th><th class="text">sustainable</th><th>headroom</th><th>completed (req/s)</th><th>output (tok/s)</th><th>TTFT p95 (ms)</th><th>ITL p95 (ms)</th><th>E2E p95 (ms)</th><th>goodput</th><th>errors</th><th class="text">why not</th></tr></thead><tbody>
 ${steps.slice(0, 100).map(
-  (st) => html`<tr><td>${fmt(st.rate_per_s, 2)}</td><td class="text ${st.sustainable ? 'pass' : 'fail'}">${st.sustainable ? 'yes' : 'no'}</td><td>${fmt(st.request_per_s, 2)}</td><td>${fmt(st.output_tokens_per_s, 0)}</td><td>${fmtMs(st.ttft_p95_ms)}</td><td>${fmtMs(st.itl_p95_ms)}</td><td>${fmtMs(st.e2e_p95_ms)}</td><td>${fmtPct(st.goodput_ratio)}</td><td>${fmtPct(st.error_ratio, 2)}</td><td class="text">${st.reasons.slice(0, 3).map((r) => oneLine(r, 200)).join('; ')}</td></tr>\n`,
+  (st) => html`<tr><td>${fmt(st.rate_per_s, 2)}</td><td class="text ${st.sustainable ? 'pass' : 'fail'}">${st.sustainable ? 'yes' : 'no'}</td><td>${headroomText(st.headroom)}</td><td>${fmt(st.request_per_s, 2)}</td><td>${fmt(st.output_tokens_per_s, 0)}</td><td>${fmtMs(st.ttft_p95_ms)}</td><td>${fmtMs(st.itl_p95_ms)}</td><td>${fmtMs(st.e2e_p95_ms)}</td><td>${fmtPct(st.goodput_ratio)}</td><td>${fmtPct(st.error_ratio, 2)}</td><td class="text">${st.reasons.slice(0, 3).map((r) => oneLine(r, 200)).join('; ')}</td></tr>\n`,
 )}</tbody></table>
+${cap.headroom_note ? html`<p class="note">Headroom: ${oneLine(cap.headroom_note, 400)}.</p>` : ''}
 <p class="note">The numbers below are those of the best sustainable step's run.</p>
 </section>`;
 }

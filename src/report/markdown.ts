@@ -1,6 +1,7 @@
 // report.md: the run as GitHub-flavoured markdown, fit for a CI job summary or a pull-request
 // comment. Headline, SLO verdicts, key percentiles, errors, server summary, generator health.
 // Every user-supplied string is escaped, long lists are cut, and the whole stays under 1 MiB.
+import { headroomText } from '../analysis/capacity.js';
 import type { RunResult } from '../results/types.js';
 import { signalUnit } from './charts.js';
 import {
@@ -208,6 +209,7 @@ function capacityMarkdown(result: RunResult): string[] {
   const cap = result.capacity;
   if (!cap) return [];
   const out: string[] = ['## Capacity at the SLOs (sweep)', '', md(cap.finding, 1000), ''];
+  for (const w of (cap.warnings ?? []).slice(0, 5)) out.push(`> **Warning:** ${md(w, 400)}`, '');
   const gpus = cap.gpu_count !== null ? `${cap.gpu_count}${cap.gpu_count_source ? ` (from the ${cap.gpu_count_source})` : ''}` : 'unknown';
   out.push(
     table(
@@ -228,7 +230,7 @@ function capacityMarkdown(result: RunResult): string[] {
   const steps = [...cap.steps].sort((a, b) => a.rate_per_s - b.rate_per_s);
   out.push(
     table(
-      ['offered (req/s)', 'sustainable', 'completed (req/s)', 'TTFT p95 (ms)', 'ITL p95 (ms)', 'E2E p95 (ms)', 'errors', 'why not'],
+      ['offered (req/s)', 'sustainable', 'completed (req/s)', 'TTFT p95 (ms)', 'ITL p95 (ms)', 'E2E p95 (ms)', 'errors', 'why not', 'headroom'],
       steps
         .slice(0, LIMITS.steps)
         .map((st) => [
@@ -240,11 +242,13 @@ function capacityMarkdown(result: RunResult): string[] {
           fmtMs(st.e2e_p95_ms),
           fmtPct(st.error_ratio, 2),
           st.reasons.slice(0, 3).map((r) => md(r, 150)).join('; '),
+          headroomText(st.headroom),
         ]),
-      ['r', 'l', 'r', 'r', 'r', 'r', 'r', 'l'],
+      ['r', 'l', 'r', 'r', 'r', 'r', 'r', 'l', 'r'],
     ),
     ...more(LIMITS.steps, steps.length, 'steps'),
     '',
+    ...(cap.headroom_note ? [`Headroom: ${md(cap.headroom_note, 400)}.`, ''] : []),
     'The tables below are those of the best sustainable step.',
     '',
   );

@@ -1,5 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { capacityReport, findKnee, SweepPlanner, type SweepStep } from '../../../src/analysis/capacity.js';
+import {
+  capacityGpuCount,
+  capacityReport,
+  findKnee,
+  headroom,
+  headroomText,
+  stepExporterGpuCount,
+  SweepPlanner,
+  type SweepStep,
+} from '../../../src/analysis/capacity.js';
+import { renderSweepSummary } from '../../../src/cli/sweep.js';
+import { renderHtml } from '../../../src/report/html.js';
+import { renderMarkdown } from '../../../src/report/markdown.js';
+import type { RunResult } from '../../../src/results/types.js';
+import { syntheticResult } from '../report/fixtures.js';
 
 /** runs the planner against a server whose true sustainable rate is `truth` */
 function search(truth: number, opts = { startRate: 1, maxRate: 1000, precision: 0.05, maxSteps: 20 }) {
@@ -81,5 +95,95 @@ describe('knee and capacity report', () => {
     expect(c.first_unsustainable!.rate_per_s).toBe(32);
     expect(c.finding).toContain('Sustainable at 16 req/s');
     expect(c.finding).toContain('KV cache saturates');
+  });
+});
+
+describe('GPU count of the capacity', () => {
+  const steps = (...counts: (number | null)[]) => counts.map((exporter, i) => ({ rate_per_s: 2 ** (i + 1), exporter }));
+
+  it('takes the exporter\'s count when the scenario declares none, before the simulator profile', () => {
+    expect(capacityGpuCount({ declared: null, steps: steps(1, 1), simulator: null })).toEqual({ count: 1, source: 'exporter', warnings: [] });
+    expect(capacityGpuCount({ declared: null, steps: steps(2, 2), simulator: 1 })).toEqual({ count: 2, source: 'exporter', warnings: [] });
+    expect(capacityGpuCount({ declared: null, steps: steps(null, null), simulator: 2 })).toEqual({ count: 2, source: 'simulator', warnings: [] });
+    expect(capacityGpuCount({ declared: null, steps: steps(null), simulator: null })).toEqual({ count: null, source: null, warnings: [] });
+    // a step whose exporter did not answer is left out
+    expect(capacityGpuCount({ declared: null, steps: steps(null, 4), simulator: null }).count).toBe(4);
+  });
+
+  it('keeps the scenario\'s count first and warns when the exporter saw another', () => {
+    expect(capacityGpuCount({ declared: 2, steps: steps(2, 2), simulator: null })).toEqual({ count: 2, source: 'scenario', warnings: [] });
+    const g = capacityGpuCount({ declared: 2, steps: steps(8, 8), simulator: null });
+    expect(g.count).toBe(2);
+    expect(g.source).toBe('scenario');
+    expect(g.warnings).toEqual(['the scenario declares 2 GPUs (target.gpuCount) but the GPU exporter saw 8: capacity per GPU counts the scenario\'s 2']);
+  });
+
+  it('takes the most GPUs any step saw when a GPU drops out mid-sweep, and says so', () => {
+    const g = capacityGpuCount({ declared: null, steps: steps(2, 2, 1, 2), simulator: null });
+    expect(g.count).toBe(2);
+    expect(g.warnings).toEqual(['the GPU exporter saw 2 GPUs in some steps but fewer in others (1 at 8 req/s): capacity per GPU counts 2, the most it saw']);
+  });
+
+  it('reads a step\'s exporter count only when its windows carry GPU rows (else server.gpu_count repeats target.gpuCount)', () => {
+    const r = (gpus: boolean) =>
+      ({ server: { gpu_count: 3 }, windows: [{ t_s: 0, ...(gpus && { gpus: [{ gpu: '0' }, { gpu: '1' }, { gpu: '2' }] }) }] }) as unknown as RunResult;
+    expect(stepExporterGpuCount(r(true))).toBe(3);
+    expect(stepExporterGpuCount(r(false))).toBeNull();
+  });
+});
+
+describe('headroom', () => {
+  it('is 1 − rate / sustainable rate, with its factor, for every step; negative over capacity', () => {
+    const c = capacityReport([step(4, 40), step(8, 45), step(16, 70), step(24, 900, false), step(32, 1400, false)], { count: 1, source: 'exporter' });
+    expect(c.steps.map((s) => s.headroom)).toEqual([
+      { ratio: 0.75, factor: 4 },
+      { ratio: 0.5, factor: 2 },
+      { ratio: 0, factor: 1 },
+      { ratio: -0.5, factor: 0.667 },
+      { ratio: -1, factor: 0.5 },
+    ]);
+    expect(c.headroom_note).toBeNull();
+    expect(c.steps.map((s) => headroomText(s.headroom))).toEqual([
+      '75 % headroom (4.00×)',
+      '50 % headroom (2.00×)',
+      'at capacity',
+      'over capacity by 50 %',
+      'over capacity by 100 %',
+    ]);
+    expect(headroomText(headroom(16.5, 16))).toBe('over capacity by 3.1 %');
+  });
+
+  it('is null with the reason when no rate was sustainable, and a lower bound when none broke', () => {
+    const none = capacityReport([step(1, 900, false), step(0.5, 800, false)], { count: null, source: null });
+    expect(none.steps.every((s) => s.headroom === null)).toBe(true);
+    expect(none.headroom_note).toBe('no rate tried was sustainable (not even 0.5 req/s): with no capacity found there is no headroom to measure');
+    const all = capacityReport([step(4, 40), step(8, 45)], { count: 1, source: 'simulator' });
+    expect(all.steps[0]!.headroom).toEqual({ ratio: 0.5, factor: 2 });
+    expect(all.headroom_note).toBe('no rate tried was unsustainable: the capacity is at least 8 req/s, so each headroom is a lower bound');
+  });
+
+  it('is shown per step in report.md, report.html and the console summary, with the warnings', () => {
+    const result = syntheticResult({ server: true, capacity: true });
+    result.capacity = capacityReport([step(20, 40), step(40, 70), step(50, 1400, false)], {
+      count: 2,
+      source: 'scenario',
+      warnings: ['the scenario declares 2 GPUs (target.gpuCount) but the GPU exporter saw 8: capacity per GPU counts the scenario\'s 2'],
+    });
+    const md = renderMarkdown(result);
+    expect(md).toContain('| offered (req/s) | sustainable | completed (req/s) | TTFT p95 (ms) | ITL p95 (ms) | E2E p95 (ms) | errors | why not | headroom |');
+    expect(md).toMatch(/\| 20\.00 \| yes \| .* \| 50 % headroom \(2\.00×\) \|/);
+    expect(md).toMatch(/\| 50\.00 \| \*\*no\*\* \| .* \| over capacity by 25 % \|/);
+    expect(md).toContain('**Warning:** the scenario declares 2 GPUs');
+    const page = renderHtml(result);
+    expect(page).toContain('<th class="text">sustainable</th><th>headroom</th>');
+    expect(page).toContain('<td class="text pass">yes</td><td>at capacity</td>');
+    expect(page).toContain('<td class="text fail">no</td><td>over capacity by 25 %</td>');
+    expect(page).toMatch(/<div class="banner warning" role="alert"><b>Warning<\/b>the scenario declares 2 GPUs/);
+    const text = renderSweepSummary(result.capacity, 'out');
+    expect(text).toMatch(/ 20 .* ok +50 % headroom \(2\.00×\)/);
+    expect(text).toMatch(/ 50 .* NOT sustainable +over capacity by 25 %/);
+    expect(text).toContain('warning: the scenario declares 2 GPUs');
+    const none = capacityReport([step(1, 900, false)], { count: null, source: null });
+    expect(renderSweepSummary(none, 'out')).toContain('headroom: no rate tried was sustainable (not even 1 req/s)');
   });
 });
