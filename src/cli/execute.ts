@@ -153,7 +153,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
         meta: { ...meta, ended_at: new Date().toISOString() },
         summary,
         snapshot,
-        slo: evaluateSlos(spec.slo, summary),
+        slo: evaluateSlos(spec.slo, summary, { windows: snapshot.windows, warmupS: spec.warmupS }),
         generator: health.report(null),
         errorSamples: [],
       });
@@ -235,7 +235,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
         meta: { ...meta, ended_at: status === 'running' ? null : new Date().toISOString() },
         summary,
         snapshot,
-        slo: evaluateSlos(spec.slo, summary),
+        slo: evaluateSlos(spec.slo, summary, { windows: snapshot.windows, warmupS: spec.warmupS }),
         generator: { ...health.report(summary.latency_ms.schedule_lag.p99), chunk_parsing: backend.parseStats?.() },
         errorSamples: errorSamples.list(),
       });
