@@ -2,14 +2,19 @@
 // time to recover from a spike, peak queue depth, what failed or was dropped during it; and for
 // long runs the drift (slope per hour) of p95 TTFT/ITL, of server signals and of the
 // generator's own memory, with a verdict.
-import { decodeHistogram } from '../metrics/hdr.js';
+import { decodeHistogram, newHistogram, percentileMs, type Histogram } from '../metrics/hdr.js';
 import type { WindowResult } from '../metrics/recorder.js';
 import type { RunResult } from '../results/types.js';
 
-/** Recovery is judged on p95 TTFT of windows this long. */
+/** Recovery is judged on p95 TTFT of the requests that arrived in buckets of windows this long. */
 export const RECOVERY_BUCKET_S = 5;
 /** Recovered when p95 TTFT is back within this fraction of the pre-spike level. */
 export const RECOVERY_TOLERANCE = 0.1;
+/**
+ * A bucket the end of the load cuts short is judged only with at least this many TTFTs: then its
+ * p95 is not simply its largest value, and a handful of late requests cannot call a recovery.
+ */
+export const RECOVERY_PARTIAL_MIN_TTFTS = 20;
 
 export interface SpikeAnalysis {
   /** the load level before the spike and at its peak (arrivals/s or VUs) */
@@ -20,7 +25,10 @@ export interface SpikeAnalysis {
   spike_end_s: number;
   pre_spike_ttft_p95_ms: number | null;
   peak_ttft_p95_ms: number | null;
-  /** from the end of the spike until 5 s windows' p95 TTFT is within 10 % of the pre-spike level */
+  /**
+   * from the end of the spike to the start of the first window from which the requests that
+   * arrived over 5 s had p95 TTFT within 10 % of the pre-spike level (metrics.md "Spike")
+   */
   time_to_recover_s: number | null;
   recovered: boolean;
   peak_queue_depth: number | null;
@@ -58,17 +66,66 @@ function levelAt(points: Level[], tS: number): number {
   return points[points.length - 1]!.level;
 }
 
-/** p95 TTFT of the windows in [fromS, toS), merged exactly, in ms. */
-function ttftP95(windows: readonly WindowResult[], fromS: number, toS: number): number | null {
-  let merged: ReturnType<typeof decodeHistogram> | null = null;
+/** window bounds closer than this (s) are equal: they come from µs integers */
+const EDGE_TOLERANCE_S = 1e-6;
+
+/**
+ * Each window's TTFT histogram (encoded) of the requests that arrived in it (`by_arrival`): what
+ * the load of that moment met, however late it ended. Results written before windows carried
+ * `by_arrival` only have the requests that ended in each window. Null when the window has none.
+ */
+function ttftOfWindows(windows: readonly WindowResult[]): (w: WindowResult) => string | null {
+  if (windows.some((w) => w.by_arrival !== undefined)) return (w) => (w.by_arrival && w.by_arrival.completed > 0 ? w.by_arrival.hdr.ttft : null);
+  return (w) => (w.completed > 0 ? w.hdr.ttft : null);
+}
+
+/** p95 TTFT of `windows` merged exactly, in ms; null when they hold none. */
+function ttftP95(windows: readonly WindowResult[], ttftOf: (w: WindowResult) => string | null): number | null {
+  const merged = newHistogram();
   for (const w of windows) {
-    if (w.t_s < fromS || w.t_s >= toS || w.completed === 0) continue;
-    const h = decodeHistogram(w.hdr.ttft);
-    if (merged) merged.add(h);
-    else merged = h;
+    const encoded = ttftOf(w);
+    if (encoded) merged.add(decodeHistogram(encoded));
   }
-  if (!merged || merged.totalCount === 0) return null;
-  return Math.round(merged.getValueAtPercentile(95)) / 1000;
+  return percentileMs(merged, 95);
+}
+
+/**
+ * The start of the first window, at or after the spike's end `stopS`, from which the requests that
+ * arrived over RECOVERY_BUCKET_S had p95 TTFT within RECOVERY_TOLERANCE of `pre`; null when none
+ * did. A bucket is the windows whose start lies within RECOVERY_BUCKET_S of its first window's; one
+ * the end of the load (`loadEndS`) cuts short counts when it holds RECOVERY_PARTIAL_MIN_TTFTS.
+ */
+function recoveredAt(
+  ordered: readonly WindowResult[],
+  ttftOf: (w: WindowResult) => string | null,
+  stopS: number,
+  loadEndS: number,
+  pre: number,
+): number | null {
+  const after = ordered.filter((w) => w.t_s >= stopS - EDGE_TOLERANCE_S);
+  // one histogram slides over the windows: each is decoded once, added when the bucket reaches
+  // it and subtracted when the bucket leaves it (half the cost of merging each bucket afresh)
+  const held: (Histogram | null)[] = [];
+  const bucket = newHistogram();
+  let next = 0;
+  for (let k = 0; k < after.length; k++) {
+    if (k > 0 && held[k - 1]) {
+      bucket.subtract(held[k - 1]!);
+      held[k - 1] = null;
+    }
+    const fromS = after[k]!.t_s;
+    for (; next < after.length && after[next]!.t_s < fromS + RECOVERY_BUCKET_S - EDGE_TOLERANCE_S; next++) {
+      const encoded = ttftOf(after[next]!);
+      held[next] = encoded ? decodeHistogram(encoded) : null;
+      if (held[next]) bucket.add(held[next]!);
+    }
+    const cutShort = fromS + RECOVERY_BUCKET_S > loadEndS + EDGE_TOLERANCE_S;
+    // later buckets are cut shorter still and hold fewer TTFTs
+    if (cutShort && bucket.totalCount < RECOVERY_PARTIAL_MIN_TTFTS) return null;
+    const p95 = percentileMs(bucket, 95);
+    if (p95 !== null && p95 <= pre * (1 + RECOVERY_TOLERANCE)) return fromS;
+  }
+  return null;
 }
 
 /** The spike of a ramping run: where the load rose to its peak and came back. Null when there is none. */
@@ -94,22 +151,25 @@ export function analyzeSpike(result: RunResult): SpikeAnalysis | null {
     }
   }
   if (start === null || stop === null) return null;
-  const windows = result.windows;
-  const pre = ttftP95(windows, measuredFrom, start);
-  const during = ttftP95(windows, start, stop + RECOVERY_BUCKET_S);
-  let recoverS: number | null = null;
-  const lastT = windows.length > 0 ? windows[windows.length - 1]!.t_s + windows[windows.length - 1]!.window_s : stop;
-  if (pre !== null) {
-    for (let t = stop; t + RECOVERY_BUCKET_S <= lastT + 1e-9; t += RECOVERY_BUCKET_S) {
-      const p = ttftP95(windows, t, t + RECOVERY_BUCKET_S);
-      if (p !== null && p <= pre * (1 + RECOVERY_TOLERANCE)) {
-        recoverS = t - stop;
-        break;
-      }
-    }
-  }
-  const queue = windows.filter((w) => w.t_s >= start && typeof w.server.queue_depth === 'number').map((w) => w.server.queue_depth!);
-  const inSpike = windows.filter((w) => w.t_s >= start && w.t_s < stop + (recoverS ?? 0) + RECOVERY_BUCKET_S);
+  const windows = [...result.windows].sort((a, b) => a.t_s - b.t_s);
+  const ttftOf = ttftOfWindows(windows);
+  const endOf = (w: WindowResult): number => w.t_s + w.window_s;
+  // a window that holds the spike's start is the spike's: its arrivals met it
+  const inOrAfterSpike = (w: WindowResult): boolean => endOf(w) > start + EDGE_TOLERANCE_S;
+  const pre = ttftP95(
+    windows.filter((w) => w.t_s >= measuredFrom - EDGE_TOLERANCE_S && !inOrAfterSpike(w)),
+    ttftOf,
+  );
+  const during = ttftP95(
+    windows.filter((w) => inOrAfterSpike(w) && w.t_s < stop + RECOVERY_BUCKET_S - EDGE_TOLERANCE_S),
+    ttftOf,
+  );
+  const loadEnd = windows.length > 0 ? Math.min(end, endOf(windows[windows.length - 1]!)) : end;
+  const recoveredAtS = pre === null ? null : recoveredAt(windows, ttftOf, stop, loadEnd, pre);
+  const recoverS = recoveredAtS === null ? null : recoveredAtS - stop;
+  const queue = windows.filter((w) => inOrAfterSpike(w) && typeof w.server.queue_depth === 'number').map((w) => w.server.queue_depth!);
+  const untilS = (recoveredAtS ?? stop) + RECOVERY_BUCKET_S - EDGE_TOLERANCE_S;
+  const inSpike = windows.filter((w) => inOrAfterSpike(w) && w.t_s < untilS);
   const failed = inSpike.reduce((a, w) => a + w.failed, 0);
   const dropped = inSpike.reduce((a, w) => a + w.dropped, 0);
   const r = (x: number): number => Math.round(x * 1000) / 1000;

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { analyzeSoak, analyzeSpike, linearFit } from '../../../src/analysis/spike-soak.js';
+import { RequestRecord } from '../../../src/core/record.js';
 import { encodeHistogram, newHistogram, recordUs } from '../../../src/metrics/hdr.js';
-import type { WindowResult } from '../../../src/metrics/recorder.js';
+import { Recorder, type WindowResult } from '../../../src/metrics/recorder.js';
 import type { RunResult } from '../../../src/results/types.js';
 import { emptyWindow } from '../../helpers/windows.js';
 
@@ -40,7 +41,7 @@ const spikeLoad = {
 };
 
 describe('spike analysis', () => {
-  it('times the recovery of 5 s p95 TTFT to within 10 % of the pre-spike level', () => {
+  it('times the recovery of 5 s p95 TTFT to within 10 % of the pre-spike level (windows without by_arrival: by end)', () => {
     const windows: WindowResult[] = [];
     for (let t = 0; t < 70; t++) {
       // 50 ms before; 2 s during; decaying after the spike ends at ~30 s, back to 52 ms from 45 s
@@ -54,9 +55,9 @@ describe('spike analysis', () => {
     expect(s.spike_end_s).toBeLessThan(31);
     expect(s.pre_spike_ttft_p95_ms).toBeCloseTo(50, 0);
     expect(s.recovered).toBe(true);
-    // the first 5 s bucket back at 52 ms starts at 45 + a fraction: about 15 s after the spike
-    expect(s.time_to_recover_s).toBeGreaterThan(14);
-    expect(s.time_to_recover_s).toBeLessThan(21);
+    // results written before windows carried by_arrival: judged on the requests that ended in
+    // each window; the first 5 s back at 52 ms start at window 45, 14.9 s after the spike's end
+    expect(s.time_to_recover_s).toBe(14.9);
     expect(s.peak_queue_depth).toBe(40);
     expect(s.failed_during_spike).toBe(3);
     expect(s.finding).toContain('recovered');
@@ -68,6 +69,89 @@ describe('spike analysis', () => {
     expect(analyzeSpike(result(windows, { executor: 'constant-arrival-rate', rate: 5 }))).toBeNull();
     const ramp = { executor: 'ramping-arrival-rate', startRate: 2, timeUnitS: 1, stages: [{ durationS: 40, target: 45 }] };
     expect(analyzeSpike(result(windows, ramp))).toBeNull();
+  });
+});
+
+/** spikeLoad with its last stage cut so that the load ends at `endS` */
+const spikeLoadEndingAt = (endS: number): typeof spikeLoad => ({
+  ...spikeLoad,
+  stages: [...spikeLoad.stages.slice(0, 4), { durationS: endS - 30.2, target: 5 }],
+});
+
+/**
+ * A run played through the Recorder (1 s windows): arrivals every `gapS` s until `endS` (every
+ * gapS / 4 during the spike), each with the TTFT `ttftMs(t)` of its arrival time t and 100 ms of
+ * decode after it; so every window carries both its end-keyed and its by-arrival histograms.
+ */
+function simulatedRun(ttftMs: (t: number) => number, endS: number, gapS = 0.1): WindowResult[] {
+  const rec = new Recorder({ windowS: 1 });
+  const events: { t: number; sent: boolean; r: RequestRecord }[] = [];
+  let id = 0;
+  for (let t = 0; t < endS - 1e-9; t += t >= 20.1 && t < 30.1 ? gapS / 4 : gapS) {
+    const at = Math.round(t * 1e6);
+    const r = new RequestRecord(id, at, 50, false);
+    r.sentUs = at + 50;
+    // a little spread, so that percentiles are not all one value
+    r.firstChunkUs = r.firstTokenUs = at + Math.round(ttftMs(t) * 1000) + (id % 7) * 100;
+    for (let i = 0; i < 4; i++) {
+      r.chunkUs.push(r.firstTokenUs + i * 25_000);
+      r.chunkChars.push(3);
+    }
+    r.endUs = r.firstTokenUs + 100_000;
+    r.outputTokensUsage = 4;
+    r.ok = true;
+    events.push({ t: at, sent: true, r }, { t: r.endUs, sent: false, r });
+    id++;
+  }
+  events.sort((a, b) => a.t - b.t || Number(b.sent) - Number(a.sent));
+  let inFlight = 0;
+  for (const e of events) {
+    if (e.sent) rec.onSent(e.r, ++inFlight);
+    else {
+      inFlight--;
+      rec.record(e.r);
+    }
+  }
+  rec.flush();
+  return rec.snapshot().windows;
+}
+
+describe('spike recovery, by arrival on window edges', () => {
+  // 50 ms before the spike (20.1-30.1 s), 2 s during it; requests that arrive in the 6.5 s after it
+  // meet what is left of the queue (800 ms), those from 36.6 s on are back at 50 ms
+  const profile = (t: number): number => (t < 20.1 ? 50 : t < 30.1 ? 2000 : t < 36.6 ? 800 : 50);
+
+  it('a spike that recovered in ~6.5 s: the first window whose arrivals are back (37 s), not the 5 s bucket of ends after 40 s', () => {
+    const s = analyzeSpike(result(simulatedRun(profile, 70.2), spikeLoad))!;
+    expect(s.spike_end_s).toBeCloseTo(30.1, 6);
+    expect(s.pre_spike_ttft_p95_ms).toBeCloseTo(50.6, 0);
+    expect(s.recovered).toBe(true);
+    // the requests of window [36, 37) arrived partly before 36.6: [37, 42) is the first bucket within 10 %
+    expect(s.time_to_recover_s).toBe(6.9);
+    expect(s.finding).toContain('recovered 6.9 s after the spike');
+  });
+
+  it('a run that ends 14 s after the spike, its last 7 windows back to normal, recovered', () => {
+    const s = analyzeSpike(result(simulatedRun(profile, 44), spikeLoadEndingAt(44)))!;
+    expect(s.recovered).toBe(true);
+    expect(s.time_to_recover_s).toBe(6.9);
+  });
+
+  it('a last bucket the end of the load cuts short counts when it holds at least 20 TTFTs', () => {
+    // the load ends at 40 s: the bucket from 37 s has 3 s of arrivals, 30 requests at 10 req/s
+    const s = analyzeSpike(result(simulatedRun(profile, 40), spikeLoadEndingAt(40)))!;
+    expect(s).toMatchObject({ recovered: true, time_to_recover_s: 6.9 });
+    // at 5 req/s the same 3 s hold 15: too few to call a recovery
+    const sparse = analyzeSpike(result(simulatedRun(profile, 40, 0.2), spikeLoadEndingAt(40)))!;
+    expect(sparse).toMatchObject({ recovered: false, time_to_recover_s: null });
+    expect(sparse.finding).toContain('had not recovered');
+  });
+
+  it('the window that holds the spike\'s start is the spike\'s, not the baseline\'s', () => {
+    const s = analyzeSpike(result(simulatedRun(profile, 70.2), spikeLoad))!;
+    // window [20, 21) holds 2 s TTFTs of arrivals from 20.1 s on: the baseline stops at 20 s
+    expect(s.pre_spike_ttft_p95_ms).toBeLessThan(51);
+    expect(s.peak_ttft_p95_ms).toBeGreaterThan(2000);
   });
 });
 
