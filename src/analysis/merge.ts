@@ -131,7 +131,12 @@ export function mergeResults(results: readonly RunResult[], paths: readonly stri
 
   const sloSpec: ScenarioSpec['slo'] = {};
   for (const v of first.slo) (sloSpec[v.metric] ??= []).push({ threshold: v.threshold, abortOnFail: v.abort_on_fail });
-  const slo: SloVerdict[] = evaluateSlos(sloSpec, summary);
+  // throughput SLOs over windows need every window to hold every shard's share: on grids that
+  // differ (shards started apart) a window would hold one shard's completions and read low, so
+  // then the windowed aggregations get no windows and fail with no data rather than mislead
+  const grid = (r: RunResult): string => r.windows.map((w) => `${Math.round(w.t_s * 1e6)}:${Math.round(w.window_s * 1e6)}`).join(',');
+  const aligned = results.every((r) => grid(r) === grid(first));
+  const slo: SloVerdict[] = evaluateSlos(sloSpec, summary, aligned ? { windows, warmupS: first.run.warmup_s } : undefined);
 
   const worst: RunStatus = results.some((r) => r.status === 'failed')
     ? 'failed'

@@ -347,7 +347,11 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
     await output.close();
     if (outcome.abortedInFlight > 0) {
       const when = outcome.stoppedBy === 'interrupted' ? 'when the interrupt\'s grace ended' : 'at the graceful stop';
-      log(`inferload: ${outcome.abortedInFlight} request(s) were still in flight ${when} and were cut`);
+      const unfinished = result.summary.errors.unfinished ?? 0;
+      log(
+        `inferload: ${outcome.abortedInFlight} request(s) were still in flight ${when} and were cut` +
+          (unfinished > 0 ? `; ${unfinished} of them count as failed (unfinished: the server had ${spec.load.gracefulStopS} s to finish them)` : ''),
+      );
     }
     return { result, exitCode: exitCodeOf(result, opts.strict ?? false), dir };
   } finally {

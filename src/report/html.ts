@@ -328,7 +328,7 @@ function headline(result: RunResult, verdict: ReturnType<typeof sloVerdict>): Ma
   // requests the run cut never reach the SLOs: a PASS over the rest must not read as "all fine"
   const cut = cutRequests(result);
   const cutLine = cut
-    ? html`<div class="cut ${cut.cause}"><b>Cut at the end:</b> ${cut.sentence}${verdict !== null ? ' The SLOs judged only the requests that ended.' : ''}</div>`
+    ? html`<div class="cut ${cut.cause}"><b>Cut at the end:</b> ${cut.sentence}${verdict !== null && !cut.countedAsFailed ? ' The SLOs judged only the requests that ended.' : ''}</div>`
     : '';
   const verdictBar = html`<div class="verdict ${verdictClass}">${verdictText}${cutLine}</div>`;
   return html`<header>
@@ -390,7 +390,8 @@ function tiles(result: RunResult): Markup {
       .map(([k, n]) => `${oneLine(k, 24)} ${n}`)
       .join(', ') + (failedBy.length > 3 ? `, +${failedBy.length - 3} classes` : '');
   // requests the run cut get a tile of their own beside completed and failed (the three add up
-  // to sent); the first row then holds what became of the requests, seven tiles wide
+  // to sent, unless the cut ones are unfinished failures, which the failed tile holds too); the
+  // first row then holds what became of the requests, seven tiles wide
   const cut = cutRequests(result);
   const cutTile = cut ? tile('cut at the end', String(cut.count), cut.short, cut.cause === 'interrupt' ? 'warn' : 'bad') : '';
   return html`<section class="tiles${cut ? ' seven' : ''}" aria-label="headline numbers">

@@ -62,7 +62,7 @@ export function renderMarkdown(result: RunResult): string {
   else out.push(`**FAIL**: ${verdict.failed} of ${verdict.total} SLO${verdict.total === 1 ? '' : 's'} failed.`, '');
   // requests the run cut never reach the SLOs: a PASS over the rest must not read as "all fine"
   const cut = cutRequests(result);
-  if (cut) out.push(`**Cut at the end:** ${md(cut.sentence + (verdict !== null ? ' The SLOs judged only the requests that ended.' : ''), 1200)}`, '');
+  if (cut) out.push(`**Cut at the end:** ${md(cut.sentence + (verdict !== null && !cut.countedAsFailed ? ' The SLOs judged only the requests that ended.' : ''), 1200)}`, '');
 
   const t = run.target;
   const sim = t.simulator ? ` (built-in simulator, profile ${md(t.simulator.profile, 60)}, speed ${t.simulator.speed})` : '';
@@ -79,7 +79,7 @@ export function renderMarkdown(result: RunResult): string {
     ['duration', `${fmt(s.duration_s, 1)} s measured${run.warmup_s > 0 ? ` (after ${fmt(run.warmup_s, 0)} s warm-up)` : ''}`],
     [
       'requests',
-      `${r.sent} sent · ${r.completed} completed · ${r.failed} failed${cut ? ` · **${cut.count} cut at the end**` : ''} · ${r.dropped} dropped${r.warmup_sent > 0 ? ` (+${r.warmup_sent} in warm-up, not counted)` : ''}`,
+      `${r.sent} sent · ${r.completed} completed · ${r.failed} failed${cut ? ` · **${cut.count} cut at the end${cut.countedAsFailed ? ' (unfinished, in failed)' : ''}**` : ''} · ${r.dropped} dropped${r.warmup_sent > 0 ? ` (+${r.warmup_sent} in warm-up, not counted)` : ''}`,
     ],
     ['throughput', `${fmt(s.throughput.request_per_s, 2)} req/s · ${fmt(s.throughput.output_tokens_per_s, 0)} output tok/s · ${fmt(s.throughput.total_tokens_per_s, 0)} total tok/s`],
     [
