@@ -1,6 +1,6 @@
-// The workload: what each request asks for. Synthetic prompts of a sampled length, or prompts
-// from a JSONL dataset; output lengths sampled likewise. Deterministic for the seed: request k
-// of a run with seed s is always the same request.
+// The workload: what each request asks for. Synthetic prompts of a sampled length, exact under
+// the run's tokenizer (tokenizer.ts), or prompts from a JSONL dataset; output lengths sampled
+// likewise. Deterministic for the seed: request k of a run with seed s is always the same request.
 import { readFileSync } from 'node:fs';
 import { InvalidInputError, type InputProblem } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
@@ -8,7 +8,7 @@ import { approxTokenCount } from '../core/tokens.js';
 import type { Endpoint, WorkloadSpec } from '../core/types.js';
 import type { GenRequest } from '../backend/types.js';
 import { sampleLength } from './lengths.js';
-import { VOCABULARY } from './vocabulary.js';
+import { approximateTokenizer, type Tokenizer } from './tokenizer.js';
 
 export interface DatasetEntry {
   prompt: string;
@@ -59,24 +59,20 @@ export function readDataset(path: string): DatasetEntry[] {
   return out;
 }
 
-/** Synthetic text of exactly `tokens` approximate tokens (one vocabulary word each). */
-export function syntheticPrompt(tokens: number, rng: Rng): string {
-  const words = new Array<string>(tokens);
-  const n = VOCABULARY.length;
-  for (let i = 0; i < tokens; i++) words[i] = VOCABULARY[rng.nextU32() % n]!;
-  return words.join(' ');
-}
-
 export class Workload {
   private readonly dataset: DatasetEntry[] | null;
   private readonly order: number[] = [];
+  /** counts and builds prompts: the approximation unless the run loaded a tokenizer */
+  readonly tokenizer: Tokenizer;
 
   constructor(
     private readonly spec: WorkloadSpec,
     private readonly seed: number,
     private readonly endpoint: Endpoint,
     dataset?: DatasetEntry[],
+    tokenizer?: Tokenizer,
   ) {
+    this.tokenizer = tokenizer ?? approximateTokenizer(endpoint);
     this.dataset = dataset ?? (spec.dataset ? readDataset(spec.dataset) : null);
     if (this.dataset) {
       // a seeded shuffle, then the dataset is cycled through in that order
@@ -101,9 +97,13 @@ export class Workload {
       promptTokens = entry.promptTokens;
       maxTokens = entry.outputTokens ?? sampleLength(this.spec.outputTokens, rng);
     } else {
-      promptTokens = sampleLength(this.spec.promptTokens, rng);
+      const planned = sampleLength(this.spec.promptTokens, rng);
       maxTokens = sampleLength(this.spec.outputTokens, rng);
-      prompt = syntheticPrompt(promptTokens, rng);
+      // exact under the tokenizer, the template's tokens included (a length below the template's
+      // own is raised to the fewest possible)
+      const synthetic = this.tokenizer.synthesize(planned, rng, id);
+      prompt = synthetic.text;
+      promptTokens = synthetic.tokens;
     }
     return this.endpoint === 'chat'
       ? { messages: [{ role: 'user', content: prompt }], maxTokens, promptTokens }

@@ -7,7 +7,8 @@ import { Rng } from '../../../src/core/rng.js';
 import { approxTokenCount } from '../../../src/core/tokens.js';
 import type { WorkloadSpec } from '../../../src/core/types.js';
 import { sampleLength } from '../../../src/workload/lengths.js';
-import { readDataset, syntheticPrompt, Workload } from '../../../src/workload/workload.js';
+import { approximateTokenizer } from '../../../src/workload/tokenizer.js';
+import { readDataset, Workload } from '../../../src/workload/workload.js';
 
 const spec: WorkloadSpec = {
   promptTokens: { dist: 'lognormal', mean: 512, stddev: 128, min: 16, max: 4096 },
@@ -20,7 +21,8 @@ const spec: WorkloadSpec = {
 describe('workload', () => {
   it('synthetic prompts have exactly the sampled token count (by the shared approximation)', () => {
     const rng = new Rng(3);
-    for (const n of [1, 16, 512, 3000]) expect(approxTokenCount(syntheticPrompt(n, rng))).toBe(n);
+    const tokenizer = approximateTokenizer('completions');
+    for (const n of [1, 16, 512, 3000]) expect(approxTokenCount(tokenizer.synthesize(n, rng, n).text)).toBe(n);
   });
 
   it('request k is the same for the same seed, different for another seed, and distinct across k', () => {
