@@ -26,11 +26,11 @@ import { isArrivalLoad, loadDurationS } from '../schedule/arrivals.js';
 import { Workload } from '../workload/workload.js';
 import { spawnSimulator } from '../sim/spawn.js';
 import { Scraper, type ScrapeEndpointOptions, type ScrapeSample } from '../scrape/poller.js';
-import { fetchExposition } from '../scrape/fetch.js';
+import { fetchExposition, setScrapeCredentials } from '../scrape/fetch.js';
 import { correlationAlignment, correlations, reconcileTokens } from '../analysis/server.js';
 import { defaultAlertRules, evaluateAlerts } from '../analysis/alerts.js';
 import type { Clock } from '../core/clock.js';
-import { redactSecret } from '../core/secret.js';
+import { clientSecrets, oneLineRedacted, parseTarget, redactSecret, type TargetUrl } from '../core/secret.js';
 import { computeErrorBudget } from '../analysis/error-budget.js';
 import { analyzeSoak, analyzeSpike } from '../analysis/spike-soak.js';
 import { renderReports } from '../report/render.js';
@@ -108,7 +108,21 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
   const workers = opts.workers ?? 1;
   if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS)
     throw new InvalidInputError([{ path: '--workers', message: workersProblem(String(opts.workers)) }]);
-  const apiKeyEnv = spec.target.apiKeyEnv ?? (env.OPENAI_API_KEY ? 'OPENAI_API_KEY' : undefined);
+  // a user and password in the target URL go as HTTP Basic authorization, its query with every
+  // request; every output shows the URL with both masked (parseTarget)
+  const given = spec.target.url !== undefined ? parseTarget(spec.target.url) : null;
+  if (given?.authorization && spec.target.apiKeyEnv) {
+    throw new InvalidInputError([
+      {
+        path: 'target.url',
+        message: `the URL carries credentials (user:password@, sent as HTTP Basic) and target.apiKeyEnv names ${spec.target.apiKeyEnv} (sent as a Bearer key): a request has one Authorization header; keep one of them`,
+      },
+    ]);
+  }
+  // the URL's credentials were written for this target; a key merely present in the environment was not
+  const apiKeyEnv = spec.target.apiKeyEnv ?? (env.OPENAI_API_KEY && !given?.authorization ? 'OPENAI_API_KEY' : undefined);
+  if (given?.authorization && !spec.target.apiKeyEnv && env.OPENAI_API_KEY)
+    log('inferload: the target URL\'s credentials are sent (HTTP Basic); OPENAI_API_KEY, set in the environment, is not');
   const apiKey = apiKeyEnv ? env[apiKeyEnv] : undefined;
   if (spec.target.apiKeyEnv && (apiKey === undefined || apiKey === '')) {
     throw new InvalidInputError([
@@ -126,6 +140,10 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
     sim = await spawnSimulator({ profile: spec.simulator.profile, speed: spec.simulator.speed, seed: spec.seed, faults: spec.simulator.faults });
   }
   const baseUrl: string = spec.target.url ?? sim!.url;
+  const target = given ?? parseTarget(baseUrl);
+  // scrapes of the target's own host (its /metrics) carry its credentials too: an auth proxy in
+  // front of the server guards both
+  setScrapeCredentials(target.origin, target.authorization);
   const output = new RunOutput(dir, opts.recordChunks ?? false);
   /** the backend, until the run closed it: a run that throws must not leave client threads behind */
   let openBackend: Backend | null = null;
@@ -137,10 +155,10 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
       try {
         model = await firstModel(baseUrl, apiKey);
       } catch (e) {
-        preflightError = redactSecret(`GET ${baseUrl}/models failed: ${(e as Error).message}`, apiKey);
+        preflightError = `GET ${target.displayAt('/models')} failed: ${redactSecret((e as Error).message, clientSecrets(baseUrl, apiKey))}`;
       }
     }
-    const meta = runMeta(spec, baseUrl, model ?? '(unknown)', apiKeyEnv ?? null, sim !== null, new Date(clockAtPreflight), opts.argv ?? []);
+    const meta = runMeta(spec, target, model ?? '(unknown)', apiKeyEnv ?? null, sim !== null, new Date(clockAtPreflight), opts.argv ?? []);
     if (preflightError !== null || !model) {
       // the target never answered: write a results.json that says so, then exit 107
       const recorder = new Recorder({ windowS: spec.windowS });
@@ -478,24 +496,65 @@ export function exitCodeOf(result: RunResult, strict: boolean): ExitCode {
   return ExitCode.ok;
 }
 
+/** The most bytes of the /models answer read: thousands of models take well under it. */
+const MAX_MODELS_BYTES = 8 * 1024 * 1024;
+/** The whole /models exchange, headers and body, in ms: a server that trickles it must not hold the run. */
+const MODELS_TIMEOUT_MS = 30_000;
+/** The longest model name taken from the list: it goes into every request's body. */
+const MAX_MODEL_NAME = 1024;
+
+/** The first model of GET {target}/models, with the target's credentials and query; messages hold no secret. */
 async function firstModel(baseUrl: string, apiKey: string | undefined): Promise<string> {
-  const res = await request(`${baseUrl.replace(/\/+$/, '')}/models`, {
-    method: 'GET',
-    headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {},
-    headersTimeout: 10_000,
-    bodyTimeout: 10_000,
-  });
-  const text = await res.body.text();
-  if (res.statusCode !== 200) throw new InvalidRunError(`HTTP ${res.statusCode}: ${text.slice(0, 200)}`);
-  const body = JSON.parse(text) as { data?: { id?: unknown }[] };
-  const id = body.data?.[0]?.id;
-  if (typeof id !== 'string') throw new InvalidRunError('the model list is empty; pass --model');
+  const target = parseTarget(baseUrl);
+  const secrets = clientSecrets(baseUrl, apiKey);
+  const authorization = apiKey ? `Bearer ${apiKey}` : target.authorization;
+  const timeout = AbortSignal.timeout(MODELS_TIMEOUT_MS);
+  let status: number;
+  let encoding: string;
+  let text: string;
+  try {
+    const res = await request(`${target.origin}${target.path}/models${target.query}`, {
+      method: 'GET',
+      headers: { 'accept-encoding': 'identity', ...(authorization !== null && { authorization }) },
+      headersTimeout: 10_000,
+      bodyTimeout: 10_000,
+      signal: timeout,
+    });
+    status = res.statusCode;
+    encoding = String(res.headers['content-encoding'] ?? 'identity').toLowerCase();
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    for await (const chunk of res.body) {
+      bytes += (chunk as Buffer).length;
+      if (bytes > MAX_MODELS_BYTES) {
+        res.body.destroy();
+        throw new InvalidRunError(`HTTP ${status} with a body over ${MAX_MODELS_BYTES / (1024 * 1024)} MiB, cut there: not a model list; give the model with --model`);
+      }
+      chunks.push(chunk as Buffer);
+    }
+    text = Buffer.concat(chunks).toString('utf8');
+  } catch (e) {
+    if (timeout.aborted) throw new InvalidRunError(`no complete answer within ${MODELS_TIMEOUT_MS / 1000} s; give the model with --model`);
+    throw e;
+  }
+  // the request asked for identity: a compressed answer is not read
+  if (encoding !== 'identity') text = `(a ${encoding}-encoded body, not decoded)`;
+  if (status !== 200) throw new InvalidRunError(`HTTP ${status}: ${oneLineRedacted(text, secrets, 200)}`);
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new InvalidRunError(`the answer is not JSON: ${oneLineRedacted(text, secrets, 200)}`);
+  }
+  const id = (body as { data?: { id?: unknown }[] } | null)?.data?.[0]?.id;
+  if (typeof id !== 'string' || id === '') throw new InvalidRunError('the model list is empty; pass --model');
+  if (id.length > MAX_MODEL_NAME) throw new InvalidRunError(`the first model's id is ${id.length} characters long, not a model name; give the model with --model`);
   return id;
 }
 
 function runMeta(
   spec: ScenarioSpec,
-  url: string,
+  target: TargetUrl,
   model: string,
   apiKeyEnv: string | null,
   simulated: boolean,
@@ -514,7 +573,7 @@ function runMeta(
     window_s: spec.windowS,
     requests_limit: spec.requests ?? null,
     target: {
-      url,
+      url: target.display,
       model,
       endpoint: spec.target.endpoint,
       api_key_env: apiKeyEnv,
@@ -526,7 +585,8 @@ function runMeta(
     node_version: process.version,
     platform: `${platform()}-${process.arch}`,
     cpus: cpus().length,
-    argv,
+    // the command line may hold the target URL (--target, --set target.url=)
+    argv: argv.map((a) => target.redact(a)),
   };
 }
 

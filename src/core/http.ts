@@ -18,12 +18,20 @@ type RequestOptions = Omit<Dispatcher.RequestOptions, 'origin' | 'path' | 'metho
 
 let shared: AgentType | null = null;
 
+/**
+ * `dispatcher.request(options)`: the method undici's index adds to every dispatcher, which the
+ * pieces loaded here lack (a Pool's `request` is undefined unless something loaded the index).
+ */
+export function requestOn(dispatcher: Dispatcher, options: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData> {
+  const fn = requestModule as unknown as (this: Dispatcher, opts: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
+  return fn.call(dispatcher, options);
+}
+
 /** `undici.request(url, options)` on a shared agent (what undici's global dispatcher is). */
 export function request(url: string | URL, options: RequestOptions = {}): Promise<Dispatcher.ResponseData> {
   const u = typeof url === 'string' ? new URL(url) : url;
   shared ??= new Agent();
-  const fn = requestModule as unknown as (this: Dispatcher, opts: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
-  return fn.call(shared, {
+  return requestOn(shared, {
     ...options,
     origin: u.origin,
     path: u.search ? `${u.pathname}${u.search}` : u.pathname,

@@ -1,16 +1,36 @@
 // Secrets never reach a file, a log or a report: every message that may quote one passes here.
+// The secrets are the API key and what the target URL carries: its user and password (sent as
+// HTTP Basic authorization, as curl does) and its query (appended to every API request).
 
 /** The shortest piece of a secret, at either end of a text, that is still taken out. */
 const MIN_PARTIAL = 6;
+/**
+ * The shortest password, query value or lone user name taken out of free text wherever it
+ * occurs: a shorter one (`?v=1`) would mangle every message that happens to hold it. The forms
+ * a server would echo (`user:password`, `name=value` for a short value, the Basic header's
+ * base64) go out whatever their length, and the displayed URL masks every value structurally.
+ */
+const MIN_BARE = 4;
+
+/** One secret, several, or none. */
+export type Secrets = string | readonly string[] | undefined;
 
 /**
- * `text` with every occurrence of `secret` replaced by `***` (no-op without a secret), and any
- * piece of it left at either end of the text by a cut (its first characters at the end, its
- * last at the start, 6 or more): a message cut to length must not keep half the key.
+ * `text` with every occurrence of each secret replaced by `***` (longest first, so that a
+ * secret inside another goes with it), and any piece of one left at either end of the text by a
+ * cut (its first characters at the end, its last at the start, 6 or more): a message cut to
+ * length must not keep half the key.
  */
-export function redactSecret(text: string, secret: string | undefined): string {
-  if (!secret || secret.length === 0) return text;
-  let out = text.split(secret).join('***');
+export function redactSecret(text: string, secrets: Secrets): string {
+  const list = typeof secrets === 'string' ? [secrets] : [...(secrets ?? [])].sort((a, b) => b.length - a.length);
+  let out = text;
+  for (const s of list) if (s.length > 0) out = out.split(s).join('***');
+  for (const s of list) if (s.length > 0) out = redactEnds(out, s);
+  return out;
+}
+
+function redactEnds(text: string, secret: string): string {
+  let out = text;
   const min = Math.min(MIN_PARTIAL, secret.length);
   for (let n = Math.min(secret.length - 1, out.length); n >= min; n--) {
     if (out.endsWith(secret.slice(0, n))) {
@@ -27,7 +47,101 @@ export function redactSecret(text: string, secret: string | undefined): string {
   return out;
 }
 
-/** One line of at most `max` characters with the secret taken out: redacted before the cut, and again after it. */
-export function oneLineRedacted(text: string, secret: string | undefined, max = 500): string {
-  return redactSecret(redactSecret(text, secret).replace(/\s+/g, ' ').slice(0, max), secret);
+/** One line of at most `max` characters with the secrets taken out: redacted before the cut, and again after it. */
+export function oneLineRedacted(text: string, secrets: Secrets, max = 500): string {
+  return redactSecret(redactSecret(text, secrets).replace(/\s+/g, ' ').slice(0, max), secrets);
+}
+
+/** The target URL taken apart: where requests go, what they carry, and what outputs may show of it. */
+export interface TargetUrl {
+  /** scheme, host and port: where connections go */
+  origin: string;
+  /** the path without its trailing slashes (`/v1`): every request path is built on it */
+  path: string;
+  /** the query as given (`?api-version=2024-06-01`), or '': appended to every API request's path */
+  query: string;
+  /** `Basic <base64>` of the URL's user and password (percent-decoded, as curl sends them), or null */
+  authorization: string | null;
+  /** the URL as every output shows it: the password (or a user name given alone) and every query value as `***` */
+  display: string;
+  /** `display` for another path on the same base: `displayAt('/models')` */
+  displayAt(suffix: string): string;
+  /** every form of the URL's secrets that a text may quote (see MIN_BARE), longest first */
+  secrets: string[];
+  /** `text` with the URL as given replaced by `display`, and every secret taken out */
+  redact(text: string): string;
+}
+
+/** Parses a target URL (throws on one that is not a URL, as `new URL` does). */
+export function parseTarget(raw: string): TargetUrl {
+  const u = new URL(raw);
+  const secrets: string[] = [];
+  const bare = (s: string): void => {
+    for (const form of [s, decoded(s)]) if (form.length >= MIN_BARE) secrets.push(form);
+  };
+  const user = u.username;
+  const password = u.password;
+  let authorization: string | null = null;
+  let shownUser = '';
+  if (user !== '' || password !== '') {
+    const basic = Buffer.from(`${decoded(user)}:${decoded(password)}`, 'utf8').toString('base64');
+    authorization = `Basic ${basic}`;
+    secrets.push(basic, `${user}:${password}`, `${decoded(user)}:${decoded(password)}`);
+    // a user name alone is most often a token (`https://<token>@host`): it is the secret then
+    if (password === '') {
+      bare(user);
+      shownUser = '***@';
+    } else {
+      bare(password);
+      shownUser = `${user}:***@`;
+    }
+  }
+  const pairs = u.search.length > 1 ? u.search.slice(1).split('&') : [];
+  const shownQuery = pairs.map((pair) => {
+    const eq = pair.indexOf('=');
+    if (eq === -1) {
+      // a parameter without a value may be the key itself (`?sk-abc`)
+      bare(pair);
+      return pair === '' ? '' : '***';
+    }
+    const value = pair.slice(eq + 1);
+    if (value === '') return pair;
+    // a value too short to take out alone goes with its name (`key=abc` → `***`); a longer one
+    // alone, which leaves the name readable (`sig=***`)
+    if (value.length < MIN_BARE || decoded(value).length < MIN_BARE) secrets.push(pair, `${decoded(pair.slice(0, eq))}=${decoded(value)}`);
+    bare(value);
+    return `${pair.slice(0, eq + 1)}***`;
+  });
+  const query = u.search;
+  const displayQuery = pairs.length > 0 ? `?${shownQuery.join('&')}` : '';
+  const displayOrigin = `${u.protocol}//${shownUser}${u.host}`;
+  const clean = shownUser === '' && pairs.length === 0 && u.hash === '';
+  const display = clean ? raw : `${displayOrigin}${u.pathname}${displayQuery}`;
+  const path = u.pathname.replace(/\/+$/, '');
+  const list = [...new Set(secrets.filter((s) => s.length > 0))].sort((a, b) => b.length - a.length);
+  return {
+    origin: u.origin,
+    path,
+    query,
+    authorization,
+    display,
+    displayAt: (suffix) => `${displayOrigin}${path}${suffix}${displayQuery}`,
+    secrets: list,
+    redact: (text) => redactSecret(clean ? text : text.split(raw).join(display), list),
+  };
+}
+
+/** The API key and the target URL's secrets, longest first: what a client's messages are scrubbed of. */
+export function clientSecrets(baseUrl: string, apiKey: string | undefined): string[] {
+  const secrets = parseTarget(baseUrl).secrets;
+  return (apiKey ? [apiKey, ...secrets] : secrets).sort((a, b) => b.length - a.length);
+}
+
+/** Percent-decoded, or as it is when it does not decode (a stray `%`). */
+function decoded(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }

@@ -35,6 +35,30 @@ export function derive(r: RequestRecord): DerivedRequest {
   };
 }
 
+/** A token count a server can have meant: a non-negative safe integer. */
+export function isTokenCount(n: number): boolean {
+  return Number.isSafeInteger(n) && n >= 0;
+}
+
+/**
+ * A server's usage.completion_tokens above this many times max(max_tokens, content chunks) is
+ * not believed: max_tokens bounds what a server may generate, and a chunk carries at least one
+ * token. The slack is for servers that count a token more (an EOS) or ignore max_tokens.
+ */
+export const USAGE_SLACK = 2;
+
+/**
+ * The usage.completion_tokens a request is counted with (metrics.md, `output_tokens`): the
+ * server's figure when it is a token count no larger than USAGE_SLACK × max(max_tokens, content
+ * chunks); otherwise null, so that the chunk count stands in for it and the request counts as
+ * estimated. A negative, fractional or astronomic figure would otherwise become the run's
+ * throughput, and its per-token ITL weights.
+ */
+export function believedUsage(usage: number | null, chunks: number, maxTokens: number): number | null {
+  if (usage === null || !isTokenCount(usage)) return null;
+  return usage <= USAGE_SLACK * Math.max(Number.isFinite(maxTokens) ? maxTokens : 0, chunks) ? usage : null;
+}
+
 /**
  * Calls `each(gapUs)` for every gap between consecutive content-bearing chunks after the
  * first token (per-chunk ITL, pooled like vLLM's).

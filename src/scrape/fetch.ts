@@ -1,8 +1,23 @@
 // One HTTP GET of a metrics endpoint with undici: Accept negotiation, a hard timeout, a size cap,
-// gzip/deflate bodies. Shared by `inferload scrape` and the run-time scraper.
+// gzip/deflate bodies, HTTP Basic credentials. Shared by `inferload scrape` and the run-time scraper.
 import { gunzipSync, inflateSync } from 'node:zlib';
 import { request } from '../core/http.js';
 import { ExitCode, InferloadError } from '../core/errors.js';
+import { parseTarget } from '../core/secret.js';
+
+/** `authorization` header values by origin: the run's target's credentials (setScrapeCredentials) */
+const credentials = new Map<string, string>();
+
+/**
+ * Scrapes of `origin` (scheme, host and port) send `authorization` (null: nothing), unless their
+ * URL carries credentials of its own. The run sets its target's: the server's /metrics sits
+ * behind the same auth proxy as its API more often than not, and the URL the scraper shows
+ * (`{origin}/metrics`) must hold no password.
+ */
+export function setScrapeCredentials(origin: string, authorization: string | null): void {
+  if (authorization === null) credentials.delete(origin);
+  else credentials.set(origin, authorization);
+}
 
 /** Accept header preferring Prometheus text 0.0.4 (prometheus_client switches to OpenMetrics whenever the header mentions it). */
 export const ACCEPT_PROMETHEUS = 'text/plain;version=0.0.4;q=1.0,*/*;q=0.1';
@@ -43,10 +58,18 @@ export async function fetchExposition(url: string, options: FetchExpositionOptio
   const started = performance.now();
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+  // messages show the URL masked (a URL that does not parse has nothing to mask)
+  let where = url;
+  let redact = (text: string): string => text;
   try {
+    // a user and password in the URL go as HTTP Basic (curl's rule)
+    const target = parseTarget(url);
+    where = target.display;
+    redact = target.redact;
+    const authorization = target.authorization ?? credentials.get(target.origin);
     const res = await request(url, {
       method: 'GET',
-      headers: { accept: options.accept ?? ACCEPT_PROMETHEUS },
+      headers: { accept: options.accept ?? ACCEPT_PROMETHEUS, ...(authorization !== undefined && { authorization }) },
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
       signal,
@@ -58,11 +81,11 @@ export async function fetchExposition(url: string, options: FetchExpositionOptio
       bytes += buf.length;
       if (bytes > maxBytes) {
         res.body.destroy();
-        throw new ScrapeFetchError(`${url}: response larger than ${maxBytes} bytes`);
+        throw new ScrapeFetchError(`${where}: response larger than ${maxBytes} bytes`);
       }
       chunks.push(buf);
     }
-    if (res.statusCode < 200 || res.statusCode > 299) throw new ScrapeFetchError(`${url}: HTTP ${res.statusCode}`);
+    if (res.statusCode < 200 || res.statusCode > 299) throw new ScrapeFetchError(`${where}: HTTP ${res.statusCode}`);
     let body = Buffer.concat(chunks);
     const encoding = String(res.headers['content-encoding'] ?? '').toLowerCase();
     if (encoding === 'gzip' || encoding === 'x-gzip') body = gunzipSync(body, { maxOutputLength: maxBytes });
@@ -71,8 +94,8 @@ export async function fetchExposition(url: string, options: FetchExpositionOptio
     return { text: body.toString('utf8'), contentType: Array.isArray(ct) ? ct[0] : ct, status: res.statusCode, bytes, elapsedMs: performance.now() - started };
   } catch (err) {
     if (err instanceof ScrapeFetchError) throw err;
-    if (timeout.aborted) throw new ScrapeFetchError(`${url}: no complete answer within ${timeoutMs} ms`, { cause: err });
+    if (timeout.aborted) throw new ScrapeFetchError(`${where}: no complete answer within ${timeoutMs} ms`, { cause: err });
     const e = err as { code?: string; message?: string };
-    throw new ScrapeFetchError(`${url}: ${e.code ? `${e.code} ` : ''}${e.message ?? String(err)}`, { cause: err });
+    throw new ScrapeFetchError(`${where}: ${redact(`${e.code ? `${e.code} ` : ''}${e.message ?? String(err)}`)}`, { cause: err });
   }
 }

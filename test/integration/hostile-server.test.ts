@@ -1,10 +1,12 @@
 // The client against servers that try to make it hold unbounded bytes, over real loopback
 // sockets: an SSE line that never ends, an event that never gets its blank line, a body that is
-// not a stream and never ends (2xx and 5xx). Each must fail fast with its class, the limit
-// named in the message, and the connection closed by the client (the server never ends these
-// responses, so only the client can close them). The same through the worker-thread backend,
-// which runs the same client (needs `npm run build` first, like worker-pool.test.ts).
+// not a stream and never ends (2xx and 5xx), endless tiny events (each one a stamp to keep), a
+// compressed stream. Each must fail fast with its class, the limit named in the message, and
+// the connection closed by the client (the server never ends these responses, so only the
+// client can close them). The same through the worker-thread backend, which runs the same
+// client (needs `npm run build` first, like worker-pool.test.ts).
 import type { Socket } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_EVENT_BYTES, OpenAIBackend, type OpenAIBackendOptions } from '../../src/backend/openai/client.js';
 import { WorkerPoolBackend } from '../../src/backend/worker/pool.js';
@@ -65,13 +67,13 @@ async function closedWithin(c: RawConnection, ms: number): Promise<boolean> {
 }
 
 /** One request through `make(baseUrl)` to a raw server running `script`; the record and its wall time. */
-async function send(script: (c: RawConnection) => void | Promise<void>, make: (baseUrl: string) => Backend) {
+async function send(script: (c: RawConnection) => void | Promise<void>, make: (baseUrl: string) => Backend, maxTokens = 3) {
   server = await startRawServer(script);
   const backend = make(server.baseUrl);
   backends.push(backend);
   const t0 = performance.now();
   const record = new RequestRecord(0, clock.now(), 10, false);
-  const r = await new Promise<RequestRecord>((resolve) => backend.send({ prompt: 'hi', maxTokens: 3, promptTokens: 1 }, record, resolve));
+  const r = await new Promise<RequestRecord>((resolve) => backend.send({ prompt: 'hi', maxTokens, promptTokens: 1 }, record, resolve));
   return { r, ms: performance.now() - t0 };
 }
 
@@ -81,6 +83,13 @@ const inThread = (maxEventBytes?: number) => (baseUrl: string) => new OpenAIBack
 const endlessLine = (total: number) => async ({ socket }: RawConnection) => {
   socket.write(rawSseHead('transfer-encoding: chunked') + httpChunk('data: {"choices":[{"delta":{"content":"'));
   await pump(socket, httpChunk('x'.repeat(16 * KiB)), total);
+};
+
+/** 200 event stream, chunked: `events` one-character content events, 2000 to a write; never ends */
+const tinyEvents = (events: number) => async ({ socket }: RawConnection) => {
+  socket.write(rawSseHead('transfer-encoding: chunked'));
+  const batch = 'data:{"choices":[{"delta":{"content":"a"},"finish_reason":null}]}\n\n'.repeat(2000);
+  await pump(socket, httpChunk(batch), (events / 2000) * batch.length);
 };
 
 describe('a server that never ends what it sends', () => {
@@ -149,6 +158,40 @@ describe('a server that never ends what it sends', () => {
     for (const bad of [0, -1, 1.5, Number.NaN]) {
       expect(() => inThread(bad)('http://127.0.0.1:1/v1')).toThrow(/maxEventBytes/);
     }
+  });
+
+  it('fails endless tiny events past max(4096, 8 × max_tokens) content chunks, and closes the connection', async () => {
+    // 20 M of these once held 1.07 GB of chunk stamps; here the server would send 1 M (66 MB)
+    // and never end the stream, so without the bound the request ends by the idle timeout
+    for (const [maxTokens, limit] of [[3, 4096], [1000, 8000]] as const) {
+      const { r, ms } = await send(tinyEvents(1_000_000), inThread(), maxTokens);
+      expect(r.errorClass).toBe('invalid_response');
+      expect(r.errorMessage).toBe(
+        `the stream went past ${limit} content chunks, for max_tokens ${maxTokens} (a chunk carries at least one token; the client takes at most max(4096, 8 × max_tokens))`,
+      );
+      expect(r.chunkUs).toHaveLength(limit);
+      expect(r.chunkChars).toHaveLength(limit);
+      expect(ms).toBeLessThan(5_000);
+      expect(await closedWithin(server!.connections[0]!, 5_000)).toBe(true);
+      await server!.close();
+    }
+  });
+
+  it('fails a compressed event stream as invalid_response, naming the encoding, without reading it', async () => {
+    const { r } = await send(async ({ socket }) => {
+      socket.write(rawSseHead('content-encoding: gzip', 'transfer-encoding: chunked') + httpChunk(gzipSync(tokenChunk('a')).toString('latin1')));
+      await pump(socket, httpChunk('z'.repeat(16 * KiB)), 2 * MiB);
+    }, inThread());
+    expect(r.errorClass).toBe('invalid_response');
+    expect(r.errorMessage).toMatch(/^the event stream is compressed \(content-encoding: gzip\), though the client asked for identity/);
+    expect(await closedWithin(server!.connections[0]!, 5_000)).toBe(true);
+  });
+
+  it('bounds the tiny events the same way through the worker-thread backend', async () => {
+    const { r } = await send(tinyEvents(1_000_000), (baseUrl) => new WorkerPoolBackend({ ...baseOptions(baseUrl), workers: 2 }));
+    expect(r.errorClass).toBe('invalid_response');
+    expect(r.chunkUs).toHaveLength(4096);
+    expect(await closedWithin(server!.connections[0]!, 5_000)).toBe(true);
   });
 
   it('fails the endless line the same way through the worker-thread backend', async () => {

@@ -3,12 +3,13 @@
 // Everything whose size the server decides is bounded: one SSE event and a body that is not a
 // stream (maxEventBytes), the header block (MAX_HEADER_BYTES), the error text kept (4 KiB).
 import type { Dispatcher, Pool as PoolInstance } from 'undici';
-import { Pool } from '../../core/http.js';
+import { Pool, requestOn } from '../../core/http.js';
 import type { Clock } from '../../core/clock.js';
-import { oneLineRedacted } from '../../core/secret.js';
+import { clientSecrets, oneLineRedacted, parseTarget, type Secrets } from '../../core/secret.js';
 import type { RequestRecord } from '../../core/record.js';
 import type { AbortClass, Endpoint, ErrorClass } from '../../core/types.js';
 import type { Backend, GenRequest, ParseStats, RequestHandle } from '../types.js';
+import { believedUsage, isTokenCount } from '../../metrics/derive.js';
 
 export type { ParseStats } from '../types.js';
 import { DEFAULT_MAX_EVENT_BYTES, SseParser, type SseEventSink } from './sse.js';
@@ -16,7 +17,11 @@ import { DEFAULT_MAX_EVENT_BYTES, SseParser, type SseEventSink } from './sse.js'
 export { DEFAULT_MAX_EVENT_BYTES } from './sse.js';
 
 export interface OpenAIBackendOptions {
-  /** base URL including `/v1`, e.g. http://127.0.0.1:8000/v1 */
+  /**
+   * base URL including `/v1`, e.g. http://127.0.0.1:8000/v1, as the user gave it: a user and
+   * password in it go as HTTP Basic authorization (unless `apiKey` is set: the key wins), its
+   * query is appended to every request's path. Secret like the key: never logged or stored.
+   */
   baseUrl: string;
   model: string;
   endpoint: Endpoint;
@@ -102,6 +107,10 @@ export function classifyTransportError(err: unknown, responseStarted: boolean): 
     case 'UND_ERR_CLOSED':
       return 'reset';
     case 'UND_ERR_SOCKET':
+      // undici's "bad response" / "bad upgrade": a 100 Continue or a 101 to a plain POST, or
+      // bytes no request asked for; HTTP the request cannot be answered with
+      if (isUnexpectedResponse(err)) return 'invalid_response';
+      return responseStarted ? 'truncated' : 'reset';
     case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
       return responseStarted ? 'truncated' : 'reset';
     case 'UND_ERR_HEADERS_OVERFLOW':
@@ -109,6 +118,11 @@ export function classifyTransportError(err: unknown, responseStarted: boolean): 
   }
   if (isHttpParserError(err)) return isEofParserError(err) ? (responseStarted ? 'truncated' : 'reset') : 'invalid_response';
   return responseStarted ? 'reset' : 'connect';
+}
+
+function isUnexpectedResponse(err: unknown): boolean {
+  const message = (err as { message?: string } | null)?.message;
+  return message === 'bad response' || message === 'bad upgrade';
 }
 
 /** undici's HTTPParserError: its `code` is undefined in undici 7 (it looks the name up by number). */
@@ -130,17 +144,17 @@ function formatBytes(n: number): string {
   return `${n} bytes`;
 }
 
-/** Turns any error into a one-line message, with the API key scrubbed out. */
-function describe(err: unknown, secret: string | undefined): string {
+/** Turns any error into a one-line message, with the secrets scrubbed out. */
+function describe(err: unknown, secrets: Secrets): string {
   const e = err as { code?: string; message?: string } | null;
   let msg = e?.message ?? String(err);
   if (e?.code && !msg.includes(e.code)) msg = `${e.code}: ${msg}`;
-  return scrub(msg, secret);
+  return scrub(msg, secrets);
 }
 
-/** One line of at most 500 characters, the API key scrubbed out (before the cut, and after it). */
-function scrub(text: string, secret: string | undefined): string {
-  return oneLineRedacted(text, secret);
+/** One line of at most 500 characters, the secrets scrubbed out (before the cut, and after it). */
+function scrub(text: string, secrets: Secrets): string {
+  return oneLineRedacted(text, secrets);
 }
 
 export class OpenAIBackend implements Backend {
@@ -148,17 +162,21 @@ export class OpenAIBackend implements Backend {
   private readonly stats: ParseStats = { template: 0, search: 0, json: 0 };
   private readonly pool: PoolInstance;
   private readonly path: string;
+  private readonly modelsPath: string;
   private readonly headers: Record<string, string>;
   private readonly maxEventBytes: number;
+  private readonly secrets: string[];
 
   constructor(private readonly opts: OpenAIBackendOptions) {
     const max = opts.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
     if (!Number.isSafeInteger(max) || max < 1) throw new RangeError(`maxEventBytes must be a positive integer (bytes), got ${String(opts.maxEventBytes)}`);
     this.maxEventBytes = max;
-    const url = new URL(opts.baseUrl);
-    const base = url.pathname.replace(/\/+$/, '');
-    this.path = `${base}${opts.endpoint === 'chat' ? '/chat/completions' : '/completions'}`;
-    this.pool = new Pool(url.origin, {
+    const target = parseTarget(opts.baseUrl);
+    // the query parameterises the whole API (Azure's api-version, a gateway's key): every path gets it
+    this.path = `${target.path}${opts.endpoint === 'chat' ? '/chat/completions' : '/completions'}${target.query}`;
+    this.modelsPath = `${target.path}/models${target.query}`;
+    this.secrets = clientSecrets(opts.baseUrl, opts.apiKey);
+    this.pool = new Pool(target.origin, {
       // one stream holds one HTTP/1.1 connection: no cap here, the engine's in-flight cap rules
       connections: null,
       pipelining: 1,
@@ -170,13 +188,16 @@ export class OpenAIBackend implements Backend {
     this.headers = {
       'content-type': 'application/json',
       accept: 'text/event-stream',
+      // the stream is read as it comes, not decoded: a server (or proxy) must not compress it
+      'accept-encoding': 'identity',
       ...(opts.headers ?? {}),
     };
     if (opts.apiKey) this.headers.authorization = `Bearer ${opts.apiKey}`;
+    else if (target.authorization) this.headers.authorization = target.authorization;
   }
 
   send(req: GenRequest, record: RequestRecord, done: (record: RequestRecord) => void): RequestHandle {
-    const handler = new StreamHandler(record, this.opts, this.maxEventBytes, this.stats, done);
+    const handler = new StreamHandler(record, this.opts, this.maxEventBytes, this.secrets, req.maxTokens, this.stats, done);
     this.pool.dispatch(
       { method: 'POST', path: this.path, headers: this.headers, body: requestBody(this.opts, req) },
       handler,
@@ -189,12 +210,12 @@ export class OpenAIBackend implements Backend {
    * that the first requests do not pay for TCP setup and show it as schedule lag. Best effort.
    */
   async preconnect(connections = 1): Promise<void> {
-    const path = this.path.replace(/\/(chat\/)?completions$/, '/models');
+    const path = this.modelsPath;
     const { authorization } = this.headers;
     await Promise.all(
       Array.from({ length: connections }, async () => {
         try {
-          const res = await this.pool.request({ method: 'GET', path, headers: authorization ? { authorization } : {} });
+          const res = await requestOn(this.pool, { method: 'GET', path, headers: authorization ? { authorization } : {} });
           await res.body.dump();
         } catch {
           // the run itself reports an unreachable target
@@ -227,6 +248,8 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
   private headersReceived = false;
   /** body bytes received (for messages, and to bound a body that is not a stream) */
   private bodyBytes = 0;
+  /** the response's content-encoding, lower case, when it is not identity; '' otherwise */
+  private encoding = '';
   /** the body has ended and the parser is dispatching what it still held */
   private ending = false;
   /** arrival time of the bytes being parsed right now: stamped before any parsing */
@@ -239,15 +262,21 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
   private tplHits = 0;
   /** templates that failed their check or served too few chunks */
   private learnFailures = 0;
+  /** the most content chunks this request may bring (see MAX_CHUNKS_PER_TOKEN) */
+  private readonly maxChunks: number;
 
   constructor(
     private readonly record: RequestRecord,
     private readonly opts: OpenAIBackendOptions,
     private readonly maxEventBytes: number,
+    /** the API key and the target URL's secrets, longest first */
+    private readonly secrets: readonly string[],
+    private readonly maxTokens: number,
     private readonly stats: ParseStats,
     private readonly done: (record: RequestRecord) => void,
   ) {
     this.parser = new SseParser(this, maxEventBytes);
+    this.maxChunks = Math.max(MIN_MAX_CHUNKS, MAX_CHUNKS_PER_TOKEN * maxTokens);
   }
 
   // -- RequestHandle ------------------------------------------------------------------
@@ -294,6 +323,9 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
     const t = this.opts.clock.now();
     this.record.headersUs = t;
     this.record.httpStatus = statusCode;
+    const ce = headers['content-encoding'];
+    const encoding = ((Array.isArray(ce) ? ce.join(', ') : ce) ?? '').trim().toLowerCase();
+    if (encoding !== 'identity') this.encoding = encoding;
     if (statusCode < 200 || statusCode >= 300) {
       this.errorBody = [];
       return;
@@ -304,6 +336,12 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
       // a 2xx that is not a stream (e.g. the server ignored `stream: true`): keep the body
       // for the error message and fail the request as an invalid response
       this.errorBody = [];
+      return;
+    }
+    if (this.encoding !== '') {
+      // the request said `accept-encoding: identity`; decoding a stream would put a stage
+      // between the bytes' arrival and their stamps, for servers no one should run that way
+      this.failAndStop('invalid_response', `the event stream is compressed (content-encoding: ${this.encoding}), though the client asked for identity; the client does not decode streams: turn compression off for text/event-stream (e.g. at the proxy)`, t);
       return;
     }
     this.streaming = true;
@@ -343,7 +381,7 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
     const errorClass = classifyTransportError(err, this.responseStarted);
     if (this.headersReceived && !this.streaming) {
       // an error response (or a 2xx that is not a stream) cut short: its status says more
-      this.failBody(t, ` (the body was cut: ${describe(err, this.opts.apiKey)})`);
+      this.failBody(t, ` (the body was cut: ${describe(err, this.secrets)})`);
       return;
     }
     if (errorClass === 'truncated' && this.streaming) {
@@ -352,7 +390,7 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
       this.endStream(t, err);
       return;
     }
-    let message = describe(err, this.opts.apiKey);
+    let message = describe(err, this.secrets);
     const code = (err as { code?: string }).code;
     const how = code === 'ECONNRESET' || code === 'EPIPE' ? 'reset' : 'closed';
     if (errorClass === 'truncated') message = `the server closed the connection inside the response headers (${message})`;
@@ -360,6 +398,8 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
     else if (errorClass === 'reset' && this.headersReceived) message = `the connection was ${how} after ${this.progress()} (${message})`;
     else if (errorClass === 'invalid_response' && code === 'UND_ERR_HEADERS_OVERFLOW')
       message = `the response headers exceeded ${formatBytes(MAX_HEADER_BYTES)} (the client's maxHeaderSize)`;
+    else if (errorClass === 'invalid_response' && isUnexpectedResponse(err))
+      message = `the server answered with an interim or upgrade response (100 Continue, 101 Switching Protocols) that the request did not ask for (${message})`;
     else if (errorClass === 'invalid_response') message = `the response is not valid HTTP/1.1 (${message})`;
     this.fail(errorClass, message, t);
   }
@@ -382,13 +422,13 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
     } else if (err === null) {
       this.fail('truncated', `the stream ended after ${this.progress()} without [DONE] or a finish_reason`, t);
     } else {
-      this.fail('truncated', `the server closed the connection after ${this.progress()} without [DONE] or a finish_reason (${describe(err, this.opts.apiKey)})`, t);
+      this.fail('truncated', `the server closed the connection after ${this.progress()} without [DONE] or a finish_reason (${describe(err, this.secrets)})`, t);
     }
   }
 
   /** Fails a response that is not an event stream, with the start of its body as the message. */
   private failBody(t: number, note: string): void {
-    const body = Buffer.concat(this.errorBody ?? []).toString('utf8');
+    const body = this.encoding !== '' ? `(a ${this.encoding}-encoded body, not decoded)` : Buffer.concat(this.errorBody ?? []).toString('utf8');
     const status = this.record.httpStatus;
     if (status >= 200 && status < 300) {
       this.fail('invalid_response', `HTTP ${status} without an event stream${note}: ${body}`, t);
@@ -460,7 +500,7 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
       // at the end of the body, the parser hands over a last event without its blank line: one
       // that is not JSON was most likely cut inside (a FIN mid-event), not malformed
       if (this.ending) this.fail('truncated', `the stream ended inside an event, after ${this.progress()}, without [DONE] or a finish_reason`, t);
-      else this.failAndStop('invalid_response', `an SSE event is not JSON: ${oneLineRedacted(utf8(data.slice(0, 200 + (this.opts.apiKey?.length ?? 0))), this.opts.apiKey, 200)}`, t);
+      else this.failAndStop('invalid_response', `an SSE event is not JSON: ${oneLineRedacted(utf8(data.slice(0, 200 + (this.secrets[0]?.length ?? 0))), this.secrets, 200)}`, t);
       return;
     }
     if (typeof obj !== 'object' || obj === null) {
@@ -488,6 +528,10 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
   /** A chunk that carried content: its stamp, its size and (benchmarks) the server's emit time. */
   private contentChunk(t: number, chars: number, emitMs: number): void {
     const r = this.record;
+    if (r.chunkUs.length === this.maxChunks) {
+      this.failAndStop('invalid_response', `the stream went past ${this.maxChunks} content chunks, for max_tokens ${this.maxTokens} (a chunk carries at least one token; the client takes at most max(${MIN_MAX_CHUNKS}, ${MAX_CHUNKS_PER_TOKEN} × max_tokens))`, t);
+      return;
+    }
     if (Number.isNaN(r.firstChunkUs)) r.firstChunkUs = t;
     if (Number.isNaN(r.firstTokenUs)) r.firstTokenUs = t;
     r.chunkUs.push(t);
@@ -669,7 +713,7 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
     const r = this.record;
     r.ok = false;
     r.errorClass = errorClass;
-    r.errorMessage = scrub(message, this.opts.apiKey);
+    r.errorMessage = scrub(message, this.secrets);
     r.endUs = t;
     this.finish();
   }
@@ -677,6 +721,9 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
   private finish(): void {
     this.finished = true;
     const r = this.record;
+    // what the server said it counted, taken only when it can be true (metrics.md, output_tokens)
+    r.outputTokensUsage = believedUsage(r.outputTokensUsage, r.chunkUs.length, this.maxTokens);
+    if (r.promptTokensUsage !== null && !isTokenCount(r.promptTokensUsage)) r.promptTokensUsage = null;
     // `done` must never run inside `send`: defer when a failure was immediate
     if (Number.isNaN(r.sentUs)) queueMicrotask(() => this.done(r));
     else this.done(r);
@@ -859,6 +906,15 @@ const NON_ASCII = /[\x80-\xff]/;
 
 /** Stop learning templates for a stream whose chunks keep defeating them. */
 const MAX_LEARN_FAILURES = 4;
+
+/**
+ * A content chunk carries at least one token, so a stream of many more content chunks than
+ * max_tokens allows is broken, or hostile: 20 M one-character events held 1 GB of stamps. Past
+ * max(MIN_MAX_CHUNKS, MAX_CHUNKS_PER_TOKEN × max_tokens) the request fails as invalid_response
+ * and its connection closes; the margin is for a server that splits text finer than tokens.
+ */
+const MAX_CHUNKS_PER_TOKEN = 8;
+const MIN_MAX_CHUNKS = 4096;
 
 function strLen(v: unknown): number {
   return typeof v === 'string' ? v.length : 0;

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { nowUs, type Clock } from '../../core/clock.js';
 import type { RequestRecord } from '../../core/record.js';
-import { redactSecret } from '../../core/secret.js';
+import { clientSecrets, redactSecret } from '../../core/secret.js';
 import type { OpenAIBackendOptions } from '../openai/client.js';
 import type { Backend, GenRequest, ParseStats, RequestHandle } from '../types.js';
 import {
@@ -84,7 +84,8 @@ export class WorkerPoolBackend implements Backend {
   private readonly threads: ClientThread[] = [];
   private readonly pending = new Map<number, Pending>();
   private readonly clock: Clock;
-  private readonly apiKey: string | undefined;
+  /** the API key and the target URL's secrets, kept out of every message made here */
+  private readonly secrets: string[];
   private readonly mainAnchor: ClockAnchor;
   private readonly idleTimeoutMs: number;
   private nextId = 0;
@@ -98,7 +99,7 @@ export class WorkerPoolBackend implements Backend {
     const entry = threadEntryPath();
     if (!existsSync(entry)) throw new Error(`client worker entry point not found at ${entry}; build first (npm run build)`);
     this.clock = clock;
-    this.apiKey = options.apiKey;
+    this.secrets = clientSecrets(options.baseUrl, options.apiKey);
     this.idleTimeoutMs = options.idleTimeoutS * 1000;
     this.mainAnchor = clockAnchor();
     const workerData: ThreadData = { options };
@@ -342,7 +343,7 @@ export class WorkerPoolBackend implements Backend {
   /** No new request goes to this thread. */
   private markDying(t: ClientThread, why: string): void {
     t.alive = false;
-    t.death ??= redactSecret(why, this.apiKey);
+    t.death ??= redactSecret(why, this.secrets);
   }
 
   /** The thread is gone: its requests in flight fail, its waiters are released. */
@@ -362,7 +363,7 @@ export class WorkerPoolBackend implements Backend {
   private failNow(record: RequestRecord, done: (record: RequestRecord) => void, message: string): void {
     record.ok = false;
     record.errorClass = 'reset';
-    record.errorMessage = redactSecret(message, this.apiKey);
+    record.errorMessage = redactSecret(message, this.secrets);
     record.endUs = this.clock.now();
     done(record);
   }

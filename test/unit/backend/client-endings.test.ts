@@ -1,8 +1,8 @@
 // How the client classifies a response that ends early, over real loopback sockets written byte
 // by byte (node:net): a stream the server closes (FIN) after it had started is `truncated`,
 // however the body was framed; a connection reset (RST) is `reset`, as is a close before any
-// response byte; a response that breaks HTTP (a header block over the limit, a bad chunk size)
-// is `invalid_response`; a cut error body keeps its status class.
+// response byte; a response that breaks HTTP (a header block over the limit, a bad chunk size,
+// an interim response nobody asked for) is `invalid_response`; a cut error body keeps its status class.
 import { afterEach, describe, expect, it } from 'vitest';
 import { OpenAIBackend, type OpenAIBackendOptions } from '../../../src/backend/openai/client.js';
 import { runClock } from '../../../src/core/clock.js';
@@ -210,5 +210,17 @@ describe('a response that breaks HTTP', () => {
       socket.write('SMTP ready\r\n\r\n');
     });
     expect(r.errorClass).toBe('invalid_response');
+  });
+
+  // undici ends these with its "bad response" / "bad upgrade" socket error, which read as a
+  // response cut inside its headers (truncated)
+  it('is invalid_response when the server answers a plain POST with 100 Continue or 101 Switching Protocols', async () => {
+    for (const interim of ['HTTP/1.1 100 Continue\r\n\r\n', 'HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n']) {
+      const r = await send(({ socket }) => {
+        socket.write(interim + rawSseHead('transfer-encoding: chunked'));
+      });
+      expect(r.errorClass).toBe('invalid_response');
+      expect(r.errorMessage).toMatch(/^the server answered with an interim or upgrade response/);
+    }
   });
 });
