@@ -183,7 +183,7 @@ export function collectWarnings(result: RunResult): ReportWarning[] {
   }
   if (scrape.length > 0) add('warning', 'Server metrics are incomplete or coarse: read the server charts with care.', scrape);
   const est = result.summary.tokens.output_estimated_requests;
-  if (est > 0) add('warning', `${est} requests reported no token usage; their output tokens are counted from stream chunks (an estimate).`);
+  if (est > 0) add('warning', `${est} requests reported no usable token usage (none, or a count that cannot be true: see docs/metrics.md); their output tokens are counted from stream chunks (an estimate).`);
   return out;
 }
 
