@@ -24,6 +24,7 @@ import type { RunMeta, RunResult, RunStatus } from '../results/types.js';
 import { RunOutput } from '../results/writer.js';
 import { isArrivalLoad, loadDurationS } from '../schedule/arrivals.js';
 import { Workload } from '../workload/workload.js';
+import { loadTokenizer } from '../workload/tokenizer.js';
 import { spawnSimulator } from '../sim/spawn.js';
 import { Scraper, type ScrapeEndpointOptions, type ScrapeSample } from '../scrape/poller.js';
 import { fetchExposition, setScrapeCredentials } from '../scrape/fetch.js';
@@ -132,12 +133,17 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
       },
     ]);
   }
-  const workload = new Workload(spec.workload, spec.seed, spec.target.endpoint);
+  // a tokenizer file or family loads now (1-2 s), so that a bad one stops the run before anything
+  // starts; `server` is calibrated against the target once it answers, before the run clock starts
+  const byServer = spec.workload.tokenizer?.trim() === 'server';
+  let tokenizer = byServer ? null : await loadTokenizer(spec.workload.tokenizer, spec.target.endpoint);
   const dir = opts.out ?? join('reports', 'runs', `${spec.name}-${utcStamp(new Date())}`);
 
   let sim: Awaited<ReturnType<typeof spawnSimulator>> | null = null;
   if (!spec.target.url) {
-    sim = await spawnSimulator({ profile: spec.simulator.profile, speed: spec.simulator.speed, seed: spec.seed, faults: spec.simulator.faults });
+    // the simulator counts prompt tokens with the scenario's tokenizer, so that a run reconciles exactly
+    const simTokenizer = byServer ? undefined : spec.workload.tokenizer;
+    sim = await spawnSimulator({ profile: spec.simulator.profile, speed: spec.simulator.speed, seed: spec.seed, faults: spec.simulator.faults, tokenizer: simTokenizer });
   }
   const baseUrl: string = spec.target.url ?? sim!.url;
   const target = given ?? parseTarget(baseUrl);
@@ -180,6 +186,11 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
       await output.close();
       return { result, exitCode: ExitCode.invalidRun, dir };
     }
+
+    const authorization = apiKey ? `Bearer ${apiKey}` : target.authorization;
+    tokenizer ??= await loadTokenizer('server', spec.target.endpoint, { baseUrl, model, authorization });
+    const workload = new Workload(spec.workload, spec.seed, spec.target.endpoint, undefined, tokenizer);
+    const workloadSection = { tokenizer: tokenizer.info() };
 
     // the scraper's first look and the connection warm-up happen before the run clock starts;
     // everything holds this live view of the clock, which is restarted right before the load
@@ -246,6 +257,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
           gpu_count: scraper.gpuCount() ?? spec.target.gpuCount ?? null,
           alerts: pre.alerts ?? evaluateAlerts(alertRules, snapshot.windows),
         },
+        workload: workloadSection,
         correlation: pre.correlation ?? correlations(snapshot.windows),
         correlationAlignment: correlationAlignment(snapshot.windows),
         status,
@@ -324,6 +336,8 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
       abortNow: (reason) => (abortWrite ??= abortNow(reason)),
     });
     const stopProgress = opts.progress?.(engine, recorder, loadDurationS(spec.load), () => clock.now());
+    // what only counting needed goes before the run clock starts: a vocabulary would pause the run in collections
+    tokenizer.release();
     settleHeap();
     // the run clock starts now: intended times are relative to this instant
     clock = runClock();

@@ -203,15 +203,16 @@ export function buildProgram(exit: (code: number) => void): Command {
 
   program
     .command('sim')
-    .description('run the built-in simulator alone (/v1/chat/completions, /v1/completions, /v1/models, /health)')
+    .description('run the built-in simulator alone (/v1/chat/completions, /v1/completions, /v1/models, /tokenize, /health)')
     .option('--port <n>', 'port to listen on (0: any free port)', '8000')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--profile <name>', `simulated deployment: ${listProfiles().map((p) => p.name).join(', ')}`, 'default')
     .option('--speed <f>', 'scales every engine step: 0.8 simulates a build 20 % slower', '1')
     .option('--seed <n>', 'seed for output lengths and faults', '1')
     .option('--emit-timestamps', "put the simulator's own emit time into every chunk (for benchmarks)")
+    .option('--tokenizer <name|path>', 'count prompt tokens with a family (llama3, qwen3) or a tokenizer.json (default: the approximation)')
     .addHelpText('after', '\nProfiles:\n' + listProfiles().map((p) => `  ${p.name.padEnd(10)} ${p.description}`).join('\n'))
-    .action(async (flags: { port: string; host: string; profile: string; speed: string; seed: string; emitTimestamps?: boolean }) => {
+    .action(async (flags: { port: string; host: string; profile: string; speed: string; seed: string; emitTimestamps?: boolean; tokenizer?: string }) => {
       const problems = [];
       const port = Number(flags.port);
       const speed = Number(flags.speed);
@@ -221,8 +222,13 @@ export function buildProgram(exit: (code: number) => void): Command {
       if (!Number.isInteger(seed)) problems.push({ path: '--seed', message: `expected an integer, found "${flags.seed}"` });
       if (!listProfiles().some((p) => p.name === flags.profile))
         problems.push({ path: '--profile', message: `unknown profile "${flags.profile}"; expected one of ${listProfiles().map((p) => p.name).join(', ')}` });
+      if (flags.tokenizer !== undefined) {
+        const { tokenizerSource, tokenizerValueHelp } = await import('../workload/tokenizer.js');
+        const kind = tokenizerSource(flags.tokenizer)?.kind;
+        if (kind !== 'file' && kind !== 'family') problems.push({ path: '--tokenizer', message: kind === 'server' ? 'the simulator is the server: give a family (llama3, qwen3) or a tokenizer.json' : tokenizerValueHelp(flags.tokenizer) });
+      }
       if (problems.length > 0) throw new InvalidInputError(problems);
-      await (await import('../sim/main.js')).runSimCommand({ port, host: flags.host, profile: flags.profile, speed, seed, emitTimestamps: flags.emitTimestamps });
+      await (await import('../sim/main.js')).runSimCommand({ port, host: flags.host, profile: flags.profile, speed, seed, emitTimestamps: flags.emitTimestamps, tokenizer: flags.tokenizer });
       exit(ExitCode.ok);
     });
 

@@ -327,6 +327,7 @@ function toSpec(parsed: ParsedScenario): ScenarioSpec {
       minTokens: workload.minTokens,
       ...(workload.dataset !== undefined && { dataset: workload.dataset }),
       temperature: workload.temperature,
+      ...(workload.tokenizer !== undefined && { tokenizer: workload.tokenizer }),
     },
     slo: toSlo(parsed.slo),
     availabilitySlo: parseAvailabilitySlo(String(parsed.errorBudget.availability), 'errorBudget.availability'),

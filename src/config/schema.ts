@@ -6,6 +6,7 @@ import type { Aggregation } from '../core/threshold.js';
 import { parseThreshold } from '../core/threshold.js';
 import { DURATION_PATTERN, parseDurationS, suggestDuration } from './duration.js';
 import { closest, describeFound, listOr } from './messages.js';
+import { tokenizerSource, tokenizerValueHelp } from '../workload/tokenizer.js';
 
 // ---------------------------------------------------------------------------------------------
 // Messages: every issue of a field reads "expected <what>, found <value>[: <how to fix>]".
@@ -644,6 +645,16 @@ function workloadSchema() {
         .describe('JSONL, one {"prompt": "...", "output_tokens": N} a line, relative to the scenario file')
         .optional(),
       temperature: number('a number from 0 to 2').min(0).max(2).prefault(0).describe('sampling temperature (default 0)'),
+      tokenizer: text('a path to a tokenizer.json, a family name or server')
+        .superRefine((value, ctx) => {
+          if (tokenizerSource(value) === null) ctx.addIssue({ code: 'custom', input: value, message: tokenizerValueHelp(value) });
+        })
+        .describe(
+          "what prompts are counted and built with, to exact lengths: the model's tokenizer.json (relative to the scenario file; its " +
+            'tokenizer_config.json beside it gives the chat template), a shipped family (llama3, qwen3) or server (the target\'s ' +
+            'tokenize endpoint); default: an approximation (about one token per short word)',
+        )
+        .optional(),
     },
     'a mapping like {promptTokens: {dist: fixed, value: 128}, outputTokens: {dist: fixed, value: 128}}',
   ).describe('what each request asks for');

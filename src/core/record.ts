@@ -24,8 +24,8 @@ export class RequestRecord {
   ok = false;
   errorClass: ErrorClass | 'aborted' | null = null;
   errorMessage: string | null = null;
-  /** the workload's own estimate of the prompt's tokens */
-  promptTokensEstimate: number;
+  /** the prompt tokens the workload planned: exact under a tokenizer, an estimate under the approximation */
+  promptTokensPlanned: number;
   promptTokensUsage: number | null = null;
   outputTokensUsage: number | null = null;
   finishReason: string | null = null;
@@ -34,10 +34,10 @@ export class RequestRecord {
   /** never sent: the max-in-flight cap was reached when it arrived */
   dropped = false;
 
-  constructor(id: number, intendedStartUs: number, promptTokensEstimate: number, warmup: boolean) {
+  constructor(id: number, intendedStartUs: number, promptTokensPlanned: number, warmup: boolean) {
     this.id = id;
     this.intendedStartUs = intendedStartUs;
-    this.promptTokensEstimate = promptTokensEstimate;
+    this.promptTokensPlanned = promptTokensPlanned;
     this.warmup = warmup;
   }
 
@@ -51,6 +51,6 @@ export class RequestRecord {
   }
 
   get promptTokens(): number {
-    return this.promptTokensUsage ?? this.promptTokensEstimate;
+    return this.promptTokensUsage ?? this.promptTokensPlanned;
   }
 }

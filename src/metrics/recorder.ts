@@ -19,6 +19,7 @@ import {
   type LatencySummaryMs,
 } from './hdr.js';
 import { nextTurn } from '../core/turn.js';
+import { newPromptPlannedCounts, notePromptPlanned, type PromptPlannedCounts } from './prompt-planned.js';
 
 /** The whole-run latency histograms, in results.summary.latency_ms order. */
 export const LATENCY_METRICS = [
@@ -160,6 +161,8 @@ export interface Counters {
   good: number;
   errors: Record<string, number>;
   promptTokens: number;
+  /** the workload's planned prompt tokens against the server's usage.prompt_tokens */
+  promptPlanned: PromptPlannedCounts;
   outputTokens: number;
   outputTokensUsage: number;
   outputChunks: number;
@@ -203,6 +206,7 @@ export class Recorder {
     good: 0,
     errors: {},
     promptTokens: 0,
+    promptPlanned: newPromptPlannedCounts(),
     outputTokens: 0,
     outputTokensUsage: 0,
     outputChunks: 0,
@@ -348,6 +352,7 @@ export class Recorder {
     if (!(r.endUs <= c.lastEndUs)) c.lastEndUs = r.endUs;
     c.completed++;
     c.promptTokens += r.promptTokens;
+    notePromptPlanned(c.promptPlanned, r.promptTokensPlanned, r.promptTokensUsage);
     c.outputTokens += d.outputTokens;
     c.outputTokensUsage += r.outputTokensUsage ?? 0;
     c.outputChunks += r.outputChunks;

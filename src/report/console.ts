@@ -2,6 +2,7 @@
 // function of the RunResult; the CLI prints it.
 import type { RunResult } from '../results/types.js';
 import { cutRequests } from './common.js';
+import { promptTokensText } from './tokens.js';
 
 const fmt = (v: number | null | undefined, digits = 1): string =>
   v === null || v === undefined || Number.isNaN(v) ? '-' : v.toFixed(digits);
@@ -47,6 +48,7 @@ export function renderConsoleSummary(result: RunResult, files: { dir: string }):
   // right under the counts, before any latency: the latencies below leave these requests out
   const cut = cutRequests(result);
   if (cut) lines.push(`  CUT        ${safeText(cut.sentence)}`);
+  lines.push(`  prompts    ${safeText(promptTokensText(result))}`);
   lines.push('');
   lines.push(`  ${pad('latency (ms)', 16)}${['p50', 'p90', 'p95', 'p99', 'p99.9', 'max', 'count'].map((h) => lpad(h, 10)).join('')}`);
   const rows: [string, keyof typeof s.latency_ms][] = [

@@ -10,6 +10,7 @@ import { headroomText } from '../analysis/capacity.js';
 import type { LatencySummaryMs } from '../metrics/hdr.js';
 import type { RunResult } from '../results/types.js';
 import { buildCharts, PERCENTILE_COLORS, timeDomainS, type ChartSection, type ReportChart } from './charts.js';
+import { promptTokensText } from './tokens.js';
 import {
   chunkParsingText,
   collectWarnings,
@@ -616,6 +617,7 @@ ${t.api_key_env ? html`<dt>API key from</dt><dd>$${oneLine(t.api_key_env, 100)}<
 <dt>warm-up / window</dt><dd>${fmt(run.warmup_s, 0)} s / ${fmt(run.window_s, 2)} s</dd>
 ${run.requests_limit !== null ? html`<dt>requests limit</dt><dd>${run.requests_limit}</dd>` : ''}
 <dt>tokens</dt><dd>prompt ${result.summary.tokens.prompt.toLocaleString('en-US')} · output ${result.summary.tokens.output.toLocaleString('en-US')}</dd>
+<dt>prompt tokens</dt><dd>${oneLine(promptTokensText(result), 1000)}</dd>
 <dt>inferload</dt><dd>${oneLine(run.inferload_version, 40)} on node ${oneLine(run.node_version, 40)}, ${oneLine(run.platform, 60)}, ${run.cpus} CPUs</dd>
 <dt>command</dt><dd>inferload ${run.argv.slice(0, 100).map((a) => oneLine(a, 300)).join(' ')}</dd>
 </dl>

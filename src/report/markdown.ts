@@ -4,6 +4,7 @@
 import { headroomText } from '../analysis/capacity.js';
 import type { RunResult } from '../results/types.js';
 import { signalUnit } from './charts.js';
+import { promptTokensText } from './tokens.js';
 import {
   correlationAlignmentText,
   chunkParsingText,
@@ -87,6 +88,7 @@ export function renderMarkdown(result: RunResult): string {
       `${fmt(s.throughput.goodput_request_per_s, 2)} req/s${s.throughput.goodput_ratio !== null ? ` (${fmtPct(s.throughput.goodput_ratio)} of completed met every SLO)` : ''}`,
     ],
     ['arrival rate', rate],
+    ['prompt tokens', md(promptTokensText(result), 1000)],
   ];
   out.push(table(['run', ''], headRows, ['l', 'l']), '');
 

@@ -1,6 +1,7 @@
 // Recorder snapshot + run facts → RunSummary and RunResult (metrics.md's per-run definitions).
 import type { RecorderSnapshot } from '../metrics/recorder.js';
-import type { GeneratorHealth, RunMeta, RunResult, RunStatus, RunSummary, ServerSection, SloVerdict } from './types.js';
+import { summarizePromptPlanned } from '../metrics/prompt-planned.js';
+import type { GeneratorHealth, RunMeta, RunResult, RunStatus, RunSummary, ServerSection, SloVerdict, WorkloadSection } from './types.js';
 import { RESULTS_SCHEMA } from './types.js';
 
 export interface SummaryFacts {
@@ -54,6 +55,7 @@ export function buildSummary(snap: RecorderSnapshot, facts: SummaryFacts): RunSu
       output_usage: c.outputTokensUsage,
       output_chunks: c.outputChunks,
       output_estimated_requests: c.outputTokensEstimated,
+      prompt_planned_vs_server: summarizePromptPlanned(c.promptPlanned),
     },
   };
 }
@@ -68,6 +70,7 @@ export interface ResultParts {
   generator: GeneratorHealth;
   errorSamples: RunResult['error_samples'];
   server?: ServerSection;
+  workload?: WorkloadSection;
   correlation?: Record<string, number>;
   correlationAlignment?: RunResult['correlation_alignment'];
 }
@@ -79,6 +82,7 @@ export function buildResult(p: ResultParts): RunResult {
     status_reason: p.statusReason,
     run: p.meta,
     summary: p.summary,
+    ...(p.workload && { workload: p.workload }),
     windows: p.snapshot.windows,
     server: p.server ?? { endpoints: [], tokens: null, gpu_count: null, alerts: [] },
     correlation: p.correlation ?? {},

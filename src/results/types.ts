@@ -2,6 +2,8 @@
 // report and analysis is a function of this, so it must be self-contained.
 import type { LatencySummaryMs } from '../metrics/hdr.js';
 import type { LatencyMetric, WindowResult } from '../metrics/recorder.js';
+import type { PromptPlannedVsServer } from '../metrics/prompt-planned.js';
+import type { TokenizerInfo } from '../workload/tokenizer.js';
 
 export const RESULTS_SCHEMA = 'inferload/results@1';
 
@@ -85,7 +87,21 @@ export interface RunSummary {
   };
   rate: { target_per_s: number | null; achieved_per_s: number | null; arrival_period_s: number };
   latency_ms: Record<LatencyMetric, LatencySummaryMs>;
-  tokens: { prompt: number; output: number; output_usage: number; output_chunks: number; output_estimated_requests: number };
+  tokens: {
+    prompt: number;
+    output: number;
+    output_usage: number;
+    output_chunks: number;
+    output_estimated_requests: number;
+    /** the workload's planned prompt tokens against usage.prompt_tokens, per request (absent in older results) */
+    prompt_planned_vs_server?: PromptPlannedVsServer;
+  };
+}
+
+/** results.workload: what the prompts were counted and built with. */
+export interface WorkloadSection {
+  /** kind `approximate` when the scenario names no tokenizer */
+  tokenizer: TokenizerInfo;
 }
 
 export interface SloVerdict {
@@ -151,6 +167,8 @@ export interface RunResult {
   status_reason: string | null;
   run: RunMeta;
   summary: RunSummary;
+  /** absent in results written before it */
+  workload?: WorkloadSection;
   windows: WindowResult[];
   server: ServerSection;
   /** pearson r between client metrics and server signals over windows, e.g. ttft_p95_vs_queue_depth */

@@ -23,6 +23,7 @@ export function requestLine(r: RequestRecord, recordChunks: boolean): string {
     ok: r.ok,
     error_class: r.errorClass,
     prompt_tokens: r.promptTokens,
+    prompt_tokens_planned: r.promptTokensPlanned,
     output_tokens: r.dropped ? 0 : r.outputTokens,
     output_tokens_usage: r.outputTokensUsage,
     output_chunks: r.outputChunks,

@@ -18,7 +18,8 @@ export interface SimCommandOptions extends SimServerOptions {
 export async function runSimCommand(options: SimCommandOptions = {}): Promise<void> {
   const { write = (line: string) => void process.stdout.write(line), signal, ...serverOptions } = options;
   const server = await startSimServer(serverOptions);
-  const settings = `profile ${server.profile.name}, speed ${serverOptions.speed ?? 1}, seed ${serverOptions.seed ?? 1}`;
+  const tokenizer = serverOptions.tokenizer !== undefined ? `, tokenizer ${serverOptions.tokenizer}` : '';
+  const settings = `profile ${server.profile.name}, speed ${serverOptions.speed ?? 1}, seed ${serverOptions.seed ?? 1}${tokenizer}`;
   write(`inferload sim: listening on ${server.url} (${settings})\n`);
   await new Promise<void>((resolve) => {
     const stop = (): void => {

@@ -18,6 +18,7 @@ import { resolveProfile } from './profiles.js';
 import type { SimProfile } from './profiles.js';
 import { DONE_FRAME, STREAM_ERROR_FRAME, errorBody, outputText, streamFrames, tokenText } from './sse.js';
 import type { ApiKind, StreamFrames } from './sse.js';
+import { LocalTokenizer, tokenizerSource, type ChatMessage } from '../workload/tokenizer.js';
 
 /** How to start the simulator. Everything is optional; JSON-serialisable (it crosses to a child). */
 export interface SimServerOptions {
@@ -34,6 +35,11 @@ export interface SimServerOptions {
   faults?: Partial<SimFaults>;
   /** put `inferload_emit_ms` (epoch ms, taken just before the write) in every chunk */
   emitTimestamps?: boolean;
+  /**
+   * count prompt tokens with this tokenizer (a tokenizer.json path or a family: workload.tokenizer);
+   * default: the approximation the client falls back on
+   */
+  tokenizer?: string;
 }
 
 /** Counters of the server and the engine behind it. */
@@ -115,7 +121,15 @@ class BadRequest extends Error {
 
 /** Start the simulator and resolve once it listens. Throws on an unknown profile or bad options. */
 export async function startSimServer(options: SimServerOptions = {}): Promise<SimServer> {
-  const sim = new Simulator(options);
+  let counter = APPROXIMATE_COUNTER;
+  if (options.tokenizer !== undefined) {
+    const source = tokenizerSource(options.tokenizer);
+    if (source?.kind !== 'file' && source?.kind !== 'family') {
+      throw new RangeError(`tokenizer must be a tokenizer.json path or a family (llama3, qwen3), got ${JSON.stringify(options.tokenizer)}`);
+    }
+    counter = tokenizerCounter(await LocalTokenizer.load(source));
+  }
+  const sim = new Simulator(options, counter);
   return sim.listen(options.host ?? '127.0.0.1', options.port ?? 0);
 }
 
@@ -152,7 +166,10 @@ class Simulator {
     midStreamError: 0,
   };
 
-  constructor(options: SimServerOptions) {
+  constructor(
+    options: SimServerOptions,
+    private readonly counter: PromptCounter,
+  ) {
     this.profile = resolveProfile(options.profile ?? 'default');
     const seed = options.seed ?? 1;
     if (!Number.isInteger(seed)) throw new RangeError(`seed must be an integer, got ${seed}`);
@@ -226,6 +243,10 @@ class Simulator {
         this.readBody(req, res, (body) => this.generate(kind, body, req, res));
         return;
       }
+      case '/tokenize':
+        if (method !== 'POST') return this.methodNotAllowed(req, res);
+        this.readBody(req, res, (body) => this.tokenize(body, res));
+        return;
       case '/v1/models':
         if (method !== 'GET') return this.methodNotAllowed(req, res);
         res.writeHead(200, JSON_HEADERS).end(this.modelsBody);
@@ -277,11 +298,42 @@ class Simulator {
     req.on('error', () => res.destroy());
   }
 
+  /**
+   * vLLM's POST /tokenize (at the root, not under /v1): `{prompt, add_special_tokens = true}` or
+   * `{messages, add_generation_prompt = true}` (the chat template applied) → `{count, max_model_len,
+   * tokens, token_strs}`. Without a tokenizer the count is the approximation's and the ids are zeros.
+   */
+  private tokenize(body: string, res: ServerResponse): void {
+    let ids: number[];
+    try {
+      let json: unknown;
+      try {
+        json = JSON.parse(body);
+      } catch (err) {
+        throw new BadRequest(`invalid JSON body: ${(err as Error).message}`);
+      }
+      if (!isObject(json)) throw new BadRequest('the request body must be a JSON object');
+      if (json.messages !== undefined) {
+        if (optionalBool(json, 'add_generation_prompt') === false) {
+          throw new BadRequest('the simulator applies the chat template with the generation prompt only', 'add_generation_prompt');
+        }
+        ids = this.counter.ids({ messages: chatMessages(json.messages) });
+      } else {
+        if (typeof json.prompt !== 'string') throw new BadRequest('prompt: a string is required (or messages)', 'prompt');
+        ids = this.counter.ids({ text: json.prompt, addSpecial: optionalBool(json, 'add_special_tokens') ?? true });
+      }
+    } catch (err) {
+      if (!(err instanceof BadRequest)) throw err;
+      return void sendError(res, 400, 'BadRequestError', err.message, err.param);
+    }
+    res.writeHead(200, JSON_HEADERS).end(JSON.stringify({ count: ids.length, max_model_len: this.model.maxRequestTokens, tokens: ids, token_strs: null }));
+  }
+
   private generate(kind: ApiKind, body: string, req: IncomingMessage, res: ServerResponse): void {
     if (this.closed) return void sendError(res, 503, 'ServiceUnavailable', 'the simulator is shutting down');
     let params: GenerationParams;
     try {
-      params = parseGeneration(kind, body);
+      params = parseGeneration(kind, body, this.counter);
     } catch (err) {
       if (!(err instanceof BadRequest)) throw err;
       this.counts.badRequestsTotal++;
@@ -561,8 +613,31 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** How the simulator counts a prompt: the scenario's tokenizer, or the approximation the client falls back on. */
+interface PromptCounter {
+  chat(messages: readonly ChatMessage[]): number;
+  completion(text: string): number;
+  /** the ids POST /tokenize answers with (the approximation has none: zeros, as many as it counts) */
+  ids(input: { messages: readonly ChatMessage[] } | { text: string; addSpecial: boolean }): number[];
+}
+
+const APPROXIMATE_COUNTER: PromptCounter = {
+  chat: (messages) => messages.reduce((n, m) => n + approxTokenCount(m.content), 0),
+  completion: approxTokenCount,
+  ids: (input) => new Array<number>('messages' in input ? APPROXIMATE_COUNTER.chat(input.messages) : approxTokenCount(input.text)).fill(0),
+};
+
+/** Counts as vLLM does with this tokenizer: a completion with BOS, a chat through its template. */
+function tokenizerCounter(t: LocalTokenizer): PromptCounter {
+  return {
+    chat: (messages) => t.countChat(messages),
+    completion: (text) => t.countCompletion(text),
+    ids: (input) => ('messages' in input ? t.chatIds(input.messages) : t.ids(input.text, input.addSpecial)),
+  };
+}
+
 /** Parse and check a chat/completions body the way vLLM's pydantic models would reject it. */
-function parseGeneration(kind: ApiKind, body: string): GenerationParams {
+function parseGeneration(kind: ApiKind, body: string, counter: PromptCounter): GenerationParams {
   let json: unknown;
   try {
     json = JSON.parse(body);
@@ -571,7 +646,7 @@ function parseGeneration(kind: ApiKind, body: string): GenerationParams {
   }
   if (!isObject(json)) throw new BadRequest('the request body must be a JSON object');
 
-  const promptTokens = kind === 'chat' ? chatPromptTokens(json.messages) : completionPromptTokens(json.prompt);
+  const promptTokens = kind === 'chat' ? counter.chat(chatMessages(json.messages)) : completionPromptTokens(json.prompt, counter);
   const maxTokens = optionalInt(json, 'max_completion_tokens', 1) ?? optionalInt(json, 'max_tokens', 1);
   const minTokens = optionalInt(json, 'min_tokens', 0) ?? 0;
   const ignoreEos = optionalBool(json, 'ignore_eos') ?? false;
@@ -592,37 +667,37 @@ function parseGeneration(kind: ApiKind, body: string): GenerationParams {
   return { promptTokens: Math.max(1, promptTokens), maxTokens, minTokens, ignoreEos, stream, includeUsage };
 }
 
-function chatPromptTokens(messages: unknown): number {
+/** The messages with their text: a content of parts is its text parts joined by newlines (as vLLM joins them). */
+function chatMessages(messages: unknown): ChatMessage[] {
   if (messages === undefined) throw new BadRequest('messages: Field required', 'messages');
   if (!Array.isArray(messages) || messages.length === 0) {
     throw new BadRequest('messages must be a non-empty array', 'messages');
   }
-  let tokens = 0;
+  const out: ChatMessage[] = [];
   for (const m of messages) {
     if (!isObject(m) || typeof m.role !== 'string') {
       throw new BadRequest('each message must be an object with a string role', 'messages');
     }
     const content = m.content;
-    if (typeof content === 'string') tokens += approxTokenCount(content);
+    if (typeof content === 'string') out.push({ role: m.role, content });
     else if (Array.isArray(content)) {
+      const texts: string[] = [];
       for (const part of content) {
-        if (isObject(part) && part.type === 'text' && typeof part.text === 'string') {
-          tokens += approxTokenCount(part.text);
-        }
+        if (isObject(part) && part.type === 'text' && typeof part.text === 'string') texts.push(part.text);
       }
-    } else if (content !== null && content !== undefined) {
-      throw new BadRequest('message content must be a string, an array of parts or null', 'messages');
-    }
+      out.push({ role: m.role, content: texts.join('\n') });
+    } else if (content === null || content === undefined) out.push({ role: m.role, content: '' });
+    else throw new BadRequest('message content must be a string, an array of parts or null', 'messages');
   }
-  return tokens;
+  return out;
 }
 
-function completionPromptTokens(prompt: unknown): number {
+function completionPromptTokens(prompt: unknown, counter: PromptCounter): number {
   if (prompt === undefined || prompt === null) throw new BadRequest('prompt: Field required', 'prompt');
-  if (typeof prompt === 'string') return approxTokenCount(prompt);
+  if (typeof prompt === 'string') return counter.completion(prompt);
   if (Array.isArray(prompt)) {
     if (prompt.length > 0 && prompt.every((t) => Number.isInteger(t))) return prompt.length;
-    if (prompt.length === 1) return completionPromptTokens(prompt[0]);
+    if (prompt.length === 1) return completionPromptTokens(prompt[0], counter);
     throw new BadRequest('batched prompts are not supported by the simulator; send one prompt', 'prompt');
   }
   throw new BadRequest('prompt must be a string, an array of token ids, or a one-element array', 'prompt');

