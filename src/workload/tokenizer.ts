@@ -471,12 +471,12 @@ class BoundLocalTokenizer extends WordSynthesizer implements Tokenizer {
     this.exactness = this.selfCheck() ? 'words' : 'adjusted';
   }
 
-  count(text: string): Promise<number> {
-    return Promise.resolve(this.local().count(text));
+  async count(text: string): Promise<number> {
+    return this.local().count(text);
   }
 
-  countPrompt(prompt: string | readonly ChatMessage[]): Promise<number> {
-    return Promise.resolve(this.promptCount(prompt));
+  async countPrompt(prompt: string | readonly ChatMessage[]): Promise<number> {
+    return this.promptCount(prompt);
   }
 
   release(): void {
