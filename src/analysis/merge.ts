@@ -8,6 +8,7 @@ import { decodeHistogram, summarizeMs } from '../metrics/hdr.js';
 import { LATENCY_METRICS, mergeConcurrentWindows, type LatencyMetric, type WindowResult } from '../metrics/recorder.js';
 import type { RunResult, RunStatus, SloVerdict } from '../results/types.js';
 import type { LatencySummaryMs } from '../metrics/hdr.js';
+import { mergePromptPlanned, type PromptPlannedVsServer } from '../metrics/prompt-planned.js';
 import { evaluateSlos } from './slo.js';
 import { evaluateAlerts } from './alerts.js';
 import type { ScenarioSpec } from '../core/types.js';
@@ -80,6 +81,7 @@ export function mergeResults(results: readonly RunResult[], paths: readonly stri
   // the exact count when the shards carry it (older results only have the rounded ratio)
   const good = sum((r) => r.summary.requests.good ?? Math.round((r.summary.throughput.goodput_ratio ?? 0) * r.summary.requests.completed));
   const promptTokens = sum((r) => r.summary.tokens.prompt);
+  const planned = results.map((r) => r.summary.tokens.prompt_planned_vs_server).filter((p): p is PromptPlannedVsServer => p !== undefined);
   const outputTokens = sum((r) => r.summary.tokens.output);
   const perS = (n: number): number => (durationS > 0 ? r3(n / durationS) : 0);
   const period = Math.max(...results.map((r) => r.summary.rate.arrival_period_s));
@@ -115,6 +117,8 @@ export function mergeResults(results: readonly RunResult[], paths: readonly stri
       output_usage: sum((r) => r.summary.tokens.output_usage),
       output_chunks: sum((r) => r.summary.tokens.output_chunks),
       output_estimated_requests: sum((r) => r.summary.tokens.output_estimated_requests),
+      // distributions add up; shards written before the field leave it out
+      ...(planned.length === results.length && { prompt_planned_vs_server: mergePromptPlanned(planned) }),
     },
   };
 

@@ -4,7 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { RequestRecord } from '../../../src/core/record.js';
 import { Recorder } from '../../../src/metrics/recorder.js';
 import { mergePromptPlanned, newPromptPlannedCounts, notePromptPlanned, summarizePromptPlanned } from '../../../src/metrics/prompt-planned.js';
-import { buildSummary } from '../../../src/results/build.js';
+import { buildResult, buildSummary } from '../../../src/results/build.js';
+import { mergeResults } from '../../../src/analysis/merge.js';
+import type { RunResult } from '../../../src/results/types.js';
 
 describe('prompt tokens: planned vs server', () => {
   it('all equal: no mismatch, every error 0', () => {
@@ -78,5 +80,42 @@ describe('prompt tokens: planned vs server', () => {
     done(3, 64, 70, true); // warm-up: not measured
     const summary = buildSummary(recorder.snapshot(), { warmupS: 0, arrivalsEndUs: 4000, openLoop: true });
     expect(summary.tokens.prompt_planned_vs_server).toMatchObject({ requests_compared: 2, mismatches: 1, relative_error_max: 0.0154, mean_difference_tokens: -1 });
+  });
+
+  it('inferload merge adds the shards\' distributions: the merged figure is the whole run\'s', () => {
+    const resultOf = (ids: number[], n: number): RunResult => {
+      const rec = new Recorder({ windowS: 1 });
+      for (const id of ids) {
+        const r = new RequestRecord(id, id * 1000, 100 + (id % 9), false);
+        r.sentUs = id * 1000;
+        r.firstChunkUs = r.firstTokenUs = id * 1000 + 500;
+        r.chunkUs = [id * 1000 + 500];
+        r.chunkChars = [4];
+        r.endUs = id * 1000 + 900;
+        r.ok = true;
+        r.promptTokensUsage = 100 + (id % 7);
+        r.outputTokensUsage = 1;
+        rec.onSent(r, 1);
+        rec.record(r);
+      }
+      rec.flush();
+      const snapshot = rec.snapshot();
+      const meta = { id: `x-${n}`, scenario: 's', workload: {}, window_s: 1, warmup_s: 0, started_at: '2026-01-01T00:00:00.000Z', ended_at: null, argv: [] } as unknown as RunResult['run'];
+      return buildResult({
+        status: 'complete',
+        statusReason: null,
+        meta,
+        summary: buildSummary(snapshot, { warmupS: 0, arrivalsEndUs: 1e6, openLoop: true }),
+        snapshot,
+        slo: [],
+        generator: { event_loop_lag_p99_ms: 1, event_loop_lag_max_ms: 2, cpu_ratio: 0.1, schedule_lag_p99_ms: 0.1, rss_max_bytes: 1, valid: true, warnings: [] },
+        errorSamples: [],
+      });
+    };
+    const ids = Array.from({ length: 400 }, (_, i) => i);
+    const whole = resultOf(ids, 0).summary.tokens.prompt_planned_vs_server!;
+    const merged = mergeResults([resultOf(ids.filter((i) => i % 2 === 0), 1), resultOf(ids.filter((i) => i % 2 === 1), 2)]);
+    expect(whole.mismatches).toBeGreaterThan(0);
+    expect(merged.summary.tokens.prompt_planned_vs_server).toEqual(whole);
   });
 });
