@@ -1,7 +1,8 @@
 // Baselines: what the regression gate keeps of each run (a small digest: identity, the compared
 // metrics, and coarsened time windows with their encoded histograms), the baseline file that holds
 // the last N such digests (`"schema": "inferload/baseline@1"`), and the rule for which runs are
-// comparable at all. Pure: reading and writing files is cli/baseline-command.ts's job.
+// comparable at all. Pure: checking a file read is results/read.ts's job, writing one
+// cli/baseline-command.ts's.
 import { InvalidInputError, type InputProblem } from '../core/errors.js';
 import { decodeHistogram, encodeHistogram } from '../metrics/hdr.js';
 import type { WindowResult } from '../metrics/recorder.js';
@@ -233,13 +234,26 @@ export type AddRunOutcome = { kind: 'added'; dropped: BaselineRun[] } | { kind: 
 
 /**
  * Appends a run to a baseline (in place) and drops the oldest beyond `max_runs`. Refuses, with
- * InvalidInputError (exit 104), a run that is not complete or not comparable with the baseline's
- * newest run; a run already present (same id) is left alone, so re-running a CI job is harmless.
+ * InvalidInputError (exit 104), a run that is not complete, completed no request, or is not
+ * comparable with the baseline's newest run; a run already present (same id) is left alone, so
+ * re-running a CI job is harmless.
  */
 export function addRun(baseline: Baseline, run: BaselineRun, now: Date = new Date()): AddRunOutcome {
   if (run.status !== 'complete')
     throw new InvalidInputError(
       [{ path: 'status', message: `a baseline keeps complete runs only; run ${run.id} is "${run.status}" (re-run it to completion)` }],
+      'RESULTS.json',
+    );
+  // a run that completed nothing measured nothing (a server that accepted connections and never
+  // answered): as a baseline it would make every later run look like an improvement
+  if (run.requests.completed === 0)
+    throw new InvalidInputError(
+      [
+        {
+          path: 'summary.requests.completed',
+          message: `run ${run.id} completed no request (${run.requests.failed} failed, ${run.requests.dropped} dropped): a baseline keeps runs that measured something; fix the target and re-run`,
+        },
+      ],
       'RESULTS.json',
     );
   if (baseline.runs.some((r) => r.id === run.id)) return { kind: 'already-present' };
@@ -312,51 +326,4 @@ function differences(a: unknown, b: unknown, path: string): { path: string; a: u
     return out;
   }
   return Object.is(a, b) || JSON.stringify(a) === JSON.stringify(b) ? [] : [{ path, a, b }];
-}
-
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** Problems that keep a parsed file from being read as a baseline (schema tag and the fields used). */
-export function checkBaselineShape(raw: unknown): InputProblem[] {
-  if (!isObject(raw)) return [{ path: '(file)', message: 'expected a JSON object (an inferload baseline file)' }];
-  if (raw.schema !== BASELINE_SCHEMA)
-    return [{ path: 'schema', message: `expected "${BASELINE_SCHEMA}", found ${JSON.stringify(raw.schema) ?? 'nothing'}` }];
-  const problems: InputProblem[] = [];
-  if (typeof raw.scenario !== 'string') problems.push({ path: 'scenario', message: 'expected a string' });
-  if (!(Number.isInteger(raw.max_runs) && (raw.max_runs as number) >= 1)) problems.push({ path: 'max_runs', message: 'expected an integer >= 1' });
-  if (!Array.isArray(raw.runs)) problems.push({ path: 'runs', message: 'expected an array' });
-  else
-    raw.runs.forEach((r: unknown, i: number) => {
-      const at = `runs[${i}]`;
-      if (!isObject(r)) return problems.push({ path: at, message: 'expected an object' });
-      if (typeof r.id !== 'string') problems.push({ path: `${at}.id`, message: 'expected a string' });
-      if (typeof r.scenario !== 'string') problems.push({ path: `${at}.scenario`, message: 'expected a string' });
-      if (!isObject(r.load)) problems.push({ path: `${at}.load`, message: 'expected an object' });
-      if (!isObject(r.workload)) problems.push({ path: `${at}.workload`, message: 'expected an object' });
-      if (!isObject(r.metrics)) problems.push({ path: `${at}.metrics`, message: 'expected an object' });
-      else
-        for (const k of COMPARED_METRICS)
-          if (!(typeof r.metrics[k] === 'number' || r.metrics[k] === null)) problems.push({ path: `${at}.metrics.${k}`, message: 'expected a number or null' });
-      if (!Array.isArray(r.windows)) problems.push({ path: `${at}.windows`, message: 'expected an array' });
-      else {
-        const bad = r.windows.findIndex(
-          (w: unknown) =>
-            !isObject(w) ||
-            !(typeof w.window_s === 'number' && w.window_s > 0) ||
-            typeof w.completed !== 'number' ||
-            typeof w.failed !== 'number' ||
-            !isObject(w.hdr) ||
-            BASELINE_WINDOW_HISTOGRAMS.some((m) => typeof (w.hdr as Json)[m] !== 'string'),
-        );
-        if (bad >= 0) problems.push({ path: `${at}.windows[${bad}]`, message: 'expected a window with window_s > 0, counts and hdr.{ttft,itl,e2e}' });
-      }
-      return undefined;
-    });
-  return problems;
-}
-
-/** Type guard: a parsed object is a baseline file (any schema problem makes it false). */
-export function isBaseline(raw: unknown): raw is Baseline {
-  return checkBaselineShape(raw).length === 0;
 }

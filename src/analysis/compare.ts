@@ -20,6 +20,7 @@
 //    (the basic bootstrap: equivalent to "the difference's interval excludes 0"). The report says
 //    that this understates run-to-run noise.
 // A metric regresses when its change is beyond noise AND beyond the tolerance AND in the worse direction.
+import { InvalidInputError, type InputProblem } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import type { RunResult } from '../results/types.js';
 import {
@@ -159,8 +160,9 @@ export function compareRuns(baseline: Baseline | RunResult, current: RunResult, 
   if (!(confidence > 0 && confidence < 1)) throw new RangeError(`confidence must be in (0, 1), got ${confidence}`);
 
   const baseRuns: BaselineRun[] = isBaselineFile(baseline) ? baseline.runs : [baselineRunOf(baseline)];
-  if (baseRuns.length === 0) throw new RangeError('the baseline holds no runs');
+  if (baseRuns.length === 0) throw new InvalidInputError([{ path: 'BASELINE runs', message: 'the baseline holds no runs yet; add one with `inferload baseline add`' }]);
   const cur = baselineRunOf(current);
+  assertMeasured(baseline, baseRuns, current, cur);
   for (const b of baseRuns) assertComparable(b, cur, { baseline: 'baseline', current: 'current' }, `baseline run ${b.id} vs current run ${cur.id}`);
   const notes = comparisonNotes(baseRuns, cur);
   const sloDiffers = baseRuns.some((b) => !sameSet(b.slo, cur.slo));
@@ -209,6 +211,32 @@ export function compareRuns(baseline: Baseline | RunResult, current: RunResult, 
     verdict,
     notes,
   };
+}
+
+/**
+ * A failed run, or one that completed no request, measured nothing: every latency reads "no
+ * data", so the gate would pass a server that never answered. Refused (exit 104) with the reason,
+ * on either side.
+ */
+function assertMeasured(baseline: Baseline | RunResult, baseRuns: BaselineRun[], current: RunResult, cur: BaselineRun): void {
+  const problems: InputProblem[] = [];
+  const why = (r: BaselineRun, reason: string | null): string | null =>
+    r.status === 'failed'
+      ? `failed${reason ? ` (${reason})` : ''}`
+      : r.requests.completed === 0
+        ? `completed no request (${r.requests.failed} failed, ${r.requests.dropped} dropped)`
+        : null;
+  const curWhy = why(cur, current.status_reason);
+  if (curWhy) problems.push({ path: 'CURRENT', message: `run ${cur.id} ${curWhy}: there is nothing to compare; fix the target and re-run before gating on it` });
+  baseRuns.forEach((r, i) => {
+    const w = why(r, isBaselineFile(baseline) ? null : baseline.status_reason);
+    if (w)
+      problems.push({
+        path: isBaselineFile(baseline) ? `BASELINE runs[${i}]` : 'BASELINE',
+        message: `run ${r.id} ${w}: it measured nothing to compare with; ${isBaselineFile(baseline) ? 'delete it from the baseline' : 'compare with a run that completed'}`,
+      });
+  });
+  if (problems.length > 0) throw new InvalidInputError(problems, 'the runs compared (a failed run measures nothing)');
 }
 
 type Band = { low: number; high: number };

@@ -18,14 +18,62 @@ const r3 = (x: number): number => Math.round(x * 1000) / 1000;
 /** `99.99 %`: an availability as a scenario writes it, free of float noise */
 const asPercent = (slo: number): string => `${Number((slo * 100).toPrecision(12))} %`;
 
+/** When a run ran, ms since the epoch: from its start to its end (for a checkpoint, its last window's). */
+function spanOf(r: RunResult): { from: number; to: number } {
+  const from = Date.parse(r.run.started_at);
+  if (r.run.ended_at !== null) return { from, to: Math.max(from, Date.parse(r.run.ended_at)) };
+  let lastS = r.run.warmup_s + r.summary.duration_s;
+  for (const w of r.windows) lastS = Math.max(lastS, w.t_s + w.window_s);
+  return { from, to: from + lastS * 1000 };
+}
+
 /**
- * Shards must be of one scenario and workload, and their error budgets of one availability SLO
- * (a shard without one, e.g. a checkpoint's results, agrees with any); names what differs.
+ * Shards are parts of one run's load, driven at the same time: a file given twice (or a run's
+ * checkpoint with its final results) would count its requests twice, and runs that did not
+ * overlap in time would add up to a rate that never hit the server. Names both files of each
+ * such pair. (Shards made by separate processes have their own run ids; when they come to share
+ * one, a shard id must tell them apart here.)
+ */
+function sameRunProblems(results: readonly RunResult[], pathOf: (i: number) => string): InputProblem[] {
+  const problems: InputProblem[] = [];
+  const spans = results.map(spanOf);
+  const iso = (ms: number): string => new Date(ms).toISOString();
+  for (let j = 1; j < results.length; j++) {
+    const b = results[j]!;
+    for (let i = 0; i < j; i++) {
+      const a = results[i]!;
+      if (a.run.id === b.run.id && a.run.started_at === b.run.started_at) {
+        problems.push({
+          path: pathOf(j),
+          message: `the same run as ${pathOf(i)} (run.id ${JSON.stringify(b.run.id)}, started_at ${b.run.started_at}): give each shard once`,
+        });
+        break;
+      }
+      const sa = spans[i]!;
+      const sb = spans[j]!;
+      if (sa.from > sb.to || sb.from > sa.to) {
+        problems.push({
+          path: pathOf(j),
+          message:
+            `ran from ${iso(sb.from)} to ${iso(sb.to)}, ${pathOf(i)} from ${iso(sa.from)} to ${iso(sa.to)}: they do not overlap in time, ` +
+            'so they are not shards of one run (shards run together, each with part of the load)',
+        });
+        break;
+      }
+    }
+  }
+  return problems;
+}
+
+/**
+ * Shards must be of one scenario and workload, at the same time and each once, and their error
+ * budgets of one availability SLO (a shard without one, e.g. a checkpoint's results, agrees with
+ * any); names what differs.
  */
 function comparability(results: readonly RunResult[], paths: readonly string[]): InputProblem[] {
-  const problems: InputProblem[] = [];
   const first = results[0]!;
   const pathOf = (i: number): string => paths[i] ?? `results[${i}]`;
+  const problems = sameRunProblems(results, pathOf);
   // the first shard that carries an error budget sets the SLO the others must share
   let sloShard: { slo: number; path: string } | null = null;
   results.forEach((r, i) => {
@@ -42,11 +90,11 @@ function comparability(results: readonly RunResult[], paths: readonly string[]):
       });
     if (i === 0) return;
     if (r.run.scenario !== first.run.scenario)
-      problems.push({ path: pathOf(i), message: `scenario "${r.run.scenario}" is not "${first.run.scenario}": shards of one run share their scenario` });
+      problems.push({ path: pathOf(i), message: `scenario "${r.run.scenario}" is not "${first.run.scenario}" (${pathOf(0)}'s): shards of one run share their scenario` });
     if (JSON.stringify(r.run.workload) !== JSON.stringify(first.run.workload))
-      problems.push({ path: pathOf(i), message: 'its workload differs from the first shard\'s: these are not shards of one run' });
+      problems.push({ path: pathOf(i), message: `its workload differs from ${pathOf(0)}'s: these are not shards of one run` });
     if (r.run.window_s !== first.run.window_s)
-      problems.push({ path: pathOf(i), message: `window ${r.run.window_s} s differs from ${first.run.window_s} s` });
+      problems.push({ path: pathOf(i), message: `window ${r.run.window_s} s differs from ${pathOf(0)}'s ${first.run.window_s} s` });
   });
   return problems;
 }
@@ -133,7 +181,8 @@ export function mergeResults(results: readonly RunResult[], paths: readonly stri
   }
   const windows = [...byKey.values()].sort((a, b) => a.t_s - b.t_s);
 
-  const sloSpec: ScenarioSpec['slo'] = {};
+  // no prototype: a verdict's metric is a key here, and a file may name one "constructor"
+  const sloSpec: ScenarioSpec['slo'] = Object.create(null) as ScenarioSpec['slo'];
   for (const v of first.slo) (sloSpec[v.metric] ??= []).push({ threshold: v.threshold, abortOnFail: v.abort_on_fail });
   // throughput SLOs over windows need every window to hold every shard's share: on grids that
   // differ (shards started apart) a window would hold one shard's completions and read low, so

@@ -1,13 +1,12 @@
 // `inferload baseline add BASELINE RESULTS.json` and `inferload baseline show BASELINE`: keeps the
 // last N comparable runs of a scenario in one small JSON file (`inferload/baseline@1`) so that the
-// regression gate can judge noise by the run-to-run spread. Also the file readers `compare` shares.
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+// regression gate can judge noise by the run-to-run spread. Files are read and checked by
+// results/read.ts; the atomic writer here is `compare`'s too.
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import {
   addRun,
   baselineRunOf,
-  BASELINE_SCHEMA,
-  checkBaselineShape,
   COMPARED_METRICS,
   DEFAULT_BASELINE_MAX_RUNS,
   emptyBaseline,
@@ -18,8 +17,7 @@ import { METRIC_INFO, predictionHalfWidth } from '../analysis/compare.js';
 import { ExitCode, InferloadError, InvalidInputError } from '../core/errors.js';
 import { escapeMarkdown as md } from '../report/common.js';
 import { fmtMetricValue } from '../report/compare-markdown.js';
-import { RESULTS_SCHEMA, type RunResult } from '../results/types.js';
-import { checkResultsShape, normalizeResults } from './report-command.js';
+import { baselineOf, readBaselineFile, readJsonFile, readResultsFile } from '../results/read.js';
 
 /** Where a command writes its messages (the CLI passes stdout/stderr, tests capture them). */
 export interface CommandIo {
@@ -33,56 +31,6 @@ export interface BaselineCommandOptions {
   maxRuns?: string;
   /** `--json` (show): print the baseline's summary as JSON instead of markdown */
   json?: boolean;
-}
-
-/** Reads and parses a JSON file; InvalidInputError (exit 104) naming `label` when it cannot. */
-export async function readJsonFile(path: string, label: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a directory, not a file' : ((err as Error).message ?? String(err));
-    throw new InvalidInputError([{ path: label, message: `cannot read ${path} (${why})` }]);
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    throw new InvalidInputError([{ path: label, message: `${path} is not JSON: ${(err as Error).message}` }]);
-  }
-}
-
-/** A run's results.json, checked; InvalidInputError (exit 104) otherwise. */
-export async function readResultsFile(path: string, label: string): Promise<RunResult> {
-  return resultsOf(await readJsonFile(path, label), path);
-}
-
-function resultsOf(raw: unknown, path: string): RunResult {
-  const problems = checkResultsShape(raw);
-  if (problems.length > 0) throw new InvalidInputError(problems, path);
-  return normalizeResults(raw as Record<string, unknown>);
-}
-
-function baselineOf(raw: unknown, path: string): Baseline {
-  const problems = checkBaselineShape(raw);
-  if (problems.length > 0) throw new InvalidInputError(problems, path);
-  return raw as Baseline;
-}
-
-/** A baseline file or a plain results.json (what `compare` accepts as BASELINE). */
-export async function readBaselineOrResults(path: string, label: string): Promise<Baseline | RunResult> {
-  const raw = await readJsonFile(path, label);
-  const schema = typeof raw === 'object' && raw !== null ? (raw as { schema?: unknown }).schema : undefined;
-  if (schema === BASELINE_SCHEMA) {
-    const b = baselineOf(raw, path);
-    if (b.runs.length === 0) throw new InvalidInputError([{ path: 'runs', message: 'the baseline holds no runs yet; add one with `inferload baseline add`' }], path);
-    return b;
-  }
-  if (schema === RESULTS_SCHEMA) return resultsOf(raw, path);
-  throw new InvalidInputError(
-    [{ path: 'schema', message: `expected "${BASELINE_SCHEMA}" (a baseline file) or "${RESULTS_SCHEMA}" (a run's results.json), found ${JSON.stringify(schema) ?? 'nothing'}` }],
-    path,
-  );
 }
 
 /** Writes a file atomically (temporary file + rename), creating its directory. */
@@ -135,23 +83,20 @@ async function addCommand(baselinePath: string, resultsPath: string | undefined,
   if (resultsPath === undefined) throw new InvalidInputError([{ path: 'RESULTS.json', message: 'missing: `inferload baseline add BASELINE RESULTS.json`' }]);
   const maxRuns = parseMaxRuns(opts.maxRuns);
   const result = await readResultsFile(resultsPath, 'RESULTS.json');
-  let baseline: Baseline;
-  let created = false;
-  try {
-    baseline = baselineOf(JSON.parse(await readFile(baselinePath, 'utf8')) as unknown, baselinePath);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT') {
-      if (err instanceof InferloadError) throw err;
-      if (err instanceof SyntaxError) throw new InvalidInputError([{ path: 'BASELINE', message: `${baselinePath} is not JSON: ${err.message}` }]);
-      throw new InvalidInputError([{ path: 'BASELINE', message: `cannot read ${baselinePath} (${(err as Error).message})` }]);
-    }
-    baseline = emptyBaseline(result.run.scenario, maxRuns ?? DEFAULT_BASELINE_MAX_RUNS);
-    created = true;
-  }
+  const existing = await readJsonFile(baselinePath, 'BASELINE', { missing: null });
+  const created = existing === null;
+  const baseline: Baseline = created ? emptyBaseline(result.run.scenario, maxRuns ?? DEFAULT_BASELINE_MAX_RUNS) : baselineOf(existing, baselinePath);
   if (maxRuns !== undefined) baseline.max_runs = maxRuns;
   const run = baselineRunOf(result);
-  const outcome = addRun(baseline, run);
+  let outcome: ReturnType<typeof addRun>;
+  try {
+    outcome = addRun(baseline, run);
+  } catch (err) {
+    if (!(err instanceof InvalidInputError)) throw err;
+    // the run is named by id inside; the files are named here
+    io.stderr(`inferload: adding ${resultsPath} to ${baselinePath}: ${err.message}\n`);
+    return err.exitCode;
+  }
   if (outcome.kind === 'already-present') {
     io.stdout(`run ${run.id} is already in ${baselinePath} (${baseline.runs.length} runs); nothing added\n`);
     return ExitCode.ok;
@@ -204,7 +149,7 @@ export function baselineSpread(baseline: Baseline): BaselineSpread[] {
 }
 
 async function showCommand(baselinePath: string, opts: BaselineCommandOptions, io: CommandIo): Promise<number> {
-  const baseline = baselineOf(await readJsonFile(baselinePath, 'BASELINE'), baselinePath);
+  const baseline = await readBaselineFile(baselinePath, 'BASELINE');
   const spread = baselineSpread(baseline);
   if (opts.json) {
     const runs = baseline.runs.map((r) => ({

@@ -6,7 +6,8 @@ import { ExitCode, InferloadError, InvalidInputError } from '../core/errors.js';
 import { benchmarkActionJson } from '../report/benchmark-action.js';
 import { renderCompareMarkdown } from '../report/compare-markdown.js';
 import { gateJUnit } from '../report/junit.js';
-import { readBaselineOrResults, readResultsFile, writeFileAtomic, type CommandIo } from './baseline-command.js';
+import { readBaselineOrResults, readResultsFile } from '../results/read.js';
+import { writeFileAtomic, type CommandIo } from './baseline-command.js';
 
 /** Options of `inferload compare` (strings, as commander passes them). */
 export interface CompareCommandOptions {
@@ -62,7 +63,15 @@ export async function runCompareCommand(baselinePath: string, currentPath: strin
     const seed = parseSeed(opts.seed);
     const baseline = await readBaselineOrResults(baselinePath, 'BASELINE');
     const current = await readResultsFile(currentPath, 'CURRENT');
-    const comparison = compareRuns(baseline, current, { tolerancePct, seed });
+    let comparison: ReturnType<typeof compareRuns>;
+    try {
+      comparison = compareRuns(baseline, current, { tolerancePct, seed });
+    } catch (err) {
+      if (!(err instanceof InvalidInputError)) throw err;
+      // the runs are named by id inside; the files they came from are named here
+      io.stderr(`inferload: comparing ${currentPath} with ${baselinePath}: ${err.message}\n`);
+      return err.exitCode;
+    }
     const markdown = renderCompareMarkdown(comparison);
     io.stdout(markdown);
     if (opts.markdown !== undefined) await writeOutput('--markdown', opts.markdown, markdown);

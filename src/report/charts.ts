@@ -8,7 +8,7 @@ import { parseThreshold } from '../core/threshold.js';
 import { decodeHistogram } from '../metrics/hdr.js';
 import type { WindowResult } from '../metrics/recorder.js';
 import type { RunResult } from '../results/types.js';
-import { fmtMs } from './common.js';
+import { fmtMs, maxOf } from './common.js';
 
 /** The fixed colour of each percentile, in every chart and table. */
 export const PERCENTILE_COLORS = { p50: '#1f77b4', p95: '#ff7f0e', p99: '#d62728' } as const;
@@ -323,7 +323,7 @@ export function latencyOverTimeChart(result: RunResult, metric: 'ttft' | 'itl' |
     for (const p of PERCENTILES) rows.push(rowOf(w, p, w[`${metric}_${p}_ms`]));
   }
   if (!hasValue(rows)) return null;
-  const maxData = Math.max(...rows.map((r) => r.value ?? 0));
+  const maxData = maxOf(rows.map((r) => r.value ?? 0));
   const { rules, offChart } = sloRules(result, `${metric}_ms`, maxData);
   const what =
     metric === 'ttft'
@@ -934,7 +934,7 @@ function sweepChart(
   );
   if (!rows.some((r) => r.value !== null)) return null;
   const names = o.series.map((s) => s.name);
-  const maxData = Math.max(...rows.map((r) => r.value ?? 0));
+  const maxData = maxOf(rows.map((r) => r.value ?? 0));
   const rules = o.sloMetric ? sloRules(result, o.sloMetric, maxData).rules : [];
   const ruleLayers: LayerList = rules.flatMap((rule): LayerList => [
     { data: { values: [rule] }, mark: { type: 'rule', strokeDash: [5, 4], strokeWidth: 1.2, color: rule.color }, encoding: { y: { field: 'value', type: 'quantitative' } } },

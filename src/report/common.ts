@@ -51,6 +51,23 @@ export function escapeMarkdown(s: string, max = 300): string {
     .replace(/@/g, '@\u200b');
 }
 
+/**
+ * The largest and smallest of a series (-Infinity / Infinity for none). `Math.max(...values)`
+ * passes every value as an argument, and a long run's per-window series (200 000 windows)
+ * overflows the stack.
+ */
+export function maxOf(values: Iterable<number>): number {
+  let m = -Infinity;
+  for (const v of values) if (v > m) m = v;
+  return m;
+}
+
+export function minOf(values: Iterable<number>): number {
+  let m = Infinity;
+  for (const v of values) if (v < m) m = v;
+  return m;
+}
+
 /** A number for people: `-` for null/NaN, fixed digits otherwise (fewer digits for big values). */
 export function fmt(v: number | null | undefined, digits = 1): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return '-';

@@ -18,6 +18,8 @@ import {
   fmtPct,
   LATENCY_ROWS,
   sloVerdict,
+  maxOf,
+  minOf,
 } from './common.js';
 
 /** The most report.md may weigh, bytes (GitHub's job-summary limit is 1 MiB). */
@@ -338,7 +340,7 @@ function serverMarkdown(result: RunResult): string[] {
       const { unit, scale } = signalUnit(k);
       const f = (v: number): string => fmt(v * scale, Math.abs(v * scale) < 10 ? 2 : 1);
       const mean = vals.reduce((a, b) => a + b, 0) / vals.length;
-      rows.push([md(k, 100), unit, f(Math.min(...vals)), f(mean), f(Math.max(...vals))]);
+      rows.push([md(k, 100), unit, f(minOf(vals)), f(mean), f(maxOf(vals))]);
     }
     out.push(
       'Server signals over the run (per-window values):',
@@ -359,7 +361,7 @@ function serverMarkdown(result: RunResult): string[] {
     }
   if (gpus.size > 0) {
     const avg = (a: number[]): number | null => (a.length === 0 ? null : a.reduce((x, y) => x + y, 0) / a.length);
-    const mx = (a: number[]): number | null => (a.length === 0 ? null : Math.max(...a));
+    const mx = (a: number[]): number | null => (a.length === 0 ? null : maxOf(a));
     out.push(
       table(
         ['GPU', 'utilisation mean', 'utilisation max', 'memory used max'],

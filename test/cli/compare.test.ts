@@ -100,7 +100,7 @@ describe('inferload compare (command function)', () => {
     const c = capture();
     expect(await runCompareCommand(fx('base-1'), path, {}, c.io)).toBe(104);
     expect(c.out()).toBe('');
-    expect(c.err()).toMatch(/^inferload: invalid input in baseline run .* vs current run .* \(not comparable/);
+    expect(c.err()).toMatch(/^inferload: comparing .*other\.json with .*smoke-base-1\.json: invalid input in baseline run .* vs current run .* \(not comparable/);
     expect(c.err()).toContain('run.workload.outputTokens.value: baseline has 32, current has 256');
   });
 
@@ -189,7 +189,7 @@ describe('inferload baseline (command function)', () => {
     copyFileSync(fx('base-1'), notBaseline);
     const c4 = capture();
     expect(await runBaselineCommand('add', notBaseline, fx('base-2'), {}, c4.io)).toBe(104);
-    expect(c4.err()).toMatch(/schema: expected "inferload\/baseline@1"/);
+    expect(c4.err()).toContain('schema: expected a baseline file ("inferload/baseline@1"), found a run\'s results ("inferload/results@1")');
     expect(existsSync(join(dir, 'b.json'))).toBe(false);
   });
 });

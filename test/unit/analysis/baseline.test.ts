@@ -6,14 +6,13 @@ import {
   addRun,
   BASELINE_SCHEMA,
   baselineRunOf,
-  checkBaselineShape,
   coarsenWindows,
   emptyBaseline,
-  isBaseline,
   measuredWindows,
 } from '../../../src/analysis/baseline.js';
 import { InvalidInputError } from '../../../src/core/errors.js';
 import { decodeHistogram } from '../../../src/metrics/hdr.js';
+import { baselineProblems } from '../../../src/results/read.js';
 import type { RunResult } from '../../../src/results/types.js';
 
 const fixture = (name: string): RunResult =>
@@ -60,7 +59,7 @@ describe('baseline files', () => {
     for (const r of runs) expect(addRun(b, baselineRunOf(r)).kind).toBe('added');
     expect(b.runs.map((r) => r.id)).toEqual(runs.slice(1).map((r) => r.run.id));
     expect(b.schema).toBe(BASELINE_SCHEMA);
-    expect(isBaseline(JSON.parse(JSON.stringify(b)))).toBe(true);
+    expect(baselineProblems(JSON.parse(JSON.stringify(b)))).toEqual([]);
     // three 15 s runs: far smaller than their results.json files (about 50 kB each)
     expect(JSON.stringify(b).length).toBeLessThan(40_000);
   });
@@ -98,13 +97,21 @@ describe('baseline files', () => {
   });
 
   it('names what is wrong with a file that is not a baseline', () => {
-    expect(checkBaselineShape({ schema: 'inferload/results@1' })[0]!.path).toBe('schema');
-    expect(checkBaselineShape([])[0]!.path).toBe('(file)');
+    expect(baselineProblems({ schema: 'inferload/results@1' })[0]!.path).toBe('schema');
+    expect(baselineProblems([])[0]!.path).toBe('(file)');
     const b = emptyBaseline('smoke');
     addRun(b, baselineRunOf(runs[0]!));
     const broken = JSON.parse(JSON.stringify(b)) as { runs: { windows: unknown[]; metrics: Record<string, unknown> }[] };
     broken.runs[0]!.windows[2] = { window_s: 0 };
     broken.runs[0]!.metrics.ttft_p95_ms = 'fast';
-    expect(checkBaselineShape(broken).map((p) => p.path)).toEqual(['runs[0].metrics.ttft_p95_ms', 'runs[0].windows[2]']);
+    expect(baselineProblems(broken).map((p) => p.path)).toEqual([
+      'runs[0].metrics.ttft_p95_ms',
+      'runs[0].windows[2].t_s',
+      'runs[0].windows[2].window_s',
+      'runs[0].windows[2].completed',
+      'runs[0].windows[2].failed',
+      'runs[0].windows[2].output_tokens',
+      'runs[0].windows[2].hdr',
+    ]);
   });
 });

@@ -21,6 +21,9 @@ function req(id: number, tUs: number, ttftUs: number): RequestRecord {
   return r;
 }
 
+let shards = 0;
+
+/** One shard's result: its own run id, started with the others (shards run together). */
 function resultOf(records: RequestRecord[]): RunResult {
   const rec = new Recorder({ windowS: 1 });
   for (const r of records) {
@@ -30,7 +33,7 @@ function resultOf(records: RequestRecord[]): RunResult {
   rec.flush();
   const snapshot = rec.snapshot();
   const summary = buildSummary(snapshot, { warmupS: 0, arrivalsEndUs: 10e6, openLoop: true });
-  const meta = { id: 'x', scenario: 's', workload: {}, window_s: 1, argv: [] } as unknown as RunResult['run'];
+  const meta = { id: `x-${++shards}`, scenario: 's', workload: {}, window_s: 1, warmup_s: 0, started_at: '2026-01-01T00:00:00.000Z', ended_at: null, argv: [] } as unknown as RunResult['run'];
   return buildResult({
     status: 'complete',
     statusReason: null,

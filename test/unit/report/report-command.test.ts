@@ -4,8 +4,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkResultsShape, runReportCommand } from '../../../src/cli/report-command.js';
+import { runReportCommand } from '../../../src/cli/report-command.js';
 import { renderReports } from '../../../src/report/render.js';
+import { resultsProblems } from '../../../src/results/read.js';
 import { syntheticResult } from './fixtures.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'inferload-report-'));
@@ -65,17 +66,27 @@ describe('runReportCommand', () => {
     const { path } = saved({ ...syntheticResult(), schema: 'inferload/results@2' });
     const c = capture();
     expect(await runReportCommand(path, {}, c.io)).toBe(104);
-    expect(c.err.join('')).toContain('schema: expected "inferload/results@1", found "inferload/results@2"');
-    expect(c.err.join('')).toContain('pass the results.json that `inferload run` wrote');
+    expect(c.err.join('')).toContain(
+      'schema: "inferload/results@2" (written by inferload 0.1.0) is version 2 of the format, this inferload reads version 1 ("inferload/results@1"): read it with a newer inferload',
+    );
+    const other = capture();
+    expect(await runReportCommand(saved({ ...syntheticResult(), schema: 'prometheus' }).path, {}, other.io)).toBe(104);
+    expect(other.err.join('')).toContain('schema: expected "inferload/results@1", found "prometheus"');
+    expect(other.err.join('')).toContain('pass the results.json that `inferload run` wrote');
+  });
+
+  it('reads a later minor version of the format (it only adds fields)', async () => {
+    const { path } = saved({ ...syntheticResult(), schema: 'inferload/results@1.3', added_later: { x: 1 } });
+    expect(await runReportCommand(path, {}, capture().io)).toBe(0);
   });
 
   it('refuses a missing file, a directory, text that is not JSON, and a file missing what reports read', async () => {
     const dir = tmp();
     const cases: [string, string][] = [
-      [join(dir, 'nope.json'), 'cannot read it (no such file)'],
-      [dir, 'cannot read it (a directory, not a file)'],
-      [saved('{"schema": ').path, 'expected JSON'],
-      [saved([1, 2]).path, 'expected a JSON object'],
+      [join(dir, 'nope.json'), `RESULTS.json: cannot read ${join(dir, 'nope.json')} (no such file)`],
+      [dir, `RESULTS.json: cannot read ${dir} (a directory, not a file)`],
+      [saved('{"schema": ').path, 'is not JSON'],
+      [saved([1, 2]).path, '(file): expected a JSON object with "schema": "inferload/results@1", found an array'],
     ];
     for (const [path, message] of cases) {
       const c = capture();
@@ -88,7 +99,7 @@ describe('runReportCommand', () => {
     const c = capture();
     expect(await runReportCommand(saved(broken).path, {}, c.io)).toBe(104);
     expect(c.err.join('')).toContain('summary: expected an object, found nothing');
-    expect(c.err.join('')).toContain('windows[0]: expected a window with numbers t_s and window_s > 0');
+    expect(c.err.join('')).toContain('windows[0].window_s: expected a number, found nothing');
   });
 
   it('refuses an --out that cannot be a directory with 104', async () => {
@@ -97,7 +108,7 @@ describe('runReportCommand', () => {
     writeFileSync(file, 'x');
     const c = capture();
     expect(await runReportCommand(path, { out: join(file, 'sub') }, c.io)).toBe(104);
-    expect(c.err.join('')).toContain('--out: cannot write the reports into');
+    expect(c.err.join('')).toContain(`--out: cannot create ${join(file, 'sub')}: a part of its path is a file, not a directory`);
   });
 
   it('re-renders a real run of the built-in simulator saved earlier', async () => {
@@ -105,7 +116,7 @@ describe('runReportCommand', () => {
     mkdirSync(dir, { recursive: true });
     const fixture = new URL('../../browser/fixtures/ramp-results.json', import.meta.url);
     writeFileSync(join(dir, 'results.json'), readFileSync(fixture));
-    expect(checkResultsShape(JSON.parse(readFileSync(fixture, 'utf8')))).toEqual([]);
+    expect(resultsProblems(JSON.parse(readFileSync(fixture, 'utf8')))).toEqual([]);
     expect(await runReportCommand(join(dir, 'results.json'), {}, capture().io)).toBe(0);
     expect(readFileSync(join(dir, 'report.md'), 'utf8')).toContain('# inferload report: ramp-demo');
   });

@@ -1,0 +1,456 @@
+// Every reader of saved files, fuzzed: thousands of seeded single-field changes of real results
+// and baseline files (a field deleted, set to null, to another type, to a huge, negative,
+// fractional or overflowing number, a string cut short, emptied, retyped or made a prototype's
+// name, a key renamed so, a histogram damaged, the file itself cut), each read by report, compare
+// (either side), baseline add (either file), baseline show and merge. Each must succeed or
+// refuse with 104 naming the file and the field: never a stack trace, never exit 1.
+//
+// Two tiers, to stay within ~20 s: every mutation goes through the shared check (results/read.ts)
+// and, when it is accepted, through everything each command computes from it (analyses and
+// renderers in memory, fewer bootstrap resamples, the HTML without its inlined libraries); a
+// seeded sample of them goes through the command functions themselves, files and exit codes.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { addRun, baselineRunOf, emptyBaseline, type Baseline } from '../../src/analysis/baseline.js';
+import { compareRuns } from '../../src/analysis/compare.js';
+import { mergeResults } from '../../src/analysis/merge.js';
+import { analyzeSoak, analyzeSpike } from '../../src/analysis/spike-soak.js';
+import { baselineSpread, runBaselineCommand } from '../../src/cli/baseline-command.js';
+import { runCompareCommand } from '../../src/cli/compare-command.js';
+import { runMergeCommand } from '../../src/cli/merge-command.js';
+import { runReportCommand } from '../../src/cli/report-command.js';
+import { InvalidInputError, type InputProblem } from '../../src/core/errors.js';
+import { benchmarkActionJson } from '../../src/report/benchmark-action.js';
+import { renderCompareMarkdown } from '../../src/report/compare-markdown.js';
+import { renderConsoleSummary } from '../../src/report/console.js';
+import { renderHtml } from '../../src/report/html.js';
+import { gateJUnit, sloJUnit } from '../../src/report/junit.js';
+import { renderMarkdown } from '../../src/report/markdown.js';
+import { baselineOf, baselineProblems, normalizeResults, resultsProblems } from '../../src/results/read.js';
+import type { RunResult } from '../../src/results/types.js';
+import { syntheticResult } from '../unit/report/fixtures.js';
+
+const FIXTURES = fileURLToPath(new URL('../fixtures/results/', import.meta.url));
+const fx = (name: string): string => join(FIXTURES, `smoke-${name}.json`);
+const RAMP = fileURLToPath(new URL('../browser/fixtures/ramp-results.json', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'inferload-saved-files-'));
+
+type Doc = Record<string, unknown>;
+type Seg = string | number;
+
+/**
+ * A real file cut to its first `windows` windows (and a baseline's runs to as many): every field
+ * is still there to mutate, and each read costs a fraction (the work grows with the windows).
+ */
+function trimmed(path: string, windows = 4): Doc {
+  const doc = JSON.parse(readFileSync(path, 'utf8')) as Doc;
+  if (Array.isArray(doc.windows)) doc.windows = doc.windows.slice(0, windows);
+  if (Array.isArray(doc.runs)) for (const r of doc.runs as Doc[]) r.windows = (r.windows as unknown[]).slice(0, windows);
+  return doc;
+}
+
+const save = (name: string, doc: unknown): string => {
+  const path = join(dir, name);
+  writeFileSync(path, JSON.stringify(doc));
+  return path;
+};
+
+/** Another shard of the same run: its own id, the same times (what merge is for). */
+function shardOf(doc: Doc): Doc {
+  const other = structuredClone(doc) as { run: { id: string } };
+  other.run.id = `${other.run.id}-shard-2`;
+  return other as unknown as Doc;
+}
+
+// ---- mutations --------------------------------------------------------------------------------
+
+/** mulberry32: a small seeded generator, so that a failure names a mutation that replays */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Every path in a JSON value but its root. */
+function pathsOf(v: unknown, at: Seg[] = [], out: Seg[][] = []): Seg[][] {
+  if (typeof v === 'object' && v !== null)
+    for (const [k, x] of Object.entries(v)) {
+      const p = [...at, Array.isArray(v) ? Number(k) : k];
+      out.push(p);
+      pathsOf(x, p, out);
+    }
+  return out;
+}
+
+/** JSON has no Infinity; the literal 1e999 parses to it, so it is put in the text */
+const INFINITE = '\u0000infinite';
+
+/** Changes of any value, and those that only mean something for a string, a number or an object. */
+const ANY = ['delete', 'null', 'string', 'object', 'array', 'boolean'] as const;
+const FOR_STRINGS = ['truncate', 'empty', 'proto', 'constructor', 'corrupt'] as const;
+const FOR_NUMBERS = ['huge', 'negative', 'negative-huge', 'overflow', 'zero', 'fraction', 'unsafe-integer'] as const;
+const FOR_OBJECTS = ['empty', 'rename-key'] as const;
+type Kind = (typeof ANY)[number] | (typeof FOR_STRINGS)[number] | (typeof FOR_NUMBERS)[number] | (typeof FOR_OBJECTS)[number];
+
+/** The kinds of change that alter `v` (a number is never "truncated"): no read is spent on a no-op. */
+function kindsFor(v: unknown): readonly Kind[] {
+  if (typeof v === 'string') return [...ANY, ...FOR_STRINGS];
+  if (typeof v === 'number') return [...ANY, ...FOR_NUMBERS];
+  if (typeof v === 'object' && v !== null) return [...ANY, ...FOR_OBJECTS];
+  return ANY;
+}
+
+interface Mutation {
+  what: string;
+  path: string;
+  text: string;
+}
+
+const pathText = (path: Seg[]): string => path.map((s) => (typeof s === 'number' ? `[${s}]` : `.${s}`)).join('').replace(/^\./, '');
+
+/** One single-field change of `doc` (or, one time in a hundred, the file cut short). */
+function mutate(doc: Doc, paths: Seg[][], rnd: () => number): Mutation {
+  if (rnd() < 0.01) {
+    const text = JSON.stringify(doc);
+    return { what: 'file cut short', path: '(file)', text: text.slice(0, Math.floor(rnd() * text.length)) };
+  }
+  const path = paths[Math.floor(rnd() * paths.length)]!;
+  const copy = structuredClone(doc);
+  let parent = copy as Record<Seg, unknown>;
+  for (const seg of path.slice(0, -1)) parent = parent[seg] as Record<Seg, unknown>;
+  const key = path[path.length - 1]!;
+  const old = parent[key];
+  const isArray = Array.isArray(parent);
+  const kinds = kindsFor(old).filter((k) => !(k === 'rename-key' && isArray));
+  const kind = kinds[Math.floor(rnd() * kinds.length)]!;
+  const set = (v: unknown): void => {
+    parent[key] = v;
+  };
+  switch (kind) {
+    case 'delete':
+      if (isArray) (parent as unknown as unknown[]).splice(key as number, 1);
+      else delete parent[key];
+      break;
+    case 'null':
+      return done(null);
+    case 'string':
+      return done('x');
+    case 'object':
+      return done({});
+    case 'array':
+      return done([]);
+    case 'boolean':
+      return done(true);
+    case 'huge':
+      return done(1e308);
+    case 'negative':
+      return done(typeof old === 'number' ? -Math.abs(old) - 1 : -1);
+    case 'negative-huge':
+      return done(-1e308);
+    case 'overflow':
+      return done(INFINITE);
+    case 'zero':
+      return done(0);
+    case 'fraction':
+      return done(typeof old === 'number' ? old + 0.5 : 0.5);
+    case 'unsafe-integer':
+      return done(2 ** 53 + 2);
+    case 'truncate':
+      return done((old as string).slice(0, Math.floor(rnd() * (old as string).length)));
+    case 'empty':
+      return done(typeof old === 'string' ? '' : Array.isArray(old) ? [] : {});
+    case 'proto':
+      return done('__proto__');
+    case 'constructor':
+      return done('constructor');
+    case 'corrupt': {
+      // one character changed: in a histogram, its compressed bytes damaged
+      const str = old as string;
+      const i = Math.floor(rnd() * str.length);
+      return done(str.slice(0, i) + (str[i] === 'A' ? 'B' : 'A') + str.slice(i + 1));
+    }
+    case 'rename-key': {
+      // a record's key made a prototype's name (JSON.parse makes it an own property)
+      const name = rnd() < 0.5 ? '__proto__' : 'constructor';
+      delete parent[key];
+      const text = JSON.stringify(copy);
+      const cut = JSON.stringify(parent);
+      const renamed = cut === '{}' ? `{${JSON.stringify(name)}:${JSON.stringify(old)}}` : `{${JSON.stringify(name)}:${JSON.stringify(old)},${cut.slice(1)}`;
+      return { what: `${kind} at ${pathText(path)}`, path: pathText(path), text: text.replace(cut, () => renamed) };
+    }
+  }
+  return { what: `${kind} at ${pathText(path)}`, path: pathText(path), text: JSON.stringify(copy) };
+
+  function done(v: unknown): Mutation {
+    set(v);
+    return { what: `${kind} at ${pathText(path)}`, path: pathText(path), text: JSON.stringify(copy).replaceAll(JSON.stringify(INFINITE), '1e999') };
+  }
+}
+
+/** Whether a refusal's field is the mutated one, inside it or around it. */
+function namesTheField(problems: readonly InputProblem[], mutated: string): boolean {
+  return problems.some((p) => p.path.startsWith(mutated) || mutated.startsWith(p.path.replace(/\[\d+\]$/, '')));
+}
+
+interface Figures {
+  mutations: number;
+  reads: number;
+  accepted: number;
+  refused: number;
+  namedTheField: number;
+}
+const figures = (): Figures => ({ mutations: 0, reads: 0, accepted: 0, refused: 0, namedTheField: 0 });
+
+// ---- the fixtures every reader reads against ----------------------------------------------------
+
+const smoke = trimmed(fx('base-1'));
+const ramp = trimmed(RAMP);
+const full = JSON.parse(JSON.stringify(syntheticResult({ server: true, capacity: true, spikeSoak: true, windows: 8, warmupS: 2 }))) as Doc;
+const read = (doc: unknown): RunResult => normalizeResults(structuredClone(doc) as Doc);
+const same = read(trimmed(fx('same')));
+const baselineRuns = ['base-1', 'base-2', 'base-3'].map((n) => read(trimmed(fx(n))));
+const baseline: Baseline = emptyBaseline('smoke');
+for (const r of baselineRuns) addRun(baseline, baselineRunOf(r));
+/** the comparisons' bootstrap: enough resamples to exercise it, few enough to be quick */
+const RESAMPLES = 20;
+const ASSETS = { vega: '', vegaLite: '', vegaEmbed: '' };
+
+/** What refusals look like: InvalidInputError; anything else is a reader's bug. */
+function refusedOrThrow(f: () => void): boolean {
+  try {
+    f();
+    return false;
+  } catch (err) {
+    if (err instanceof InvalidInputError) return true;
+    throw err;
+  }
+}
+
+function reports(r: RunResult): void {
+  renderMarkdown(r);
+  renderHtml(r, ASSETS);
+  if (r.slo.length > 0) sloJUnit(r);
+  renderConsoleSummary(r, { dir });
+}
+
+/**
+ * What the commands compute from an accepted results file: report's renderers; baseline add's
+ * digest; compare with it as CURRENT and as BASELINE; merge with another shard. Runs that are not
+ * comparable or not shards of one run are refused (104), as the commands refuse them.
+ */
+function readResultsEverywhere(raw: unknown, sibling: Doc, comparable: boolean): void {
+  const r = read(raw);
+  reports(r);
+  const digest = baselineRunOf(r);
+  refusedOrThrow(() => addRun(emptyBaseline(r.run.scenario), structuredClone(digest)));
+  if (comparable) {
+    refusedOrThrow(() => addRun(structuredClone(baseline), digest));
+    refusedOrThrow(() => {
+      const c = compareRuns(baseline, r, { resamples: RESAMPLES });
+      renderCompareMarkdown(c);
+      gateJUnit(c);
+    });
+    refusedOrThrow(() => renderCompareMarkdown(compareRuns(r, same, { resamples: RESAMPLES })));
+    benchmarkActionJson(r, { resamples: RESAMPLES });
+  }
+  refusedOrThrow(() => {
+    const merged = mergeResults([r, read(sibling)], ['mutated.json', 'shard.json']);
+    merged.spike = analyzeSpike(merged);
+    merged.soak = analyzeSoak(merged);
+    // merge prints this; it renders its reports as a run does, a failure there only logged
+    renderConsoleSummary(merged, { dir });
+  });
+}
+
+/** What compare, baseline show and baseline add compute from an accepted baseline file. */
+function readBaselineEverywhere(raw: unknown): void {
+  const b = baselineOf(structuredClone(raw), 'baseline.json');
+  baselineSpread(b);
+  refusedOrThrow(() => {
+    const c = compareRuns(b, same, { resamples: RESAMPLES });
+    renderCompareMarkdown(c);
+    gateJUnit(c);
+  });
+  refusedOrThrow(() => addRun(structuredClone(b), baselineRunOf(same)));
+}
+
+function fuzzInMemory(name: string, doc: Doc, count: number, seed: number, readAccepted: (raw: unknown) => void, problemsOf: (raw: unknown) => InputProblem[]): Figures {
+  const rnd = seeded(seed);
+  const paths = pathsOf(doc);
+  const f = figures();
+  for (let i = 0; i < count; i++) {
+    const m = mutate(doc, paths, rnd);
+    const what = `${name} #${i} (${m.what})`;
+    f.mutations++;
+    f.reads++;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(m.text);
+    } catch {
+      f.refused++; // the readers' "is not JSON" refusal, tried through the commands below
+      continue;
+    }
+    let problems: InputProblem[];
+    try {
+      problems = problemsOf(raw);
+      if (problems.length === 0) readAccepted(raw);
+    } catch (err) {
+      throw new Error(`${what}: ${(err as Error).stack ?? String(err)}`);
+    }
+    if (problems.length === 0) f.accepted++;
+    else {
+      f.refused++;
+      for (const p of problems) {
+        expect(p.path, what).toMatch(/^(\(file\)|…|[A-Za-z_])/);
+        expect(p.message.length, what).toBeGreaterThan(0);
+      }
+      if (namesTheField(problems, m.path)) f.namedTheField++;
+    }
+  }
+  return f;
+}
+
+const totals: Record<string, Figures> = {};
+
+describe('readers of saved files on thousands of mutations (the check, then all each command computes)', () => {
+  const resultsReader =
+    (sibling: Doc, comparable: boolean) =>
+    (raw: unknown): void =>
+      readResultsEverywhere(raw, sibling, comparable);
+  // report checks only the histograms it decodes: a file it accepts must render too
+  const resultsCheck = (raw: unknown): InputProblem[] => {
+    const all = resultsProblems(raw);
+    if (all.length > 0 && resultsProblems(raw, { decode: 'summary' }).length === 0) reports(read(raw));
+    return all;
+  };
+
+  it('a real smoke run', () => {
+    totals.smoke = fuzzInMemory('smoke', smoke, 500, 1, resultsReader(shardOf(smoke), true), resultsCheck);
+  });
+
+  it('a real ramp run with server metrics, alerts and correlations', () => {
+    totals.ramp = fuzzInMemory('ramp', ramp, 400, 2, resultsReader(shardOf(ramp), false), resultsCheck);
+  });
+
+  it('a run with every optional section (capacity, error budget, spike, soak, GPUs)', () => {
+    totals.full = fuzzInMemory('full', full, 400, 3, resultsReader(shardOf(full), false), resultsCheck);
+  });
+
+  it('a baseline file of three real runs', () => {
+    totals.baseline = fuzzInMemory('baseline', JSON.parse(JSON.stringify(baseline)) as Doc, 800, 4, readBaselineEverywhere, baselineProblems);
+  });
+});
+
+// ---- the commands themselves ----------------------------------------------------------------------
+
+function capture(): { io: { stdout(s: string): void; stderr(s: string): void }; err: () => string } {
+  let err = '';
+  return { io: { stdout: () => undefined, stderr: (s) => (err += s) }, err: () => err };
+}
+
+/** A command run on the mutated file; its exit code and what it wrote to stderr. */
+type Reader = (path: string) => Promise<{ code: number; err: string }>;
+const command =
+  (run: (path: string, io: ReturnType<typeof capture>['io']) => Promise<number>): Reader =>
+  async (path) => {
+    const c = capture();
+    const code = await run(path, c.io);
+    return { code, err: c.err() };
+  };
+
+async function fuzzCommands(name: string, doc: Doc, readers: Record<string, Reader>, count: number, seed: number): Promise<Figures> {
+  const rnd = seeded(seed);
+  const paths = pathsOf(doc);
+  const file = join(dir, `${name}.json`);
+  const f = figures();
+  for (let i = 0; i < count; i++) {
+    const m = mutate(doc, paths, rnd);
+    f.mutations++;
+    for (const [readerName, reader] of Object.entries(readers)) {
+      // a reader may rewrite its file (baseline add): each gets the mutation afresh
+      writeFileSync(file, m.text);
+      const what = `${name} #${i} (${m.what}) read by ${readerName}`;
+      let out: { code: number; err: string };
+      try {
+        out = await reader(file);
+      } catch (err) {
+        throw new Error(`${what} threw: ${(err as Error).stack ?? String(err)}`);
+      }
+      f.reads++;
+      expect([0, 99, 104], `${what}: ${out.err}`).toContain(out.code);
+      if (out.code !== 104) {
+        f.accepted++;
+        continue;
+      }
+      f.refused++;
+      expect(out.err, `${what}: the file is not named`).toContain(file);
+      const fields = [...out.err.matchAll(/\n {2}- (.+?): /g)].map((x) => x[1]!);
+      expect(fields.length, `${what}: no field named in ${out.err}`).toBeGreaterThan(0);
+      if (namesTheField(fields.map((path) => ({ path, message: '' })), m.path)) f.namedTheField++;
+    }
+  }
+  return f;
+}
+
+describe('the commands on a sample of the mutations: 0, 99 or 104 naming the file and the field, never 1', () => {
+  const report: Reader = command((p, io) => runReportCommand(p, { out: join(dir, 'report') }, io));
+  const fresh = join(dir, 'fresh-baseline.json');
+  const baselineAdd: Reader = command((p, io) => {
+    rmSync(fresh, { force: true });
+    return runBaselineCommand('add', fresh, p, {}, io);
+  });
+  const merge = (sibling: string): Reader => command((p, io) => runMergeCommand([p, sibling], { out: join(dir, 'merged') }, io));
+
+  it('results files: report, baseline add, compare (either side), merge', async () => {
+    const baselineFile = save('baseline.json', baseline);
+    const sameFile = save('same.json', trimmed(fx('same')));
+    totals.commands = await fuzzCommands(
+      'smoke',
+      smoke,
+      {
+        report,
+        baselineAdd,
+        compareCurrent: command((p, io) => runCompareCommand(baselineFile, p, {}, io)),
+        compareBaseline: command((p, io) => runCompareCommand(p, sameFile, {}, io)),
+        merge: merge(save('smoke-shard.json', shardOf(smoke))),
+      },
+      40,
+      5,
+    );
+    const rampFigures = await fuzzCommands('ramp', ramp, { report, merge: merge(save('ramp-shard.json', shardOf(ramp))) }, 25, 6);
+    const fullFigures = await fuzzCommands('full', full, { report, merge: merge(save('full-shard.json', shardOf(full))) }, 25, 7);
+    for (const g of [rampFigures, fullFigures]) for (const k of Object.keys(g) as (keyof Figures)[]) totals.commands[k] += g[k];
+  });
+
+  it('a baseline file: compare, baseline show, baseline add', async () => {
+    const sameFile = save('same.json', trimmed(fx('same')));
+    totals.baselineCommands = await fuzzCommands(
+      'baseline',
+      JSON.parse(JSON.stringify(baseline)) as Doc,
+      {
+        compare: command((p, io) => runCompareCommand(p, sameFile, {}, io)),
+        show: command((p, io) => runBaselineCommand('show', p, undefined, {}, io)),
+        add: command((p, io) => runBaselineCommand('add', p, sameFile, {}, io)),
+      },
+      60,
+      8,
+    );
+  });
+
+  it('figures', () => {
+    const lines = Object.entries(totals).map(
+      ([k, f]) => `${k}: ${f.mutations} mutations, ${f.reads} reads: ${f.accepted} read, ${f.refused} refused (104), ${f.namedTheField} of them naming the mutated field`,
+    );
+    console.log(`saved-file fuzz\n  ${lines.join('\n  ')}`);
+    const sum = Object.values(totals).reduce((a, f) => a + f.mutations, 0);
+    expect(sum).toBeGreaterThan(2000);
+  });
+});
