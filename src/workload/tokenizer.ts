@@ -167,7 +167,7 @@ type Exactness = 'words' | 'adjusted';
 
 /**
  * The words construction shared by every kind: `head` words are one token at the start of a text
- * (the first word of a prompt), `words` one token after a space (all the others).
+ * (a prompt's first word), `list` words one token after a space (all the others).
  */
 export abstract class WordSynthesizer {
   abstract readonly kind: TokenizerKind;
