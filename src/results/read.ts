@@ -267,6 +267,18 @@ const resultsShape = z.looseObject({
       output_usage: count,
       output_chunks: count,
       output_estimated_requests: count,
+      prompt_planned_vs_server: z
+        .looseObject({
+          requests_compared: count,
+          mismatches: count,
+          relative_error_p50: nonNegative.nullable(),
+          relative_error_p99: nonNegative.nullable(),
+          relative_error_max: nonNegative.nullable(),
+          mean_difference_tokens: value.nullable(),
+          // keys are relative errors (merge reads them as numbers)
+          relative_errors: z.record(z.string().regex(/^\d+(\.\d+)?(e-\d+)?$/, 'expected a relative error such as "0.0125"'), count),
+        })
+        .optional(),
     }),
   }),
   windows: z.array(window),
@@ -413,6 +425,18 @@ const resultsShape = z.looseObject({
     })
     .optional(),
   error_samples: z.array(z.looseObject({ error_class: z.string(), message: z.string(), count })).optional(),
+  workload: z
+    .looseObject({
+      tokenizer: z.looseObject({
+        kind: z.enum(['file', 'family', 'server', 'approximate']),
+        name: z.string(),
+        chat_template: z.boolean().nullable(),
+        overhead_tokens: count,
+        synthesis: z.enum(['words', 'adjusted']),
+        note: z.string().nullable(),
+      }),
+    })
+    .optional(),
 });
 
 /** The range of each compared metric: latencies in ms, throughputs per second, the error ratio. */

@@ -213,7 +213,22 @@ const figures = (): Figures => ({ mutations: 0, reads: 0, accepted: 0, refused: 
 
 const smoke = trimmed(fx('base-1'));
 const ramp = trimmed(RAMP);
-const full = JSON.parse(JSON.stringify(syntheticResult({ server: true, capacity: true, spikeSoak: true, windows: 8, warmupS: 2 }))) as Doc;
+const full = withTokenizer(JSON.parse(JSON.stringify(syntheticResult({ server: true, capacity: true, spikeSoak: true, windows: 8, warmupS: 2 }))) as Doc);
+
+/** What a run with `workload.tokenizer` adds (as `run smoke --set workload.tokenizer=llama3` wrote it, with some mismatches). */
+function withTokenizer(doc: Doc): Doc {
+  doc.workload = { tokenizer: { kind: 'family', name: 'llama3', chat_template: true, overhead_tokens: 10, synthesis: 'words', note: null } };
+  (doc.summary as { tokens: Doc }).tokens.prompt_planned_vs_server = {
+    requests_compared: 25,
+    mismatches: 3,
+    relative_error_p50: 0,
+    relative_error_p99: 0.0213,
+    relative_error_max: 0.0213,
+    mean_difference_tokens: -0.2,
+    relative_errors: { '0': 22, '0.0125': 2, '0.0213': 1 },
+  };
+  return doc;
+}
 const read = (doc: unknown): RunResult => normalizeResults(structuredClone(doc) as Doc);
 const same = read(trimmed(fx('same')));
 const baselineRuns = ['base-1', 'base-2', 'base-3'].map((n) => read(trimmed(fx(n))));
@@ -340,7 +355,7 @@ describe('readers of saved files on thousands of mutations (the check, then all 
     totals.ramp = fuzzInMemory('ramp', ramp, 400, 2, resultsReader(shardOf(ramp), false), resultsCheck);
   });
 
-  it('a run with every optional section (capacity, error budget, spike, soak, GPUs)', () => {
+  it('a run with every optional section (capacity, error budget, spike, soak, GPUs, tokenizer)', () => {
     totals.full = fuzzInMemory('full', full, 400, 3, resultsReader(shardOf(full), false), resultsCheck);
   });
 
