@@ -187,14 +187,14 @@ function renderHuman(source: string, parsed: ParseResult, snap: SignalSnapshot, 
   for (const k of keys) rows.push([k, formatValue(k, (signals as Record<string, number>)[k]!), clean(sourceOf(k, true))]);
   lines.push('');
   if (rows.length === 0) lines.push('  no canonical signal found');
-  else lines.push(...table(['signal', 'value', 'from'], rows).map((l) => `  ${l}`));
+  else for (const l of table(['signal', 'value', 'from'], rows)) lines.push(`  ${l}`);
 
   const cumKeys = Object.keys(cumulative);
   if (cumKeys.length > 0) {
     lines.push('', '  since the server started');
     const cumRows: [string, string, string][] = [];
     for (const k of cumKeys) cumRows.push([k, formatValue(k, cumulative[k]!), clean(sourceOf(k, false))]);
-    lines.push(...table(['counter / histogram', 'value', 'from'], cumRows).map((l) => `  ${l}`));
+    for (const l of table(['counter / histogram', 'value', 'from'], cumRows)) lines.push(`  ${l}`);
   }
 
   if (snap.perGpu.length > 0) {
@@ -203,7 +203,7 @@ function renderHuman(source: string, parsed: ParseResult, snap: SignalSnapshot, 
     const present = cols.filter((c) => snap.perGpu.some((g) => g[c] !== undefined));
     const header = ['gpu', 'uuid', ...present.map((c) => c.replace(/^gpu_/, ''))];
     const gpuRows = snap.perGpu.map((g) => [clean(g.gpu), clean(g.uuid), ...present.map((c) => (g[c] === undefined ? '-' : formatValue(c, g[c])))]);
-    lines.push(...table(header, gpuRows).map((l) => `  ${l}`));
+    for (const l of table(header, gpuRows)) lines.push(`  ${l}`);
   }
   if (snap.unmapped.length > 0) lines.push('', `  kept raw: ${snap.unmapped.length} other famil${snap.unmapped.length === 1 ? 'y' : 'ies'} (not canonical signals; --json lists every family)`);
   return lines.join('\n') + '\n';
@@ -218,14 +218,21 @@ function formatValue(key: string, v: number): string {
   return Number.isInteger(v) ? String(v) : v.toPrecision(6);
 }
 
+/**
+ * Rows as aligned columns. Widths are found and lines added in loops: spreading the rows into
+ * Math.max or push passes one argument per row, and an exporter's 150 000 GPUs overflowed the stack.
+ */
 function table(header: string[], rows: string[][]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const widths = header.map((h) => h.length);
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
   const fmt = (cells: string[]): string =>
     cells
       .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
       .join('  ')
       .trimEnd();
-  return [fmt(header), ...rows.map(fmt)];
+  const out = [fmt(header)];
+  for (const r of rows) out.push(fmt(r));
+  return out;
 }
 
 async function readStream(stream: NodeJS.ReadableStream): Promise<string> {

@@ -82,6 +82,17 @@ describe('inferload scrape', () => {
     expect(r.stdout).toMatch(/\n\s+7\s+GPU-04d228d3-3b5a-3534-f5cf-969706647d56\s+0\.000\s+67\.0/);
   });
 
+  it('prints 150 000 GPUs for a person (their rows once overflowed the stack; --json did not)', async () => {
+    const n = 150_000;
+    const lines = ['# TYPE DCGM_FI_DEV_GPU_UTIL gauge'];
+    for (let i = 0; i < n; i++) lines.push(`DCGM_FI_DEV_GPU_UTIL{gpu="${i}",UUID="GPU-${i}"} 50`);
+    const r = await scrape('-', {}, Readable.from([Buffer.from(lines.join('\n') + '\n')]));
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`GPUs (${n})`);
+    expect(r.stdout).toMatch(/\n {2}149999 {2}GPU-149999 {2}0\.500\n$/);
+  });
+
   it('reads stdin for "-" and prints cli.md\'s --json shape', async () => {
     const text = readFileSync(join(METRICS, 'dcgm-exporter-l4-prof.prom'), 'utf8');
     const r = await scrape('-', { json: true }, Readable.from([Buffer.from(text)]));
