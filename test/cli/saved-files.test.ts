@@ -469,3 +469,116 @@ describe('the commands on a sample of the mutations: 0, 99 or 104 naming the fil
     expect(sum).toBeGreaterThan(2000);
   });
 });
+
+// ---- the findings of issue 13, one by one, through the commands --------------------------------
+
+describe('refusals the commands make, with the files and fields named', () => {
+  const fixture = (name: string): Doc => JSON.parse(readFileSync(fx(name), 'utf8')) as Doc;
+  const run = async (f: (io: ReturnType<typeof capture>['io']) => Promise<number>): Promise<{ code: number; err: string }> => {
+    const c = capture();
+    const code = await f(c.io);
+    return { code, err: c.err() };
+  };
+
+  it('compare: a baseline metric of 1e308 (was a "−NaN %" band, "within noise", exit 0) and a run held twice', async () => {
+    const b = JSON.parse(JSON.stringify(baseline)) as { runs: { metrics: Record<string, number> }[] };
+    b.runs[1]!.metrics.e2e_p50_ms = 1e308;
+    const huge = save('huge-metric.json', b);
+    const out = await run((io) => runCompareCommand(huge, fx('same'), {}, io));
+    expect(out.code).toBe(104);
+    expect(out.err).toContain(`invalid input in ${huge}`);
+    expect(out.err).toContain('runs[1].metrics.e2e_p50_ms: expected a number <= 1e+7, found number 1e+308');
+
+    const twice = JSON.parse(JSON.stringify(baseline)) as { runs: unknown[] };
+    twice.runs.push(structuredClone(twice.runs[0]));
+    const dup = save('twice.json', twice);
+    const out2 = await run((io) => runCompareCommand(dup, fx('same'), {}, io));
+    expect(out2.code).toBe(104);
+    expect(out2.err).toMatch(/runs\[3\]: the same run as runs\[0\] .*: a baseline holds each run once; delete one of them/);
+  });
+
+  it('baseline add refuses a failed run and one that completed nothing, with the reason; compare says a run failed', async () => {
+    const failed = fixture('base-1');
+    failed.status = 'failed';
+    failed.status_reason = 'the target never answered: 0 of 150 requests succeeded';
+    const failedPath = save('failed.json', failed);
+    const add = await run((io) => runBaselineCommand('add', join(dir, 'never.json'), failedPath, {}, io));
+    expect(add.code).toBe(104);
+    expect(add.err).toContain(`adding ${failedPath} to ${join(dir, 'never.json')}`);
+    expect(add.err).toMatch(/status: a baseline keeps complete runs only; run \S+ is "failed"/);
+
+    const nothing = fixture('base-1');
+    (nothing.summary as { requests: { completed: number } }).requests.completed = 0;
+    const nothingPath = save('nothing.json', nothing);
+    const add2 = await run((io) => runBaselineCommand('add', join(dir, 'never.json'), nothingPath, {}, io));
+    expect(add2.code).toBe(104);
+    expect(add2.err).toMatch(/summary\.requests\.completed: run \S+ completed no request \(0 failed, 0 dropped\): a baseline keeps runs that measured something/);
+
+    const current = await run((io) => runCompareCommand(fx('base-2'), failedPath, {}, io));
+    expect(current.code).toBe(104);
+    expect(current.err).toContain(`comparing ${failedPath} with ${fx('base-2')}`);
+    expect(current.err).toMatch(/CURRENT: run \S+ failed \(the target never answered: 0 of 150 requests succeeded\): there is nothing to compare/);
+    const base = await run((io) => runCompareCommand(failedPath, fx('same'), {}, io));
+    expect(base.code).toBe(104);
+    expect(base.err).toMatch(/BASELINE: run \S+ failed \(the target never answered.*\): it measured nothing to compare with/);
+  });
+
+  describe('merge', () => {
+    const merged = join(dir, 'merge-out');
+    const shard = save('shard-a.json', smoke);
+    const other = save('shard-b.json', shardOf(smoke));
+
+    it('merges two shards of one run (their own ids, the same time)', async () => {
+      const out = await run((io) => runMergeCommand([shard, other], { out: merged }, io));
+      expect(out.err).toBe('');
+      expect([0, 99]).toContain(out.code);
+    });
+
+    it('refuses a file given twice, or a copy of it (its counts would double)', async () => {
+      for (const second of [shard, save('shard-a-copy.json', smoke)]) {
+        const out = await run((io) => runMergeCommand([shard, second], { out: merged }, io));
+        expect(out.code).toBe(104);
+        expect(out.err).toContain(`  - ${second}: the same run as ${shard} (run.id "${(smoke.run as { id: string }).id}", started_at `);
+      }
+    });
+
+    it('refuses runs ten minutes apart (they merged into one run at twice the rate)', async () => {
+      const later = shardOf(smoke) as { run: { started_at: string; ended_at: string } };
+      const shift = (t: string): string => new Date(Date.parse(t) + 600_000).toISOString();
+      later.run.started_at = shift(later.run.started_at);
+      later.run.ended_at = shift(later.run.ended_at);
+      const laterPath = save('shard-later.json', later);
+      const out = await run((io) => runMergeCommand([shard, laterPath], { out: merged }, io));
+      expect(out.code).toBe(104);
+      expect(out.err).toMatch(new RegExp(`- ${laterPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: ran from \\S+ to \\S+, ${shard.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} from \\S+ to \\S+: they do not overlap in time`));
+    });
+
+    it('checks --out before the work: an empty name, /dev/null, a file, a path through a file, a shard\'s own directory', async () => {
+      const file = save('plain-file', 'x');
+      const shardDir = mkdtempSync(join(dir, 'shard-dir-'));
+      const inShardDir = join(shardDir, 'results.json');
+      writeFileSync(inShardDir, JSON.stringify(smoke));
+      const cases: [string, string[], RegExp][] = [
+        ['', [shard, other], /--out: expected a directory, found an empty name/],
+        ['/dev/null', [shard, other], /--out: \/dev\/null is a file, not a directory/],
+        [file, [shard, other], /--out: .*plain-file is a file, not a directory/],
+        [join(file, 'sub'), [shard, other], /--out: cannot create .*plain-file\/sub: a part of its path is a file/],
+        [shardDir, [inShardDir, other], /--out: .* holds .*results\.json, one of the shards: the merged results\.json would overwrite it/],
+        // the inputs are not even read when --out is wrong
+        ['/dev/null', [join(dir, 'missing.json')], /--out: \/dev\/null is a file/],
+      ];
+      for (const [out, inputs, message] of cases) {
+        const r = await run((io) => runMergeCommand(inputs, { out }, io));
+        expect(r.code, out).toBe(104);
+        expect(r.err, out).toMatch(message);
+      }
+      expect(readFileSync(inShardDir, 'utf8')).toBe(JSON.stringify(smoke));
+    });
+
+    it.runIf(process.platform === 'linux')('answers 104 naming --out where only the write can tell (/proc/x)', async () => {
+      const r = await run((io) => runMergeCommand([shard, other], { out: '/proc/inferload-x' }, io));
+      expect(r.code).toBe(104);
+      expect(r.err).toMatch(/--out: cannot write \/proc\/inferload-x\/results\.json \(E[A-Z]+\)/);
+    });
+  });
+});

@@ -306,3 +306,13 @@ describe('percentileCurve', () => {
     expect(distributionChart(noneCompleted, 'ttft')).toBeNull();
   });
 });
+
+describe('a long run', () => {
+  it('charts 200 000 windows (spreading their values into Math.max overflowed the stack)', () => {
+    const r = syntheticResult({ server: true, windows: 12, warmupS: 2 });
+    const w = r.windows[8]!;
+    r.windows = Array.from({ length: 200_000 }, (_, i) => ({ ...w, t_s: i }));
+    const chart = latencyOverTimeChart(r, 'ttft');
+    expect(chart?.id).toBe('ttft-over-time');
+  });
+});

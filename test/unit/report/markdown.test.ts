@@ -135,3 +135,14 @@ describe('capBytes', () => {
     expect(capBytes('short', 2000)).toBe('short');
   });
 });
+
+describe('a long run', () => {
+  it('tabulates the server signals and GPUs of 200 000 windows (their minima and maxima overflowed the stack)', () => {
+    const r = syntheticResult({ server: true, windows: 12, warmupS: 2 });
+    const w = r.windows[8]!;
+    r.windows = Array.from({ length: 200_000 }, (_, i) => ({ ...w, t_s: i }));
+    const text = renderMarkdown(r);
+    expect(text).toContain('Server signals over the run (per-window values):');
+    expect(text).toMatch(/\| GPU \| utilisation mean \| utilisation max \| memory used max \|/);
+  });
+});
