@@ -20,10 +20,12 @@ import { HealthMonitor } from '../engine/health.js';
 import { Recorder, requestSlos, type RecorderSnapshot } from '../metrics/recorder.js';
 import { evaluateSlos } from '../analysis/slo.js';
 import { buildResult, buildSummary } from '../results/build.js';
-import type { RunMeta, RunResult, RunStatus } from '../results/types.js';
+import type { RunMeta, RunResult, RunStatus, WorkloadSection } from '../results/types.js';
 import { RunOutput } from '../results/writer.js';
-import { isArrivalLoad, loadDurationS } from '../schedule/arrivals.js';
-import { Workload } from '../workload/workload.js';
+import { isOpenLoop, loadDurationS } from '../schedule/arrivals.js';
+import { loadWorkload, type Workload } from '../workload/workload.js';
+import { prepareTrace, type TraceReplay } from '../workload/trace.js';
+import { WorkloadTally } from '../workload/tally.js';
 import { loadTokenizer } from '../workload/tokenizer.js';
 import { spawnSimulator } from '../sim/spawn.js';
 import { Scraper, type ScrapeEndpointOptions, type ScrapeSample } from '../scrape/poller.js';
@@ -109,6 +111,10 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
   const workers = opts.workers ?? 1;
   if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS)
     throw new InvalidInputError([{ path: '--workers', message: workersProblem(String(opts.workers)) }]);
+  // a trace is read whole before anything starts: a bad record stops the run here (exit 104), and
+  // a trace replayed to its end gets its length
+  const trace = spec.load.executor === 'trace' ? await prepareTrace(spec) : null;
+  if (trace !== null) spec = trace.spec;
   // a user and password in the target URL go as HTTP Basic authorization, its query with every
   // request; every output shows the URL with both masked (parseTarget)
   const given = spec.target.url !== undefined ? parseTarget(spec.target.url) : null;
@@ -153,6 +159,8 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
   const output = new RunOutput(dir, opts.recordChunks ?? false);
   /** the backend, until the run closed it: a run that throws must not leave client threads behind */
   let openBackend: Backend | null = null;
+  /** the trace's reader, until the run is over: a run that ends early leaves it mid-file */
+  let openTrace: TraceReplay | null = null;
   try {
     const clockAtPreflight = Date.now();
     let model = spec.target.model;
@@ -170,7 +178,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
       const recorder = new Recorder({ windowS: spec.windowS });
       const health = new HealthMonitor({ workers });
       const snapshot = recorder.snapshot();
-      const summary = buildSummary(snapshot, { warmupS: spec.warmupS, arrivalsEndUs: 0, openLoop: isArrivalLoad(spec.load) });
+      const summary = buildSummary(snapshot, { warmupS: spec.warmupS, arrivalsEndUs: 0, openLoop: isOpenLoop(spec.load) });
       const result = buildResult({
         status: 'failed',
         statusReason: preflightError ?? 'the target lists no model; give one with --model',
@@ -189,7 +197,9 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
 
     const authorization = apiKey ? `Bearer ${apiKey}` : target.authorization;
     tokenizer ??= await loadTokenizer('server', spec.target.endpoint, { baseUrl, model, authorization });
-    const workload = new Workload(spec.workload, spec.seed, spec.target.endpoint, undefined, tokenizer);
+    // the dataset is read and sampled with the tokenizer's counts, the trace's replay opened
+    const workload = await loadWorkload(spec, tokenizer, trace);
+    openTrace = workload.trace;
     const workloadSection = { tokenizer: tokenizer.info() };
 
     // the scraper's first look and the connection warm-up happen before the run clock starts;
@@ -234,6 +244,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
     await backend.preconnect(Math.min(4, expectedConcurrency(spec)));
     warmHousekeeping(alertRulesOf(spec));
     const errorSamples = new ErrorSamples();
+    const tally = new WorkloadTally();
     const health = new HealthMonitor({ workers });
     const checkpointUs = (opts.checkpointS ?? 5) * 1e6;
     let nextCheckpointUs = checkpointUs;
@@ -248,7 +259,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
     type Precomputed = { alerts?: ReturnType<typeof evaluateAlerts>; correlation?: Record<string, number> };
     const snapshotResult = (status: RunStatus, reason: string | null, arrivalsEndUs: number, given?: RecorderSnapshot, pre: Precomputed = {}): RunResult => {
       const snapshot = given ?? recorder.snapshot();
-      const summary = buildSummary(snapshot, { warmupS: spec.warmupS, arrivalsEndUs, openLoop: isArrivalLoad(spec.load) });
+      const summary = buildSummary(snapshot, { warmupS: spec.warmupS, arrivalsEndUs, openLoop: isOpenLoop(spec.load) });
       const serverTokens = scraper.serverGenerationTokens();
       return buildResult({
         server: {
@@ -257,7 +268,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
           gpu_count: scraper.gpuCount() ?? spec.target.gpuCount ?? null,
           alerts: pre.alerts ?? evaluateAlerts(alertRules, snapshot.windows),
         },
-        workload: workloadSection,
+        workload: { ...workloadSection, ...workloadFigures(workload, tally) },
         correlation: pre.correlation ?? correlations(snapshot.windows),
         correlationAlignment: correlationAlignment(snapshot.windows),
         status,
@@ -278,6 +289,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
       recorder,
       clock: liveClock,
       onRequestEnd: (r: RequestRecord) => {
+        tally.add(r);
         output.writeRequest(r);
         if (!r.dropped) clientTokensAll += r.outputTokens;
         if (!r.ok && !r.dropped) errorSamples.add(r.errorClass ?? 'invalid_response', r.errorMessage ?? '');
@@ -390,6 +402,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
     await openBackend?.close().catch(() => undefined);
     await output.settle();
     await output.close();
+    openTrace?.close();
     if (sim) await sim.close();
   }
 }
@@ -483,6 +496,16 @@ function serverLine(s: ScrapeSample, raw: RawSampleLog): Record<string, unknown>
   };
 }
 
+/** results.workload beyond the tokenizer: where prompts came from, and the tokens asked and served. */
+function workloadFigures(workload: Workload, tally: WorkloadTally): Omit<WorkloadSection, 'tokenizer'> {
+  return {
+    source: workload.trace ? 'trace' : workload.dataset ? 'dataset' : 'synthetic',
+    dataset: workload.dataset?.info ?? null,
+    trace: workload.trace?.info() ?? null,
+    ...tally.summary(),
+  };
+}
+
 /** A rough number of requests in flight at once, to open that many connections up front. */
 function expectedConcurrency(spec: ScenarioSpec): number {
   const load = spec.load;
@@ -493,6 +516,7 @@ function expectedConcurrency(spec: ScenarioSpec): number {
       return Math.max(1, load.startVUs);
     case 'constant-arrival-rate':
     case 'ramping-arrival-rate':
+    case 'trace':
       return 1;
     default: {
       const never: never = load;

@@ -8,7 +8,7 @@ import { isNode, LineCounter, parseDocument } from 'yaml';
 import type { Document } from 'yaml';
 import type { InputProblem } from '../core/errors.js';
 import { InvalidInputError } from '../core/errors.js';
-import type { LoadSpec, ScenarioSpec, SloThreshold } from '../core/types.js';
+import type { DatasetSpec, LoadSpec, ScenarioSpec, SloThreshold } from '../core/types.js';
 import { closest, formatPath } from './messages.js';
 import type { AppliedOverride, Override, PathSegment, ScenarioCliOptions } from './overrides.js';
 import { applyOverrides, cliOverrides, parseSetArgs } from './overrides.js';
@@ -28,9 +28,9 @@ export interface ScenarioOptions {
   set?: readonly string[];
   /** the run command's flags that override the scenario, applied after the `--set` overrides */
   cli?: ScenarioCliOptions;
-  /** directory a relative `workload.dataset` in the text is relative to; unset: left as written */
+  /** directory a relative `workload.dataset` or `load.file` in the text is relative to; unset: left as written */
   baseDir?: string;
-  /** also report a `workload.dataset` that does not exist (loadScenario: on) */
+  /** also report a `workload.dataset` or `load.file` that does not exist (loadScenario: on) */
   checkFiles?: boolean;
 }
 
@@ -160,16 +160,17 @@ export function parseScenario(
   problems.push(...flagged.problems);
   const applied = [...fromSet.applied, ...flagged.applied];
 
-  const datasetFromFile = overriddenBy(['workload', 'dataset'], applied) === undefined;
   const validation = validateScenario(scenario);
   if (validation.ok) {
-    const spec = toSpec(validation.value);
-    const dataset = spec.workload.dataset;
-    if (dataset !== undefined && datasetFromFile && options.baseDir !== undefined) {
-      spec.workload.dataset = resolve(options.baseDir, dataset);
+    const workload = scenario['workload'];
+    const outputTokensWritten = isRecord(workload) && workload['outputTokens'] !== undefined;
+    const spec = toSpec(validation.value, outputTokensWritten);
+    for (const file of inputFiles(spec, validation.value)) {
+      const fromFile = overriddenBy(file.path, applied) === undefined;
+      if (fromFile && options.baseDir !== undefined) file.set(resolve(options.baseDir, file.get()));
+      const fileProblem = options.checkFiles ? checkFile(file, fromFile, doc, lineCounter) : undefined;
+      if (fileProblem !== undefined) problems.push(fileProblem);
     }
-    const datasetProblem = options.checkFiles ? checkDataset(spec.workload.dataset, datasetFromFile, doc, lineCounter) : undefined;
-    if (datasetProblem !== undefined) problems.push(datasetProblem);
     // alert expressions have their own small grammar: check each rule, naming it by index
     spec.alerts.rules.forEach((rule, i) => {
       for (const message of validateAlertRules([rule])) problems.push({ path: `alerts.rules[${i}].expr`, message });
@@ -181,15 +182,34 @@ export function parseScenario(
   throw new InvalidInputError(problems, source);
 }
 
-function checkDataset(
-  dataset: string | undefined,
-  fromFile: boolean,
-  doc: Document,
-  lineCounter: LineCounter,
-): InputProblem | undefined {
-  if (dataset === undefined || isFile(dataset)) return undefined;
-  const problem = { path: ['workload', 'dataset'], message: `no such file: ${dataset}` };
-  return fromFile ? locate(problem, [], doc, lineCounter) : { path: 'workload.dataset', message: problem.message };
+/** A file the scenario names (a dataset, a trace): where it is written, and its value in the spec. */
+interface InputFile {
+  path: PropertyKey[];
+  get(): string;
+  set(value: string): void;
+}
+
+function inputFiles(spec: ScenarioSpec, parsed: ParsedScenario): InputFile[] {
+  const files: InputFile[] = [];
+  const dataset = spec.workload.dataset;
+  if (dataset !== undefined) {
+    // a string dataset is its path; a mapping holds it under `path`
+    const path = typeof parsed.workload.dataset === 'string' ? ['workload', 'dataset'] : ['workload', 'dataset', 'path'];
+    files.push({ path, get: () => dataset.path, set: (v) => (dataset.path = v) });
+  }
+  const load = spec.load;
+  if (load.executor === 'trace') files.push({ path: ['load', 'file'], get: () => load.file, set: (v) => (load.file = v) });
+  return files;
+}
+
+function checkFile(file: InputFile, fromFile: boolean, doc: Document, lineCounter: LineCounter): InputProblem | undefined {
+  if (isFile(file.get())) return undefined;
+  const problem = { path: file.path, message: `no such file: ${file.get()}` };
+  return fromFile ? locate(problem, [], doc, lineCounter) : { path: formatPath(file.path), message: problem.message };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function startsWith(path: readonly PropertyKey[], prefix: readonly PathSegment[]): boolean {
@@ -270,6 +290,17 @@ function toLoad(load: ParsedScenario['load']): LoadSpec {
         maxInFlight: load.maxInFlight,
         gracefulStopS: load.gracefulStop,
       };
+    case 'trace':
+      return {
+        executor: load.executor,
+        file: load.file,
+        ...(load.format !== undefined && { format: load.format }),
+        speedup: load.speedup,
+        startS: load.start,
+        ...(load.duration !== undefined && { durationS: load.duration }),
+        maxInFlight: load.maxInFlight,
+        gracefulStopS: load.gracefulStop,
+      };
     default: {
       const unreachable: never = load;
       return unreachable;
@@ -288,7 +319,29 @@ function toSlo(slo: ParsedScenario['slo']): Record<string, SloThreshold[]> {
   return out;
 }
 
-function toSpec(parsed: ParsedScenario): ScenarioSpec {
+/**
+ * A dataset as written → DatasetSpec. A plain string is today's prompt JSONL, whose lines' own
+ * output_tokens win as before; in a mapping the dataset's output lengths are used unless the
+ * scenario writes workload.outputTokens itself (or --max-tokens does).
+ */
+function toDataset(dataset: NonNullable<ParsedScenario['workload']['dataset']>, outputTokensWritten: boolean): DatasetSpec {
+  if (typeof dataset === 'string') return { format: 'prompts', path: dataset, maxEntries: DEFAULT_MAX_ENTRIES, outputTokens: 'dataset' };
+  return {
+    format: dataset.format,
+    path: dataset.path,
+    ...(dataset.minPromptTokens !== undefined && { minPromptTokens: dataset.minPromptTokens }),
+    ...(dataset.maxPromptTokens !== undefined && { maxPromptTokens: dataset.maxPromptTokens }),
+    ...(dataset.minOutputTokens !== undefined && { minOutputTokens: dataset.minOutputTokens }),
+    ...(dataset.maxOutputTokens !== undefined && { maxOutputTokens: dataset.maxOutputTokens }),
+    maxEntries: dataset.maxEntries,
+    outputTokens: outputTokensWritten || dataset.format === 'text' ? 'scenario' : 'dataset',
+  };
+}
+
+/** The sample's size cap of a dataset given as a plain string (the mapping's maxEntries default). */
+const DEFAULT_MAX_ENTRIES = 10_000;
+
+function toSpec(parsed: ParsedScenario, outputTokensWritten: boolean): ScenarioSpec {
   const { target, simulator, workload } = parsed;
   return {
     name: parsed.name,
@@ -325,7 +378,7 @@ function toSpec(parsed: ParsedScenario): ScenarioSpec {
       outputTokens: workload.outputTokens,
       ignoreEos: workload.ignoreEos,
       minTokens: workload.minTokens,
-      ...(workload.dataset !== undefined && { dataset: workload.dataset }),
+      ...(workload.dataset !== undefined && { dataset: toDataset(workload.dataset, outputTokensWritten) }),
       temperature: workload.temperature,
       ...(workload.tokenizer !== undefined && { tokenizer: workload.tokenizer }),
     },

@@ -234,7 +234,8 @@ export function cliOverrides(options: ScenarioCliOptions, executor: unknown): Cl
   if (options.requests !== undefined) set('--requests', 'requests', yamlNumber(options.requests));
 
   if (options.duration !== undefined && name !== undefined) {
-    if (name === 'constant-vus' || name === 'constant-arrival-rate') {
+    if (name === 'constant-vus' || name === 'constant-arrival-rate' || name === 'trace') {
+      // a trace's duration is how much of it is replayed, in the trace's own time
       set('--duration', 'load.duration', yamlString(options.duration));
     } else {
       problems.push({
@@ -249,7 +250,14 @@ export function cliOverrides(options: ScenarioCliOptions, executor: unknown): Cl
 
   if (options.rate !== undefined && name !== undefined) {
     if (name === 'constant-arrival-rate') set('--rate', 'load.rate', yamlNumber(options.rate));
-    else if (name === 'ramping-arrival-rate') {
+    else if (name === 'trace') {
+      problems.push({
+        path: '--rate',
+        message:
+          "this scenario's executor is trace, whose arrivals are the trace's own: " +
+          "replay it faster or slower with --set load.speedup=2, or use a constant-arrival-rate scenario",
+      });
+    } else if (name === 'ramping-arrival-rate') {
       problems.push({
         path: '--rate',
         message:

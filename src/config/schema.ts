@@ -356,8 +356,11 @@ function sloShape(): { [M in SloMetric]: ReturnType<typeof thresholdList> } {
 // ---------------------------------------------------------------------------------------------
 // Load shapes: k6's executors.
 
-/** The executors `load.executor` accepts (k6's names). */
-export const EXECUTORS = ['constant-vus', 'ramping-vus', 'constant-arrival-rate', 'ramping-arrival-rate'] as const;
+/** The executors `load.executor` accepts (k6's names, and `trace`: replay a production trace). */
+export const EXECUTORS = ['constant-vus', 'ramping-vus', 'constant-arrival-rate', 'ramping-arrival-rate', 'trace'] as const;
+
+/** The trace formats `executor: trace` reads. */
+export const TRACE_FORMATS = ['azure', 'mooncake', 'jsonl'] as const;
 
 /** Inter-arrival processes of the arrival-rate executors. */
 export const ARRIVALS = ['constant', 'poisson', 'gamma'] as const;
@@ -468,6 +471,30 @@ function loadSchema() {
           },
           'a ramping-arrival-rate load like {executor: ramping-arrival-rate, stages: [{duration: 1m, target: 20}]}',
         ).superRefine(checkBurstiness, { when: fieldsParsed(['arrival', 'burstiness']) }),
+        mapping(
+          {
+            executor: z.literal('trace'),
+            file: text('a path to a trace file').describe(
+              'the trace to replay, relative to the scenario file: Azure CSV (TIMESTAMP,ContextTokens,GeneratedTokens), ' +
+                'Mooncake JSONL ({timestamp, input_length, output_length, hash_ids}) or JSONL of {t, prompt_tokens, output_tokens}',
+            ),
+            format: oneOf(TRACE_FORMATS)
+              .describe("azure | mooncake | jsonl (default: told by the file's first line)")
+              .optional(),
+            speedup: positiveNumber()
+              .prefault(1)
+              .describe('trace seconds per run second: 2 replays an hour of the trace in 30 minutes (default 1)'),
+            start: duration()
+              .prefault('0s')
+              .describe("where the replay starts, in the trace's time after its first record (default 0s)"),
+            duration: duration({ positive: true })
+              .describe("how much of the trace is replayed, in the trace's time (default: to its end)")
+              .optional(),
+            maxInFlight: arrivalRateFields().maxInFlight,
+            gracefulStop: gracefulStop(),
+          },
+          'a trace load like {executor: trace, file: trace.csv, speedup: 1}',
+        ),
       ],
       {
         error: discriminatorError('executor', EXECUTORS, '{executor: constant-arrival-rate, rate: 5, duration: 1m}'),
@@ -632,6 +659,71 @@ function alertsSchema() {
   ).describe('would production alerts have fired? rules over canonical server signals, judged per window');
 }
 
+/** The dataset formats `workload.dataset.format` reads. */
+export const DATASET_FORMATS = ['sharegpt', 'openai-chat', 'prompts', 'text'] as const;
+
+const DATASET_LENGTH_FIELDS = ['minPromptTokens', 'maxPromptTokens', 'minOutputTokens', 'maxOutputTokens'] as const;
+
+function checkDatasetLengths(
+  value: { format: string } & Partial<Record<(typeof DATASET_LENGTH_FIELDS)[number], number | undefined>>,
+  ctx: z.RefinementCtx,
+): void {
+  if (value.format === 'text') {
+    // a corpus has no entries to filter: its prompts are cut to workload.promptTokens
+    for (const field of DATASET_LENGTH_FIELDS) {
+      if (value[field] === undefined) continue;
+      ctx.addIssue({
+        code: 'custom',
+        path: [field],
+        input: value[field],
+        message: `a text corpus is cut to workload.promptTokens, and its outputs follow workload.outputTokens: ${field} filters the entries of the other formats; remove it`,
+      });
+    }
+    return;
+  }
+  for (const [min, max] of [
+    ['minPromptTokens', 'maxPromptTokens'],
+    ['minOutputTokens', 'maxOutputTokens'],
+  ] as const) {
+    const lo = value[min];
+    const hi = value[max];
+    if (lo !== undefined && hi !== undefined && lo > hi) {
+      ctx.addIssue({ code: 'custom', path: [min], input: lo, message: `${min} (${lo}) is greater than ${max} (${hi}): no entry could pass; swap them` });
+    }
+  }
+}
+
+function datasetSchema() {
+  const filter = (what: string) => tokenCount().describe(what).optional();
+  return z
+    .union(
+      [
+        text('a path to a JSONL file').describe('a JSONL of {"prompt": "...", "output_tokens": N} lines (format prompts), relative to the scenario file'),
+        mapping(
+          {
+            format: oneOf(DATASET_FORMATS).describe(
+              'sharegpt: ShareGPT JSON (first human turn, the reply\'s length) | openai-chat: JSONL of {"messages": [...], "max_tokens"?} | ' +
+                'prompts: JSONL of {"prompt", "output_tokens"?} | text: a corpus prompts are cut from',
+            ),
+            path: text('a path to the dataset file').describe('read locally, relative to the scenario file; nothing is fetched'),
+            minPromptTokens: filter('leave out entries whose prompt has fewer tokens'),
+            maxPromptTokens: filter('leave out entries whose prompt has more tokens'),
+            minOutputTokens: filter("leave out entries whose output length (the reply's tokens, max_tokens) is smaller"),
+            maxOutputTokens: filter("leave out entries whose output length (the reply's tokens, max_tokens) is larger"),
+            maxEntries: integer(1, 1_000_000)
+              .prefault(10_000)
+              .describe(
+                "the most entries sampled (with the seed) and held in memory; a run of fewer requests samples that many, one run of more cycles through them (default 10000)",
+              ),
+          },
+          'a mapping like {format: sharegpt, path: ShareGPT_V3_unfiltered_cleaned_split.json}',
+        ).superRefine(checkDatasetLengths, { when: fieldsParsed(['format', ...DATASET_LENGTH_FIELDS]) }),
+      ],
+      { error: expect('a path to a JSONL file, or a mapping like {format: sharegpt, path: ShareGPT.json}') },
+    )
+    .describe('prompts from a local file instead of synthetic ones: a path (JSONL of prompts), or {format, path, filters}');
+}
+
 function workloadSchema() {
   return mapping(
     {
@@ -641,9 +733,7 @@ function workloadSchema() {
         .prefault(true)
         .describe('ask the server to ignore EOS so it produces exactly the requested length (default true)'),
       minTokens: boolean().prefault(false).describe('also send min_tokens = max_tokens (vLLM, SGLang; default false)'),
-      dataset: text('a path to a JSONL file')
-        .describe('JSONL, one {"prompt": "...", "output_tokens": N} a line, relative to the scenario file')
-        .optional(),
+      dataset: datasetSchema().optional(),
       temperature: number('a number from 0 to 2').min(0).max(2).prefault(0).describe('sampling temperature (default 0)'),
       tokenizer: text('a path to a tokenizer.json, a family name or server')
         .superRefine((value, ctx) => {
@@ -660,22 +750,27 @@ function workloadSchema() {
   ).describe('what each request asks for');
 }
 
-function loadLengthS(load: { executor: string; duration?: number; stages?: ReadonlyArray<{ duration: number }> }): number {
+type LoadLength = { executor: string; duration?: number | undefined; speedup?: number; stages?: ReadonlyArray<{ duration: number }> };
+
+/** The load's length in run seconds; undefined for a trace replayed to its end (the trace tells). */
+function loadLengthS(load: LoadLength): number | undefined {
+  if (load.executor === 'trace') return load.duration === undefined ? undefined : load.duration / (load.speedup ?? 1);
   return load.duration ?? (load.stages ?? []).reduce((total, stage) => total + stage.duration, 0);
 }
+
 
 function checkWarmup(
   value: {
     warmup: number;
     requests?: number | undefined;
-    load: { executor: string; duration?: number; stages?: ReadonlyArray<{ duration: number }> };
+    load: LoadLength;
   },
   ctx: z.RefinementCtx,
 ): void {
   // With `requests`, the number of arrivals ends the run, so the load's length says nothing.
   if (value.requests !== undefined || value.warmup === 0) return;
   const lengthS = loadLengthS(value.load);
-  if (value.warmup >= lengthS) {
+  if (lengthS !== undefined && value.warmup >= lengthS) {
     ctx.addIssue({
       code: 'custom',
       path: ['warmup'],
@@ -683,6 +778,16 @@ function checkWarmup(
       message: `the warm-up (${value.warmup}s) is not shorter than the load (${lengthS}s): no request would be measured; shorten warmup`,
     });
   }
+}
+
+function checkTraceWorkload(value: { load: { executor: string }; workload: { dataset?: unknown } }, ctx: z.RefinementCtx): void {
+  if (value.load.executor !== 'trace' || value.workload.dataset === undefined) return;
+  ctx.addIssue({
+    code: 'custom',
+    path: ['workload', 'dataset'],
+    input: value.workload.dataset,
+    message: "a trace replay takes each request's lengths (and a prompt, when it has one) from the trace: remove workload.dataset, or use another executor",
+  });
 }
 
 /** The scenario file, as written; its output has durations in seconds but k6's field names. */
@@ -724,6 +829,7 @@ export const scenarioSchema = mapping(
   'a mapping of scenario fields (name, load, workload, ...)',
 )
   .superRefine(checkWarmup, { when: fieldsParsed(['warmup', 'requests', 'load']) })
+  .superRefine(checkTraceWorkload, { when: fieldsParsed(['load', 'workload']) })
   .meta({
     title: 'inferload scenario',
     description: 'A load test for an OpenAI-compatible LLM inference server (see docs/scenarios.md).',

@@ -26,6 +26,8 @@ export class RequestRecord {
   errorMessage: string | null = null;
   /** the prompt tokens the workload planned: exact under a tokenizer, an estimate under the approximation */
   promptTokensPlanned: number;
+  /** the max_tokens the request asked for (0: not sent) */
+  outputTokensAsked = 0;
   promptTokensUsage: number | null = null;
   outputTokensUsage: number | null = null;
   finishReason: string | null = null;

@@ -27,9 +27,27 @@ interface ArrivalRateCommon {
   gracefulStopS: number;
 }
 
+/** The trace formats `executor: trace` replays. */
+export type TraceFormat = 'azure' | 'mooncake' | 'jsonl';
+
 export type LoadSpec =
   | ({ executor: 'constant-arrival-rate'; rate: number; durationS: number } & ArrivalRateCommon)
   | ({ executor: 'ramping-arrival-rate'; startRate: number; stages: Stage[] } & ArrivalRateCommon)
+  | {
+      executor: 'trace';
+      /** the trace file (absolute once loaded from a scenario file) */
+      file: string;
+      /** undefined: told by the file's first line (a CSV header: azure; JSON with `timestamp`: mooncake; with `t`: jsonl) */
+      format?: TraceFormat;
+      /** trace seconds per run second: 2 replays an hour of trace in 30 minutes */
+      speedup: number;
+      /** where the replay starts, in trace seconds after the trace's first record */
+      startS: number;
+      /** how much of the trace is replayed, in trace seconds; undefined: to its end (filled in from the trace before the run) */
+      durationS?: number;
+      maxInFlight: number;
+      gracefulStopS: number;
+    }
   | { executor: 'constant-vus'; vus: number; durationS: number; thinkTimeS: number; gracefulStopS: number }
   | {
       executor: 'ramping-vus';
@@ -94,8 +112,27 @@ export interface SimulatorSpec {
   faults: SimFaults;
 }
 
+/** The dataset formats `workload.dataset.format` reads. */
+export type DatasetFormat = 'sharegpt' | 'openai-chat' | 'prompts' | 'text';
+
+/** A dataset to take prompts from (a plain string in the scenario is today's prompt JSONL). */
 export interface DatasetSpec {
+  format: DatasetFormat;
+  /** absolute once loaded from a scenario file */
   path: string;
+  /** entries whose prompt (or reply) is outside these token counts are left out before sampling */
+  minPromptTokens?: number;
+  maxPromptTokens?: number;
+  minOutputTokens?: number;
+  maxOutputTokens?: number;
+  /** the most entries sampled and held (the run's request count, when smaller, is the sample's size) */
+  maxEntries: number;
+  /**
+   * where output lengths come from: `dataset` (the reply's tokens, the line's max_tokens or
+   * output_tokens; the distribution for an entry without one) or `scenario` (workload.outputTokens,
+   * which the scenario sets)
+   */
+  outputTokens: 'dataset' | 'scenario';
 }
 
 export interface WorkloadSpec {
@@ -105,8 +142,8 @@ export interface WorkloadSpec {
   ignoreEos: boolean;
   /** also send min_tokens = max_tokens (vLLM, SGLang) */
   minTokens: boolean;
-  /** JSONL of {"prompt": "...", "output_tokens": N}; replaces synthetic prompts */
-  dataset?: string;
+  /** prompts from a dataset instead of synthetic ones */
+  dataset?: DatasetSpec;
   temperature: number;
   /**
    * what prompt tokens are counted and built with (workload/tokenizer.ts): a tokenizer.json path

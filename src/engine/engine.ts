@@ -8,7 +8,7 @@ import { Rng } from '../core/rng.js';
 import type { ScenarioSpec } from '../core/types.js';
 import type { Backend, GenRequest, RequestHandle } from '../backend/types.js';
 import type { Recorder } from '../metrics/recorder.js';
-import { arrivalSchedule, isArrivalLoad, loadDurationS, tailLevel, vuTargetAt, type VuLoad } from '../schedule/arrivals.js';
+import { arrivalSchedule, isOpenLoop, loadDurationS, tailLevel, vuTargetAt, type VuLoad } from '../schedule/arrivals.js';
 import type { Workload } from '../workload/workload.js';
 import { sleepUntil } from './pacer.js';
 
@@ -108,7 +108,7 @@ export class Engine {
     const ticker = setInterval(() => this.tick(), tickMs);
     try {
       this.tick();
-      if (isArrivalLoad(this.spec.load)) await this.openLoop();
+      if (isOpenLoop(this.spec.load)) await this.openLoop();
       else await this.closedLoop(this.spec.load);
       const arrivalsEndUs = this.clock.now();
       const abortedInFlight = await this.drain();
@@ -131,7 +131,7 @@ export class Engine {
         if (now - r.sentUs > this.timeoutUs) f.handle.abort('timeout', `no end of stream within ${this.spec.target.timeoutS} s`);
       }
     }
-    if (!isArrivalLoad(this.spec.load) && !this.stopping) this.controlVus(this.spec.load, now);
+    if (!isOpenLoop(this.spec.load) && !this.stopping) this.controlVus(this.spec.load, now);
     this.opts.onTick?.(now);
   }
 
@@ -139,11 +139,13 @@ export class Engine {
 
   private async openLoop(): Promise<void> {
     const load = this.spec.load;
-    if (!isArrivalLoad(load)) return;
-    const schedule = arrivalSchedule(load, Rng.derive(this.spec.seed, 'arrivals'), { requests: this.limit });
+    if (!isOpenLoop(load)) return;
+    // a trace brings its own intended times, read from the file as the run goes
+    const schedule =
+      load.executor === 'trace' ? this.opts.workload.arrivals() : arrivalSchedule(load, Rng.derive(this.spec.seed, 'arrivals'), { requests: this.limit });
     const shouldStop = (): boolean => this.stopping !== null;
     for (;;) {
-      const due = schedule.next();
+      const due = await schedule.next();
       if (due === null) {
         if (this.limit !== undefined && this.nextId >= this.limit) this.stop('requests');
         return;
@@ -168,6 +170,7 @@ export class Engine {
 
   private send(id: number, intendedUs: number, req: GenRequest, waiter: (() => void) | null = null): void {
     const r = new RequestRecord(id, intendedUs, req.promptTokens, intendedUs < this.warmupUs);
+    r.outputTokensAsked = req.maxTokens;
     const entry: InFlight = { handle: NO_HANDLE, waiter };
     this.inflight.set(r, entry);
     this.sent++;

@@ -296,6 +296,43 @@ export function loadChart(result: RunResult): ReportChart | null {
   });
 }
 
+/**
+ * A replayed trace's arrival rate in its own buckets (results.workload.trace.arrival_rate), with
+ * the requests sent per second over the same buckets: did the replay keep the trace's pace?
+ */
+export function traceArrivalChart(result: RunResult): ReportChart | null {
+  const rate = result.workload?.trace?.arrival_rate;
+  if (!rate || rate.per_s.length === 0) return null;
+  const width = rate.bucket_s;
+  const sent = new Array<number>(rate.per_s.length).fill(0);
+  for (const w of result.windows) {
+    const i = Math.floor((w.t_s + w.window_s / 2) / width);
+    if (i < sent.length) sent[i]! += w.sent;
+  }
+  const rows: TimeRow[] = [];
+  rate.per_s.forEach((v, i) => {
+    const bucket = { t_s: r3((i + 0.5) * width), t_start_s: r3(i * width), t_end_s: r3((i + 1) * width) };
+    rows.push({ ...bucket, series: 'trace (arrivals)', value: v }, { ...bucket, series: 'sent', value: r3(sent[i]! / width) });
+  });
+  return timeLineChart({
+    id: 'trace-arrivals',
+    section: 'time-client',
+    title: `Trace: arrival rate over time (${width} s buckets)`,
+    caption:
+      "The replayed trace's arrivals per second at its own times (scaled by the speedup), and the requests sent in the same buckets. Sent below the trace means arrivals were dropped at the in-flight cap or the run ended early.",
+    yTitle: 'rate (req/s)',
+    yFormat: ',.2~f',
+    rows,
+    series: [
+      { name: 'trace (arrivals)', color: '#555', dash: [6, 4] },
+      { name: 'sent', color: '#17becf' },
+    ],
+    domain: timeDomainS(result),
+    warmupS: result.run.warmup_s,
+    windows: rate.per_s.length,
+  });
+}
+
 /** The SLO thresholds on a latency metric that can be drawn as lines (percentile thresholds). */
 function sloRules(result: RunResult, metric: string, maxData: number): { rules: { value: number; label: string; color: string }[]; offChart: string[] } {
   const rules: { value: number; label: string; color: string }[] = [];
@@ -1010,6 +1047,7 @@ export function buildCharts(result: RunResult): ReportChart[] {
     sweepLatencyChart(result),
     sweepThroughputChart(result),
     loadChart(result),
+    traceArrivalChart(result),
     latencyOverTimeChart(result, 'ttft'),
     // right under TTFT: the queue is where TTFT comes from
     concurrencyChart(result),

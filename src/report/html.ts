@@ -11,6 +11,7 @@ import type { LatencySummaryMs } from '../metrics/hdr.js';
 import type { RunResult } from '../results/types.js';
 import { buildCharts, PERCENTILE_COLORS, timeDomainS, type ChartSection, type ReportChart } from './charts.js';
 import { promptTokensText } from './tokens.js';
+import { tokenCells, tokenRows, TOKEN_COLUMNS, workloadSourceText } from './workload.js';
 import {
   chunkParsingText,
   collectWarnings,
@@ -264,7 +265,7 @@ ${warnings.map((w) => banner(w))}
 ${capacitySection(result, bySection('capacity'))}
 ${tiles(result)}
 ${sloSection(result)}
-<nav aria-label="sections"><a href="#time">Over time</a><a href="#server">Server &amp; GPUs</a><a href="#errors">Errors</a><a href="#distributions">Distributions</a><a href="#generator">Load generator</a><a href="#details">Run details</a></nav>
+<nav aria-label="sections"><a href="#time">Over time</a><a href="#server">Server &amp; GPUs</a><a href="#errors">Errors</a><a href="#workload">Workload</a><a href="#distributions">Distributions</a><a href="#generator">Load generator</a><a href="#details">Run details</a></nav>
 <section id="time">
 <h2>Over time: load, latency and the server's queue</h2>
 <p class="note">Every chart about time in this report shares one time axis: seconds since the run started, from 0 to ${fmt(timeDomainS(result)[1])} s, in windows of ${windowWidths(result)}. Hover a point for its values.${run.warmup_s > 0 ? ` The grey band is the warm-up (${fmt(run.warmup_s, 0)} s), not counted in any summary.` : ''}</p>
@@ -281,6 +282,10 @@ ${serverDetails(result)}
 <h2>Errors</h2>
 ${errorsSection(result, bySection('errors'))}
 ${errorBudgetSection(result)}
+</section>
+<section id="workload">
+<h2>Workload: what was asked and served</h2>
+${workloadSection(result)}
 </section>
 <section id="distributions">
 <h2>Latency distributions</h2>
@@ -565,6 +570,18 @@ ${errs.length > 50 ? html`<p class="note">… and ${errs.length - 50} more class
 ${samples.length > 0
   ? html`<h3>Sample messages</h3><table><thead><tr><th class="text">class</th><th>count</th><th class="text">message</th></tr></thead><tbody>
 ${samples.map((e) => html`<tr><td class="text">${oneLine(e.error_class, 100)}</td><td>${e.count}</td><td class="text">${oneLine(e.message, 500)}</td></tr>\n`)}</tbody></table>`
+  : ''}`;
+}
+
+function workloadSection(result: RunResult): Markup {
+  const source = workloadSourceText(result);
+  const rows = tokenRows(result);
+  if (source === null && rows.length === 0) return html`<p class="empty">These results predate the workload section (results.workload).</p>`;
+  return html`${source !== null ? html`<p>${oneLine(source, 1500)}</p>` : ''}
+${rows.length > 0
+  ? html`<table aria-label="tokens asked and served"><thead><tr><th class="text">tokens per request</th>${TOKEN_COLUMNS.map((c) => html`<th>${c}</th>`)}</tr></thead><tbody>
+${rows.map((r) => html`<tr><td class="text">${r.label}</td>${tokenCells(r.dist).map((v) => html`<td>${v}</td>`)}</tr>\n`)}</tbody></table>
+<p class="note">Asked: every measured request sent (prompt tokens as planned, max_tokens); served: the completed ones, from the server's usage. A trace's arrival rate is charted under "Over time".</p>`
   : ''}`;
 }
 

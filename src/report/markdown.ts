@@ -5,6 +5,7 @@ import { headroomText } from '../analysis/capacity.js';
 import type { RunResult } from '../results/types.js';
 import { signalUnit } from './charts.js';
 import { promptTokensText } from './tokens.js';
+import { tokenCells, tokenRows, TOKEN_COLUMNS, traceRateSparkline, workloadSourceText } from './workload.js';
 import {
   correlationAlignmentText,
   chunkParsingText,
@@ -127,6 +128,8 @@ export function renderMarkdown(result: RunResult): string {
     '',
   );
 
+  out.push(...workloadMarkdown(result));
+
   out.push(...spikeSoakMarkdown(result));
 
   out.push('## Errors', '');
@@ -209,6 +212,26 @@ export function renderMarkdown(result: RunResult): string {
 }
 
 /** The capacity a sweep found: the headline figures, the finding, and its steps. */
+/** Where the prompts came from, the tokens asked and served, a trace's arrival rate (nothing for older results). */
+function workloadMarkdown(result: RunResult): string[] {
+  const source = workloadSourceText(result);
+  const rows = tokenRows(result);
+  if (source === null && rows.length === 0) return [];
+  const out: string[] = ['## Workload', ''];
+  if (source !== null) out.push(md(source, 1500), '');
+  if (rows.length > 0) {
+    out.push(
+      table(['tokens per request', ...TOKEN_COLUMNS], rows.map((r) => [r.label, ...tokenCells(r.dist)]), ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r']),
+      '',
+      'Asked: every measured request sent (prompt tokens as planned, max_tokens); served: the completed ones, from the server\'s usage.',
+      '',
+    );
+  }
+  const spark = traceRateSparkline(result);
+  if (spark !== null) out.push(`Trace arrivals over the run (each bar ${fmt(spark.bucketS, 0)} s, highest ${fmt(spark.peak, 2)} req/s): \`${spark.bars}\``, '');
+  return out;
+}
+
 function capacityMarkdown(result: RunResult): string[] {
   const cap = result.capacity;
   if (!cap) return [];

@@ -4,6 +4,9 @@ import type { LatencySummaryMs } from '../metrics/hdr.js';
 import type { LatencyMetric, WindowResult } from '../metrics/recorder.js';
 import type { PromptPlannedVsServer } from '../metrics/prompt-planned.js';
 import type { TokenizerInfo } from '../workload/tokenizer.js';
+import type { DatasetInfo } from '../workload/dataset.js';
+import type { TraceInfo } from '../workload/trace.js';
+import type { AskedServed } from '../workload/tally.js';
 
 export const RESULTS_SCHEMA = 'inferload/results@1';
 
@@ -98,10 +101,20 @@ export interface RunSummary {
   };
 }
 
-/** results.workload: what the prompts were counted and built with. */
+/** results.workload: what the prompts were counted and built with, where they came from, what was asked and served. */
 export interface WorkloadSection {
   /** kind `approximate` when the scenario names no tokenizer */
   tokenizer: TokenizerInfo;
+  /** where the prompts came from: the length distributions, a dataset, or a trace (absent in older results) */
+  source?: 'synthetic' | 'dataset' | 'trace';
+  /** the dataset read and its sample, or null */
+  dataset?: DatasetInfo | null;
+  /** the trace replayed (its window, its arrival rate over time), or null */
+  trace?: TraceInfo | null;
+  /** prompt tokens per measured request: planned (asked) and usage.prompt_tokens (served) */
+  prompt_tokens?: AskedServed;
+  /** output tokens per measured request: max_tokens (asked) and usage.completion_tokens (served) */
+  output_tokens?: AskedServed;
 }
 
 export interface SloVerdict {

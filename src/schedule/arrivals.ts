@@ -8,9 +8,15 @@ import type { ArrivalProcess, LoadSpec, Stage } from '../core/types.js';
 
 export type ArrivalLoad = Extract<LoadSpec, { executor: 'constant-arrival-rate' | 'ramping-arrival-rate' }>;
 export type VuLoad = Extract<LoadSpec, { executor: 'constant-vus' | 'ramping-vus' }>;
+export type TraceLoad = Extract<LoadSpec, { executor: 'trace' }>;
 
 export function isArrivalLoad(load: LoadSpec): load is ArrivalLoad {
   return load.executor === 'constant-arrival-rate' || load.executor === 'ramping-arrival-rate';
+}
+
+/** Open loop: arrivals at intended times that do not wait for the server (a rate, or a trace's own times). */
+export function isOpenLoop(load: LoadSpec): load is ArrivalLoad | TraceLoad {
+  return isArrivalLoad(load) || load.executor === 'trace';
 }
 
 /** Length of the load phase in seconds (duration, or the sum of the stages). */
@@ -22,6 +28,10 @@ export function loadDurationS(load: LoadSpec): number {
     case 'ramping-arrival-rate':
     case 'ramping-vus':
       return sumStages(load.stages);
+    case 'trace':
+      // the replayed part of the trace, scaled; a trace replayed to its end has its length
+      // filled in from the file before the run (workload/trace.ts)
+      return (load.durationS ?? 0) / load.speedup;
     default: {
       const never: never = load;
       throw new Error(`unknown executor ${JSON.stringify(never)}`);
@@ -109,6 +119,9 @@ export function tailLevel(load: LoadSpec): number {
       return lastNonZero(load.startRate, load.stages);
     case 'ramping-vus':
       return lastNonZero(load.startVUs, load.stages);
+    case 'trace':
+      // a trace has no level to go on at: its records are all the arrivals there are
+      return 0;
     default: {
       const never: never = load;
       throw new Error(`unknown executor ${JSON.stringify(never)}`);

@@ -281,7 +281,7 @@ describe('problems, all at once', () => {
       {
         path: 'load.executor',
         message:
-          'expected one of constant-vus, ramping-vus, constant-arrival-rate, ramping-arrival-rate, found "constant-vu" (a string): did you mean "constant-vus"? (line 3)',
+          'expected one of constant-vus, ramping-vus, constant-arrival-rate, ramping-arrival-rate, trace, found "constant-vu" (a string): did you mean "constant-vus"? (line 3)',
       },
     ]);
   });
@@ -299,7 +299,7 @@ describe('problems, all at once', () => {
       { path: 'load.duration', message: 'required: expected a duration > 0 like "30s" or "5m"' },
     ]);
     expect(problemsOf(() => parse('name: a\nload: {}\n'))).toEqual([
-      { path: 'load.executor', message: 'required: expected one of constant-vus, ramping-vus, constant-arrival-rate, ramping-arrival-rate' },
+      { path: 'load.executor', message: 'required: expected one of constant-vus, ramping-vus, constant-arrival-rate, ramping-arrival-rate, trace' },
     ]);
   });
 
@@ -469,12 +469,18 @@ describe('YAML and file problems', () => {
     const body = 'load: {executor: constant-vus, vus: 1, duration: 1m}\n';
     writeFileSync(join(dir, 'good.yaml'), `name: good\n${body}workload: {dataset: prompts.jsonl}\n`);
     writeFileSync(join(dir, 'bad.yaml'), `name: bad\n${body}workload: {dataset: missing.jsonl}\n`);
-    expect(loadScenario(join(dir, 'good.yaml')).workload.dataset).toBe(join(dir, 'prompts.jsonl'));
+    // a string is today's prompt JSONL, whose lines' output_tokens are used
+    expect(loadScenario(join(dir, 'good.yaml')).workload.dataset).toEqual({
+      format: 'prompts',
+      path: join(dir, 'prompts.jsonl'),
+      maxEntries: 10_000,
+      outputTokens: 'dataset',
+    });
     expect(problemsOf(() => loadScenario(join(dir, 'bad.yaml')))).toEqual([
       { path: 'workload.dataset', message: `no such file: ${join(dir, 'missing.jsonl')} (line 3)` },
     ]);
     // parseScenario alone neither resolves nor checks files.
-    expect(parseScenario(`name: bad\n${body}workload: {dataset: missing.jsonl}\n`, 'x').workload.dataset).toBe('missing.jsonl');
+    expect(parseScenario(`name: bad\n${body}workload: {dataset: missing.jsonl}\n`, 'x').workload.dataset?.path).toBe('missing.jsonl');
   });
 
   test('loadScenario: unknown names list the shipped ones; a missing file is named', () => {
@@ -483,7 +489,7 @@ describe('YAML and file problems', () => {
         path: 'SCENARIO',
         message:
           'unknown scenario "smok": not a file, and no shipped scenario has that name; ' +
-          'shipped: smoke, soak, soak-rate, spike, spike-rate, sustained, sustained-rate, sweep; did you mean "smoke"?',
+          'shipped: chat-sharegpt, replay, smoke, soak, soak-rate, spike, spike-rate, sustained, sustained-rate, sweep; did you mean "smoke"?',
       },
     ]);
     const missing = join(tmpdir(), 'inferload-does-not-exist', 'smoke.yaml');

@@ -5,7 +5,7 @@ import { describe, expect, test } from 'vitest';
 import { loadScenario, SCENARIOS_DIR, shippedScenarios } from '../../../src/config/load.js';
 import type { ScenarioSpec } from '../../../src/core/types.js';
 
-const SHIPPED = ['smoke', 'soak', 'soak-rate', 'spike', 'spike-rate', 'sustained', 'sustained-rate', 'sweep'];
+const SHIPPED = ['chat-sharegpt', 'replay', 'smoke', 'soak', 'soak-rate', 'spike', 'spike-rate', 'sustained', 'sustained-rate', 'sweep'];
 
 const PRODUCTION_SLO = {
   ttft_ms: [{ threshold: 'p(95)<500', abortOnFail: false }],
@@ -99,6 +99,33 @@ describe('shipped scenarios', () => {
     const rise = spike.stages.find((s) => s.target === peak);
     expect(rise?.durationS).toBeLessThanOrEqual(30);
     expect(targets[targets.length - 1]).toBe(spike.startRate);
+  });
+
+  test('chat-sharegpt takes ShareGPT prompts and their replies\' lengths, from the shipped sample until given the real file', () => {
+    const spec = loadScenario('chat-sharegpt');
+    expect(spec.load).toMatchObject({ executor: 'constant-arrival-rate', arrival: 'poisson' });
+    expect(spec.target.endpoint).toBe('chat');
+    expect(spec.workload.dataset).toEqual({
+      format: 'sharegpt',
+      path: join(SCENARIOS_DIR, 'examples', 'sharegpt-sample.json'),
+      minPromptTokens: 4,
+      maxPromptTokens: 4096,
+      minOutputTokens: 4,
+      maxOutputTokens: 4096,
+      maxEntries: 10_000,
+      outputTokens: 'dataset',
+    });
+  });
+
+  test('replay replays a trace at its own pace, the shipped Mooncake sample until given another file', () => {
+    expect(loadScenario('replay').load).toEqual({
+      executor: 'trace',
+      file: join(SCENARIOS_DIR, 'examples', 'mooncake-sample.jsonl'),
+      speedup: 1,
+      startS: 0,
+      maxInFlight: 1000,
+      gracefulStopS: 30,
+    });
   });
 
   test.each(['sustained', 'sustained-rate', 'spike', 'spike-rate', 'soak', 'soak-rate'])(

@@ -1,14 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { InvalidInputError } from '../../../src/core/errors.js';
 import { Rng } from '../../../src/core/rng.js';
 import { approxTokenCount } from '../../../src/core/tokens.js';
 import type { WorkloadSpec } from '../../../src/core/types.js';
 import { sampleLength } from '../../../src/workload/lengths.js';
 import { approximateTokenizer } from '../../../src/workload/tokenizer.js';
-import { readDataset, Workload } from '../../../src/workload/workload.js';
+import { Workload } from '../../../src/workload/workload.js';
 
 const spec: WorkloadSpec = {
   promptTokens: { dist: 'lognormal', mean: 512, stddev: 128, min: 16, max: 4096 },
@@ -48,34 +44,5 @@ describe('workload', () => {
     expect(Math.max(...xs)).toBeLessThanOrEqual(4096);
     expect(sampleLength({ dist: 'normal', mean: 5, stddev: 50, min: 3, max: 9 }, rng)).toBeGreaterThanOrEqual(3);
     expect(sampleLength({ dist: 'fixed', value: 64 }, rng)).toBe(64);
-  });
-
-  it('reads a JSONL dataset and cycles through it in a seeded order', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'inferload-ds-'));
-    const file = join(dir, 'p.jsonl');
-    writeFileSync(file, ['{"prompt": "hello there", "output_tokens": 5}', '', '{"prompt": "general kenobi"}'].join('\n'));
-    const entries = readDataset(file);
-    expect(entries).toEqual([
-      { prompt: 'hello there', outputTokens: 5, promptTokens: 2 },
-      { prompt: 'general kenobi', outputTokens: undefined, promptTokens: 3 }, // "general" is 7 letters: 2 pieces
-    ]);
-    const w = new Workload({ ...spec, dataset: file }, 1, 'completions');
-    const prompts = [0, 1, 2, 3].map((k) => w.request(k).prompt);
-    expect(new Set(prompts.slice(0, 2))).toEqual(new Set(['hello there', 'general kenobi']));
-    expect(prompts.slice(2)).toEqual(prompts.slice(0, 2));
-  });
-
-  it('names the line and the fix for a bad dataset line', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'inferload-ds-'));
-    const file = join(dir, 'bad.jsonl');
-    writeFileSync(file, '{"prompt": "ok"}\n{not json\n{"prompt": "x", "output_tokens": -1}\n');
-    try {
-      readDataset(file);
-      expect.unreachable();
-    } catch (e) {
-      expect(e).toBeInstanceOf(InvalidInputError);
-      const paths = (e as InvalidInputError).problems.map((p) => p.path);
-      expect(paths).toEqual([`workload.dataset (${file}:2)`, `workload.dataset (${file}:3)`]);
-    }
   });
 });
