@@ -16,6 +16,7 @@ import type { RawProblem } from './problems.js';
 import { validateScenario } from './problems.js';
 import { validateAlertRules } from '../analysis/alerts.js';
 import { parseAvailabilitySlo } from '../analysis/error-budget.js';
+import { isPathLike } from '../workload/tokenizer.js';
 import type { ParsedScenario } from './schema.js';
 import { expectedFound } from './schema.js';
 
@@ -199,6 +200,11 @@ function inputFiles(spec: ScenarioSpec, parsed: ParsedScenario): InputFile[] {
   }
   const load = spec.load;
   if (load.executor === 'trace') files.push({ path: ['load', 'file'], get: () => load.file, set: (v) => (load.file = v) });
+  // a tokenizer.json path (a family name or `server` names no file)
+  const workload = spec.workload;
+  if (workload.tokenizer !== undefined && isPathLike(workload.tokenizer)) {
+    files.push({ path: ['workload', 'tokenizer'], get: () => workload.tokenizer!, set: (v) => (workload.tokenizer = v) });
+  }
   return files;
 }
 
