@@ -3,6 +3,7 @@
 import type { RunResult } from '../results/types.js';
 import { cutRequests } from './common.js';
 import { promptTokensText } from './tokens.js';
+import { workloadConsoleText } from './workload.js';
 
 const fmt = (v: number | null | undefined, digits = 1): string =>
   v === null || v === undefined || Number.isNaN(v) ? '-' : v.toFixed(digits);
@@ -49,6 +50,8 @@ export function renderConsoleSummary(result: RunResult, files: { dir: string }):
   const cut = cutRequests(result);
   if (cut) lines.push(`  CUT        ${safeText(cut.sentence)}`);
   lines.push(`  prompts    ${safeText(promptTokensText(result))}`);
+  const workload = workloadConsoleText(result);
+  if (workload !== null) lines.push(`  workload   ${safeText(workload)}`);
   lines.push('');
   lines.push(`  ${pad('latency (ms)', 16)}${['p50', 'p90', 'p95', 'p99', 'p99.9', 'max', 'count'].map((h) => lpad(h, 10)).join('')}`);
   const rows: [string, keyof typeof s.latency_ms][] = [

@@ -48,6 +48,23 @@ export function workloadSourceText(result: RunResult): string | null {
   return 'synthetic: prompt and output lengths drawn from workload.promptTokens and workload.outputTokens';
 }
 
+/** One line for the console: the dataset's or trace's few figures; null for synthetic prompts or older results. */
+export function workloadConsoleText(result: RunResult): string | null {
+  const w = result.workload;
+  if (w?.source === 'dataset' && w.dataset) {
+    const d = w.dataset;
+    const what = d.format === 'text' ? `${n(d.sampled)} prompts cut from ${n(d.entries)} lines` : `${n(d.sampled)} sampled of ${n(d.entries)} entries`;
+    return `dataset ${d.format}: ${what}, output lengths from the ${d.output_tokens === 'dataset' && d.format !== 'text' ? 'dataset' : 'scenario'}`;
+  }
+  if (w?.source === 'trace' && w.trace) {
+    const t = w.trace;
+    const peak = t.peak_rate_per_s === null ? '' : `, peak ${t.peak_rate_per_s} req/s`;
+    const reuse = t.prefix_reuse_ratio === null ? '' : `, ${(t.prefix_reuse_ratio * 100).toFixed(1)} % of prompt tokens in shared prefixes`;
+    return `trace ${t.format}: ${n(t.replayed)} of ${n(t.records)} records at speedup ${t.speedup} over ${t.span_s} s${peak}${reuse}`;
+  }
+  return null;
+}
+
 /** The four rows of the asked/served table: label and distribution, or [] for older results. */
 export function tokenRows(result: RunResult): { label: string; dist: TokenDistribution }[] {
   const w = result.workload;
