@@ -16,13 +16,13 @@ import { WorkerPoolBackend } from '../backend/worker/pool.js';
 import { MAX_WORKERS, workersProblem } from '../backend/worker/limits.js';
 import type { Backend } from '../backend/types.js';
 import { Engine, type EngineOutcome } from '../engine/engine.js';
-import { HealthMonitor } from '../engine/health.js';
+import { descriptorWarning, HealthMonitor, openFilesLimit } from '../engine/health.js';
 import { Recorder, requestSlos, type RecorderSnapshot } from '../metrics/recorder.js';
 import { evaluateSlos } from '../analysis/slo.js';
 import { buildResult, buildSummary } from '../results/build.js';
 import type { RunMeta, RunResult, RunStatus, WorkloadSection } from '../results/types.js';
-import { RunOutput } from '../results/writer.js';
-import { isOpenLoop, loadDurationS } from '../schedule/arrivals.js';
+import { RunOutput, prepareRunOutput } from '../results/writer.js';
+import { isOpenLoop, loadDurationS, type ArrivalLoad } from '../schedule/arrivals.js';
 import { loadWorkload, type Workload } from '../workload/workload.js';
 import { prepareTrace, type TraceReplay } from '../workload/trace.js';
 import { WorkloadTally } from '../workload/tally.js';
@@ -144,6 +144,10 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
   const byServer = spec.workload.tokenizer?.trim() === 'server';
   let tokenizer = byServer ? null : await loadTokenizer(spec.workload.tokenizer, spec.target.endpoint);
   const dir = opts.out ?? join('reports', 'runs', `${spec.name}-${utcStamp(new Date())}`);
+  const outProblem = prepareRunOutput(dir);
+  if (outProblem !== null) throw new InvalidInputError([outProblem]);
+  const descriptors = descriptorWarning(peakConnections(spec), openFilesLimit(), workers);
+  if (descriptors !== null) log(`inferload: warning: ${descriptors}`);
 
   let sim: Awaited<ReturnType<typeof spawnSimulator>> | null = null;
   if (!spec.target.url) {
@@ -296,6 +300,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
       },
       onTick: (nowUs) => {
         health.sample();
+        output.tick(nowUs);
         if (nowUs >= nextCheckpointUs && !checkpointing) {
           nextCheckpointUs = nowUs + checkpointUs;
           checkpointing = true;
@@ -359,6 +364,8 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
     } finally {
       stopProgress?.();
     }
+    // an early stop (an interrupt, a request count) leaves users unsent by design
+    if (outcome.stoppedBy === 'schedule') health.usersNeverSent(engine.usersStarted - engine.usersSent, engine.usersStarted);
     // a second signal writes the results itself; nothing here may close the files under it
     if (abortWrite) await abortWrite;
     finished = true;
@@ -494,6 +501,32 @@ function serverLine(s: ScrapeSample, raw: RawSampleLog): Record<string, unknown>
     ...(r && { samples_full: r.full, samples: r.samples }),
     ...(s.parsed && s.parsed.problems.length > 0 && { problems: s.parsed.problems.slice(0, 20) }),
   };
+}
+
+/**
+ * The most connections the load may hold at once, and what sets it: every user, or the in-flight
+ * cap (no more than the peak rate keeps in flight over the request timeout, which cuts a request).
+ */
+function peakConnections(spec: ScenarioSpec): { count: number; what: string } {
+  const load = spec.load;
+  if (load.executor === 'constant-vus') return { count: load.vus, what: `load.vus (${load.vus})` };
+  if (load.executor === 'ramping-vus') {
+    const most = load.stages.reduce((m, s) => Math.max(m, s.target), load.startVUs);
+    return { count: most, what: `the most users of load.stages (${most})` };
+  }
+  const byRate =
+    load.executor === 'constant-arrival-rate' || load.executor === 'ramping-arrival-rate'
+      ? Math.ceil(peakRatePerS(load) * spec.target.timeoutS)
+      : Infinity;
+  return byRate < load.maxInFlight
+    ? { count: byRate, what: `the peak rate over target.timeout (${byRate} requests)` }
+    : { count: load.maxInFlight, what: `load.maxInFlight (${load.maxInFlight})` };
+}
+
+/** The highest arrival rate of the load, per second. */
+function peakRatePerS(load: ArrivalLoad): number {
+  const perUnit = load.executor === 'constant-arrival-rate' ? load.rate : load.stages.reduce((most, s) => Math.max(most, s.target), load.startRate);
+  return perUnit / load.timeUnitS;
 }
 
 /** results.workload beyond the tokenizer: where prompts came from, and the tokens asked and served. */

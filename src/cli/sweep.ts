@@ -2,7 +2,7 @@
 // open-loop rates (doubling, then bisection), each a full run with its own results, and report
 // capacity per GPU. No argv or exit here: main.ts does those.
 import { join } from 'node:path';
-import { ExitCode } from '../core/errors.js';
+import { ExitCode, InvalidInputError } from '../core/errors.js';
 import type { ScenarioSpec } from '../core/types.js';
 import {
   capacityGpuCount,
@@ -15,7 +15,7 @@ import {
   type SweepStep,
 } from '../analysis/capacity.js';
 import type { RunResult } from '../results/types.js';
-import { RunOutput } from '../results/writer.js';
+import { RunOutput, prepareRunOutput } from '../results/writer.js';
 import { resolveProfile } from '../sim/profiles.js';
 import { executeRun, utcStamp, writeReports, type ExecuteOptions, type RunControl } from './execute.js';
 
@@ -73,6 +73,9 @@ export function stepScenario(spec: ScenarioSpec, ratePerS: number): ScenarioSpec
 export async function executeSweep(spec: ScenarioSpec, opts: SweepOptions = {}): Promise<SweepOutcome> {
   const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
   const dir = opts.out ?? join('reports', 'runs', `${spec.name}-sweep-${utcStamp(new Date())}`);
+  // before the first step: a bad --out would otherwise be found by the step, or only at the end
+  const outProblem = prepareRunOutput(dir);
+  if (outProblem !== null) throw new InvalidInputError([outProblem]);
   const planner = new SweepPlanner(spec.sweep);
   const steps: SweepStep[] = [];
   const results = new Map<number, RunResult>();

@@ -1,5 +1,6 @@
 // The load generator watching itself: event-loop delay, CPU, memory. A saturated client
 // reports its own slowness as the server's, so a run says when its numbers are not trustworthy.
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { GeneratorHealth } from '../results/types.js';
@@ -41,13 +42,25 @@ export class HealthMonitor {
     this.sample();
   }
 
+  /** closed loop: users started that never sent a request before the load's schedule ended */
+  private idleUsers: { count: number; of: number } | null = null;
+
+  /**
+   * Users the run started but that never sent a request before its schedule ended: the client
+   * could not get to them in time, so the load it applied was not the one it was told to.
+   */
+  usersNeverSent(count: number, of: number): void {
+    this.idleUsers = count > 0 ? { count, of } : null;
+  }
+
   private rssSamples: [number, number][] = [];
   private nextRssSampleMs = 0;
   private rssEveryMs = 10_000;
 
   /** Samples memory; call now and then (the run's tick). */
   sample(): void {
-    const rss = process.memoryUsage.rss();
+    const rss = residentBytes();
+    if (rss === null) return;
     if (rss > this.rssMax) this.rssMax = rss;
     const t = performance.now() - this.wallStartMs;
     if (t >= this.nextRssSampleMs) {
@@ -108,6 +121,10 @@ export class HealthMonitor {
       warnings.push(
         `client CPU ${(workCpu * 100).toFixed(0)} % of a core (pacing excluded) > ${HEALTH_LIMITS.cpuRatio * 100} % of the ${cores} cores its ${this.workers + 1} threads can use: the load generator may be the bottleneck`,
       );
+    if (this.idleUsers !== null)
+      warnings.push(
+        `${this.idleUsers.count} of the ${this.idleUsers.of} users never sent a request before the load ended: the client could not start them in time (each opens a connection of its own); ramp them up with ramping-vus stages, run longer, or use --workers`,
+      );
     if (scheduleLagP99Ms !== null && scheduleLagP99Ms > HEALTH_LIMITS.scheduleLagP99Ms)
       warnings.push(
         `schedule lag p99 ${scheduleLagP99Ms.toFixed(2)} ms > ${HEALTH_LIMITS.scheduleLagP99Ms} ms: requests left later than intended (client saturated or max-in-flight reached)`,
@@ -132,3 +149,66 @@ export class HealthMonitor {
 }
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+/**
+ * The process's resident memory, or null when it cannot be read: on Linux libuv reads it from
+ * /proc/self/stat, which takes a file descriptor, and a run that has used every one it may have
+ * (one per connection) got EMFILE here, thrown from the tick, and lost its results.
+ */
+function residentBytes(): number | null {
+  try {
+    return process.memoryUsage.rss();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * File descriptors a run holds besides its connections: stdio, its output files, the event
+ * loop's own (epoll, eventfd, signal pipes), the scraper's and the preflight's connections; about
+ * 20 counted in a run, with room to spare. Each client worker thread has an event loop of its own.
+ */
+const FD_MARGIN = 64;
+const FD_PER_WORKER = 8;
+
+/** The limit of open files (`ulimit -n`), soft and hard; null where it cannot be read (not Linux). */
+export interface OpenFilesLimit {
+  soft: number;
+  hard: number;
+}
+
+/** This process's limit of open files, from /proc/self/limits (Linux); `Infinity` when unlimited. */
+export function openFilesLimit(limits: () => string = () => readFileSync('/proc/self/limits', 'utf8')): OpenFilesLimit | null {
+  let text: string;
+  try {
+    text = limits();
+  } catch {
+    return null;
+  }
+  const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(text);
+  if (!m) return null;
+  const read = (v: string): number => (v === 'unlimited' ? Infinity : Number(v));
+  const soft = read(m[1]!);
+  const hard = read(m[2]!);
+  return Number.isNaN(soft) || Number.isNaN(hard) ? null : { soft, hard };
+}
+
+/**
+ * A warning, before the run, when its connections may need more file descriptors than the
+ * process may open: past the limit every new connection fails (EMFILE, counted as `connect`).
+ * `connections` is the most the load may hold at once, `what` says where that number comes from.
+ */
+export function descriptorWarning(connections: { count: number; what: string }, limit: OpenFilesLimit | null, workers = 1): string | null {
+  if (limit === null) return null;
+  const need = connections.count + FD_MARGIN + (workers > 1 ? FD_PER_WORKER * workers : 0);
+  if (need <= limit.soft) return null;
+  const suggested = 2 ** Math.ceil(Math.log2(need));
+  const fix =
+    suggested <= limit.hard
+      ? `raise the limit before the run, e.g. \`ulimit -n ${suggested}\`, or lower the load`
+      : `lower the load, or raise the hard limit (${limit.hard}) too, e.g. in /etc/security/limits.conf`;
+  return (
+    `${connections.what} may hold ${connections.count} connections at once, about ${need} file descriptors with the run's own, ` +
+    `and this process may open ${limit.soft} (ulimit -n): connections past it fail (counted as connect errors); ${fix}`
+  );
+}

@@ -1,16 +1,79 @@
 // The run's files: requests.jsonl streamed line by line during the run, results.json written
 // atomically (write a temporary file, then rename), so a crash at any moment leaves either
 // the previous complete checkpoint or the new one on disk, never half a file.
-import { closeSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, statSync, writeFileSync, writeSync, type Stats } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import type { InputProblem } from '../core/errors.js';
 import type { RequestRecord } from '../core/record.js';
+import { outputDirProblem } from './out-dir.js';
 import type { RunResult } from './types.js';
+
+/** The files of a run that must be regular files (or not exist yet) in its directory. */
+const RUN_FILES = ['results.json', 'requests.jsonl', 'server-metrics.jsonl'] as const;
+
+/**
+ * Makes `dir` a run's output directory before anything starts (the simulator, the preflight), or
+ * says why it cannot be one: a bad `--out` (a file, /dev/null, "", a place that cannot be
+ * written) otherwise failed once the run was under way, with a stack trace and exit 1. Beyond
+ * what every command's `--out` must be, the directory is created here (some places refuse only
+ * then, /proc/x), and the run's own files in it must be files.
+ */
+export function prepareRunOutput(dir: string): InputProblem | null {
+  const problem = outputDirProblem(dir);
+  if (problem !== null) return problem;
+  try {
+    makeDirectory(dir);
+  } catch (e) {
+    return { path: '--out', message: `cannot create ${dir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); choose another directory` };
+  }
+  for (const file of RUN_FILES) {
+    const found = statOrNull(join(dir, file));
+    if (found !== null && !found.isFile())
+      return {
+        path: '--out',
+        message: `${join(dir, file)} is ${found.isDirectory() ? 'a directory' : 'not a regular file'}: the run writes a file there; remove it, or choose another directory`,
+      };
+  }
+  return null;
+}
+
+/**
+ * `mkdir -p`, one level at a time: Node's recursive mkdirSync never returns where mkdir answers
+ * ENOENT under a directory that exists (`/proc/x` on Linux: it creates the parent, finds it
+ * there, and tries again forever).
+ */
+function makeDirectory(dir: string): void {
+  const missing: string[] = [];
+  for (let at = resolve(dir); statOrNull(at) === null; at = dirname(at)) {
+    missing.push(at);
+    if (dirname(at) === at) break;
+  }
+  for (const d of missing.reverse()) {
+    try {
+      mkdirSync(d);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+}
+
+function statOrNull(path: string): Stats | null {
+  try {
+    return statSync(path);
+  } catch {
+    return null;
+  }
+}
 
 const ms = (us: number): number | null => (Number.isNaN(us) ? null : Math.round(us) / 1000);
 
 /** One requests.jsonl line (cli.md's stable fields; times in ms since the run's start). */
 export function requestLine(r: RequestRecord, recordChunks: boolean): string {
+  return JSON.stringify(requestObject(r, recordChunks));
+}
+
+function requestObject(r: RequestRecord, recordChunks: boolean): Record<string, unknown> {
   const o: Record<string, unknown> = {
     id: r.id,
     intended_start_ms: ms(r.intendedStartUs),
@@ -34,7 +97,33 @@ export function requestLine(r: RequestRecord, recordChunks: boolean): string {
   if (r.finishReason !== null) o.finish_reason = r.finishReason;
   if (recordChunks) o.chunk_ms = r.chunkUs.map((t) => Math.round(t) / 1000);
   if (r.emitMs !== null) o.emit_ms = r.emitMs;
-  return JSON.stringify(o);
+  return o;
+}
+
+/**
+ * Dropped arrivals that get a requests.jsonl line each; the ones after them are summarised, one
+ * line per second of intended time (metrics.md "Dropped arrivals"). An arrival rate the server
+ * cannot follow drops nearly every arrival: a line each wrote 22.9 GB in ten minutes at rate 1e9.
+ */
+export const DROPS_WRITTEN_EACH = 1000;
+
+/** The dropped arrivals of one second (and one side of the warm-up) not yet written. */
+interface DropSummary {
+  first: RequestRecord;
+  second: number;
+  count: number;
+  lastId: number;
+  lastIntendedUs: number;
+}
+
+/** The line of a DropSummary: the first arrival's line, with how many it stands for and the last. */
+function dropSummaryLine(d: DropSummary): string {
+  return JSON.stringify({
+    ...requestObject(d.first, false),
+    dropped_count: d.count,
+    last_id: d.lastId,
+    last_intended_start_ms: ms(d.lastIntendedUs),
+  });
 }
 
 /**
@@ -90,13 +179,16 @@ export class RunOutput {
   private serverMetrics: LineFile | null = null;
   private checkpointing: Promise<void> | null = null;
   private closed = false;
+  /** dropped arrivals seen so far */
+  private drops = 0;
+  private pendingDrops: DropSummary | null = null;
 
   constructor(
     dir: string,
     private readonly recordChunks: boolean,
   ) {
     this.dir = dir;
-    mkdirSync(dir, { recursive: true });
+    makeDirectory(dir);
     this.requests = new LineFile(join(dir, 'requests.jsonl'));
   }
 
@@ -105,7 +197,33 @@ export class RunOutput {
   }
 
   writeRequest(r: RequestRecord): void {
-    if (!this.closed) this.requests.write(requestLine(r, this.recordChunks));
+    if (this.closed) return;
+    if (r.dropped && this.drops++ >= DROPS_WRITTEN_EACH) this.summariseDrop(r);
+    else this.requests.write(requestLine(r, this.recordChunks));
+  }
+
+  private summariseDrop(r: RequestRecord): void {
+    const second = Math.floor(r.intendedStartUs / 1e6);
+    const p = this.pendingDrops;
+    if (p !== null && p.second === second && p.first.warmup === r.warmup) {
+      p.count++;
+      p.lastId = r.id;
+      p.lastIntendedUs = r.intendedStartUs;
+      return;
+    }
+    this.writeDropSummary();
+    this.pendingDrops = { first: r, second, count: 1, lastId: r.id, lastIntendedUs: r.intendedStartUs };
+  }
+
+  private writeDropSummary(): void {
+    if (this.pendingDrops === null) return;
+    this.requests.write(dropSummaryLine(this.pendingDrops));
+    this.pendingDrops = null;
+  }
+
+  /** Writes the summary of dropped arrivals whose second is over at `nowUs` (the run's tick). */
+  tick(nowUs: number): void {
+    if (this.pendingDrops !== null && (this.pendingDrops.second + 1) * 1e6 <= nowUs) this.writeDropSummary();
   }
 
   /** One line of server-metrics.jsonl: a scrape, with its raw samples (created on first use). */
@@ -143,6 +261,7 @@ export class RunOutput {
 
   /** Writes out every line gathered so far, synchronously. */
   flushLines(): void {
+    this.writeDropSummary();
     this.requests.flush();
     this.serverMetrics?.flush();
   }
@@ -163,6 +282,7 @@ export class RunOutput {
   /** Flushes and closes requests.jsonl. */
   async close(): Promise<void> {
     if (this.closed) return;
+    this.writeDropSummary();
     this.closed = true;
     this.requests.close();
     this.serverMetrics?.close();

@@ -5,7 +5,9 @@ import { OpenAIBackend } from '../../src/backend/openai/client.js';
 import { runClock } from '../../src/core/clock.js';
 import type { RequestRecord } from '../../src/core/record.js';
 import type { LoadSpec, ScenarioSpec } from '../../src/core/types.js';
+import type { Backend } from '../../src/backend/types.js';
 import { Engine } from '../../src/engine/engine.js';
+import { HealthMonitor } from '../../src/engine/health.js';
 import { Recorder } from '../../src/metrics/recorder.js';
 import { Workload } from '../../src/workload/workload.js';
 import { DONE, sleep, sseHead, startScriptedServer, tokenChunk, usageChunk, type ScriptedServer } from '../helpers/scripted-server.js';
@@ -264,4 +266,86 @@ describe('Engine with a request count', () => {
       });
     }
   }
+});
+
+// A schedule the loop cannot keep up with: every wait of the pacer is already past, and a loop
+// of waits that resolve at once never reached the event loop's timer, I/O and signal phases (at
+// rate 1e9 SIGINT and SIGTERM went unhandled for minutes). Timers must still fire, within a
+// bounded time, however far behind the loop is.
+describe('Engine behind its schedule', () => {
+  /** A backend whose requests never end on their own (a server that stalls); abort ends them. */
+  const stalling: Backend = {
+    send: (_req, r, done) => ({
+      abort: (errorClass, message) => {
+        r.errorClass = errorClass;
+        r.errorMessage = message;
+        r.endUs = performance.now() * 1000;
+        queueMicrotask(() => done(r));
+      },
+    }),
+    close: async () => undefined,
+  };
+  /** A backend that answers on the next microtask: never synchronously, as Backend requires, and never through I/O. */
+  const instant: Backend = {
+    send: (_req, r, done) => {
+      queueMicrotask(() => {
+        r.ok = true;
+        r.endUs = r.sentUs;
+        done(r);
+      });
+      return { abort: () => undefined };
+    },
+    close: async () => undefined,
+  };
+
+  async function runOn(backend: Backend, spec: ScenarioSpec, stopAfterMs: number) {
+    const recorder = new Recorder({ windowS: 1 });
+    const engine = new Engine({ spec, backend, workload: new Workload(spec.workload, spec.seed, 'chat'), recorder, clock: runClock() });
+    let stoppedAt = Number.NaN;
+    const timer = setTimeout(() => {
+      stoppedAt = performance.now();
+      engine.stop('interrupted', 'test', 0);
+    }, stopAfterMs);
+    const t0 = performance.now();
+    const outcome = await engine.run();
+    clearTimeout(timer);
+    return { outcome, engine, wallMs: performance.now() - t0, afterStopMs: performance.now() - stoppedAt };
+  }
+
+  it('a rate far beyond what it can schedule, every arrival dropped at a full in-flight cap: a stop still ends it at once', async () => {
+    const { outcome, engine, afterStopMs } = await runOn(stalling, testSpec({ ...rate(1e9, 60, 1), gracefulStopS: 0 }), 300);
+    expect(outcome.stoppedBy).toBe('interrupted');
+    expect(afterStopMs).toBeLessThan(500);
+    expect(engine.sent).toBe(1);
+    expect(engine.dropped).toBeGreaterThan(1000);
+  }, 10_000);
+
+  it('closed-loop users of a backend that answers at once: timers still fire (the stop and the end of the load)', async () => {
+    const { outcome, engine, wallMs } = await runOn(instant, testSpec({ executor: 'constant-vus', vus: 4, durationS: 0.3, thinkTimeS: 0, gracefulStopS: 1 }), 5_000);
+    expect(outcome.stoppedBy).toBe('schedule');
+    expect(wallMs).toBeLessThan(2_000);
+    expect(engine.ended).toBeGreaterThan(100);
+  }, 10_000);
+
+  it('counts the users it started that never sent before the load ended, and the run says so (vus 1e6 sent nothing and reported complete)', async () => {
+    // opening a connection costs the client's thread about 0.4 ms: here 1 ms a send
+    const slowToSend: Backend = {
+      send: (req, r, done) => {
+        for (const until = performance.now() + 1; performance.now() < until; );
+        return stalling.send(req, r, done);
+      },
+      close: async () => undefined,
+    };
+    const { outcome, engine } = await runOn(slowToSend, testSpec({ executor: 'constant-vus', vus: 2000, durationS: 0.3, thinkTimeS: 0, gracefulStopS: 0 }), 5_000);
+    expect(outcome.stoppedBy).toBe('schedule');
+    expect(engine.usersStarted).toBe(2000);
+    expect(engine.usersSent).toBeLessThan(1000);
+    expect(engine.usersSent).toBe(engine.sent);
+    const health = new HealthMonitor();
+    health.usersNeverSent(engine.usersStarted - engine.usersSent, engine.usersStarted);
+    const report = health.report(null);
+    health.stop();
+    expect(report.valid).toBe(false);
+    expect(report.warnings.join('\n')).toContain(`${2000 - engine.usersSent} of the 2000 users never sent a request before the load ended`);
+  }, 10_000);
 });

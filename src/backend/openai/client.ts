@@ -101,6 +101,10 @@ export function classifyTransportError(err: unknown, responseStarted: boolean): 
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
     case 'EADDRNOTAVAIL':
+    // no file descriptor left for the socket (ulimit -n, or the system's table): a new
+    // connection cannot be made, whatever the server does
+    case 'EMFILE':
+    case 'ENFILE':
       return 'connect';
     case 'ECONNRESET':
     case 'EPIPE':
