@@ -359,7 +359,9 @@ async function jsonSyntaxProblem(path: string, e: Error): Promise<[string, strin
   } catch (v) {
     const at = v as VerifierError;
     if (typeof at.line === 'number') {
-      return [`workload.dataset (${path}:${at.line}:${at.pos}, character ${at.offset})`, `not valid JSON (${at.message}): ${what}`];
+      // the verifier's message repeats the place: "ERROR at 76 (2, 21): Verifier cannot parse input: expected a value"
+      const why = at.message.replace(/^ERROR at [^:]*:\s*/, '').replace(/^Verifier cannot parse input:\s*/, '');
+      return [`workload.dataset (${path}:${at.line}:${at.pos}, character ${at.offset})`, `not valid JSON (${why}): ${what}`];
     }
   }
   return [`workload.dataset (${path})`, `not valid JSON (${e.message}): ${what}`];
