@@ -4,7 +4,7 @@
 import * as z from 'zod';
 import type { Aggregation } from '../core/threshold.js';
 import { parseThreshold } from '../core/threshold.js';
-import { DURATION_PATTERN, parseDurationS, suggestDuration } from './duration.js';
+import { DURATION_PATTERN, formatDuration, parseDurationS, suggestDuration } from './duration.js';
 import { closest, describeFound, listOr } from './messages.js';
 import { tokenizerSource, tokenizerValueHelp } from '../workload/tokenizer.js';
 
@@ -34,10 +34,88 @@ const quoteText: Hint = (found) =>
   typeof found === 'number' || typeof found === 'boolean' ? `quote it: "${String(found)}"` : undefined;
 
 // ---------------------------------------------------------------------------------------------
+// Bounds: how far each value can go and still be honoured (docs/scenarios.md "Bounds"). Past
+// them runs did not do what they were told: rate 1e9 ran ten minutes past its end and ignored
+// SIGINT, window 1ms grew to 16 GB and crashed, gracefulStop 30d cut after 1 ms, vus 1e6 sent
+// nothing. Each bound's message says why it is there and what to do instead.
+
+/**
+ * Every duration, at most 24 days: Node's timers wait at most 2^31-1 ms (24.8 days) and a longer
+ * wait (the graceful stop, the request timeout, a simulated stall) ends after 1 ms instead.
+ */
+export const MAX_DURATION_S = 24 * 86_400;
+const DURATION_BOUND = "Node's timers wait at most 24.8 days, and a longer wait ends after 1 ms";
+
+/**
+ * Arrivals per second: the most one process's arrival loop keeps up with when every arrival is
+ * only dropped, the cheapest there is (about 170 000/s measured on a 2-core machine; a sent
+ * request costs several times more). A faster schedule falls behind and runs past its end.
+ */
+export const MAX_ARRIVALS_PER_S = 100_000;
+const RATE_FIX =
+  'lower it, or split the load over several inferload processes (each 1/N of the rate) and combine them with inferload merge';
+
+/**
+ * Users and requests in flight: each holds an HTTP/1.1 connection of its own, and the
+ * connections from one address to one server are told apart by their local port, of which
+ * there are 65 535 (fewer by default: Linux hands out 28 232; the file descriptor limit, ulimit
+ * -n, usually binds first, and the run warns about it).
+ */
+export const MAX_CONNECTIONS = 65_535;
+const CONNECTIONS_FIX =
+  'a connection each, and one address has at most 65535 ports to a server: lower it, or split the load over several machines and combine them with inferload merge';
+
+/**
+ * Tokens of a prompt or an output: the longest context windows served (1M tokens). A synthetic
+ * prompt that long is 5 MB, built in about 0.3 s on the thread that stamps every chunk; 10M took
+ * 2.6 s a request.
+ */
+export const MAX_TOKENS = 1_048_576;
+const TOKENS_FIX = 'no served model takes more than about 1M tokens, and building a prompt that long takes 0.3 s: lower it';
+
+/**
+ * The narrowest window: the run's tick (every 100 ms) closes windows, about 1 ms of CPU each
+ * (percentiles and encodings of four histograms); narrower ones were made faster than they
+ * closed (1ms grew to 16 GB and crashed without results).
+ */
+export const MIN_WINDOW_S = 0.1;
+
+/**
+ * The shortest scrape interval: a scrape's timeout is its interval (up to 5 s), and a round trip
+ * and the parse of a vLLM exposition (~40 kB) take milliseconds; every scrape is also a line of
+ * server-metrics.jsonl.
+ */
+export const MIN_SCRAPE_INTERVAL_S = 0.1;
+
+/**
+ * The smallest gamma shape: the sampler draws u^(1/k), which underflows to exactly 0 for most u
+ * below it (half of them at k = 0.001), so arrivals pile up at one instant instead of following
+ * the rate (at 1e-12 every arrival of the run came at t = 0).
+ */
+export const MIN_BURSTINESS = 0.01;
+
+/**
+ * The simulator's speed factor: a step lasts 4-12 ms at speed 1. At 100 it lasts 40-120 µs,
+ * about what one turn of the simulator's event loop costs (1000 measured the same latencies as
+ * 100); at 0.01 a second, and a 128-token answer takes minutes.
+ */
+export const SPEED_RANGE = [0.01, 100] as const;
+
+// ---------------------------------------------------------------------------------------------
 // Leaf fields.
 
-function number(what: string) {
-  return z.number({ error: expect(what, unquoteNumber) });
+function number(what: string, hint: Hint = unquoteNumber) {
+  return z.number({ error: expect(what, hint) });
+}
+
+/** A hint for a value above `max`, with `fix` (it also asks to unquote a quoted number). */
+function aboveMax(max: number, fix: string): Hint {
+  return (found) => unquoteNumber(found) ?? (typeof found === 'number' && found > max ? fix : undefined);
+}
+
+/** A hint for a value outside [min, max]: `fix` says why the bounds are there and what to write. */
+function outside(min: number, max: number, fix: string): Hint {
+  return (found) => unquoteNumber(found) ?? (typeof found === 'number' && (found < min || found > max) ? fix : undefined);
 }
 
 function positiveNumber(what = 'a number > 0') {
@@ -48,10 +126,16 @@ function nonNegativeNumber(what = 'a number >= 0') {
   return number(what).min(0);
 }
 
-function integer(min: number, max?: number, what?: string) {
+/** `beyondMax`: why the bound is there and what to do instead, said when a value is above it. */
+function integer(min: number, max?: number, what?: string, beyondMax?: string) {
   const text = what ?? (max === undefined ? `an integer >= ${min}` : `an integer from ${min} to ${max}`);
-  const schema = z.int({ error: expect(text, unquoteNumber) }).min(min);
+  const hint = max !== undefined && beyondMax !== undefined ? aboveMax(max, beyondMax) : unquoteNumber;
+  const schema = z.int({ error: expect(text, hint) }).min(min);
   return max === undefined ? schema : schema.max(max);
+}
+
+function connections(min: number, what: string) {
+  return integer(min, MAX_CONNECTIONS, `a whole number of ${what} from ${min} to ${MAX_CONNECTIONS}`, CONNECTIONS_FIX);
 }
 
 function ratio() {
@@ -78,6 +162,18 @@ function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
 
 const DURATION_RE = new RegExp(DURATION_PATTERN);
 
+const WINDOW_FLOOR: DurationFloor = {
+  seconds: MIN_WINDOW_S,
+  written: '100ms',
+  why: 'windows close on the run\'s 100 ms tick at about 1 ms of CPU each, and narrower ones pile up faster than they close',
+};
+
+const SCRAPE_FLOOR: DurationFloor = {
+  seconds: MIN_SCRAPE_INTERVAL_S,
+  written: '100ms',
+  why: "a scrape's timeout is its interval, and a round trip and the parse of an exposition take milliseconds",
+};
+
 const durationHint: Hint = (found) => {
   const suggestion = suggestDuration(found);
   if (typeof found === 'number') return `add a unit, e.g. "${suggestion ?? '30s'}"`;
@@ -85,18 +181,29 @@ const durationHint: Hint = (found) => {
   return typeof found === 'string' ? 'units are ms, s, m, h and d; combine them like "1h30m"' : undefined;
 };
 
-/** A k6-style duration (`500ms`, `30s`, `1h30m`), parsed to seconds. */
-function duration(options: { positive?: boolean } = {}) {
+/** The shortest a duration may be, as written ("100ms"), with why and what to do instead. */
+interface DurationFloor {
+  seconds: number;
+  written: string;
+  why: string;
+}
+
+/** A k6-style duration (`500ms`, `30s`, `1h30m`), parsed to seconds; at most MAX_DURATION_S. */
+function duration(options: { positive?: boolean; floor?: DurationFloor } = {}) {
   const what = options.positive ? 'a duration > 0 like "30s" or "5m"' : 'a duration like "30s" or "5m"';
   const error = expect(what, durationHint);
+  const { floor } = options;
   return z
     .string({ error })
     .regex(DURATION_RE, { error })
     .transform((written, ctx) => {
       const seconds = parseDurationS(written) ?? Number.NaN;
-      if (options.positive && !(seconds > 0)) {
-        ctx.addIssue({ code: 'custom', input: written, message: expectedFound(what, written) });
-      }
+      let message: string | undefined;
+      if (options.positive && !(seconds > 0)) message = expectedFound(what, written);
+      else if (floor !== undefined && seconds < floor.seconds)
+        message = expectedFound(`a duration of at least ${floor.written}`, written, () => `${floor.why}; write ${floor.written} or more`);
+      else if (seconds > MAX_DURATION_S) message = expectedFound('a duration of at most 24d', written, () => `${DURATION_BOUND}; shorten it`);
+      if (message !== undefined) ctx.addIssue({ code: 'custom', input: written, message });
       return seconds;
     });
 }
@@ -157,7 +264,21 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 export const LENGTH_DISTS = ['fixed', 'uniform', 'normal', 'lognormal'] as const;
 
 function tokenCount() {
-  return integer(1, undefined, 'a whole number of tokens >= 1');
+  return integer(1, MAX_TOKENS, `a whole number of tokens from 1 to ${MAX_TOKENS}`, TOKENS_FIX);
+}
+
+/** A mean or spread of a length, in tokens, within what a length may be. */
+function tokenAmount(min: number) {
+  const hint: Hint = (found) => (typeof found === 'number' && found < min ? 'a length is at least one token' : aboveMax(MAX_TOKENS, TOKENS_FIX)(found));
+  return number(`a number of tokens from ${min} to ${MAX_TOKENS}`, hint).min(min).max(MAX_TOKENS);
+}
+
+/**
+ * A bell-shaped length with no `max` gets MAX_TOKENS: its samples are clamped to [min, max], and a
+ * wide spread must not make a prompt of a billion tokens.
+ */
+function capLength<T extends { max?: number | undefined }>(value: T): T {
+  return value.max === undefined ? { ...value, max: MAX_TOKENS } : value;
 }
 
 function checkRange(value: { min?: number | undefined; max?: number | undefined }, ctx: z.RefinementCtx): void {
@@ -190,15 +311,18 @@ function bellShaped<D extends 'normal' | 'lognormal'>(dist: D) {
   return mapping(
     {
       dist: z.literal(dist),
-      mean: positiveNumber('a number of tokens > 0'),
-      stddev: nonNegativeNumber('a number of tokens >= 0'),
+      // a mean below one token cannot be honoured (every sample is at least 1), and the lognormal's
+      // spread (stddev / mean)² overflowed to NaN lengths at a mean of 1e-300
+      mean: tokenAmount(1),
+      stddev: tokenAmount(0),
       min: tokenCount().optional(),
       max: tokenCount().optional(),
     },
     `a ${dist} distribution like {dist: ${dist}, mean: 512, stddev: 128}`,
   )
     .superRefine(checkRange, { when: fieldsParsed(['min', 'max']) })
-    .superRefine(checkMeanInRange, { when: fieldsParsed(['mean', 'min', 'max']) });
+    .superRefine(checkMeanInRange, { when: fieldsParsed(['mean', 'min', 'max']) })
+    .overwrite(capLength);
 }
 
 function lengthDist() {
@@ -220,7 +344,7 @@ function lengthDist() {
     .describe(
       'length in tokens: {dist: fixed, value} | {dist: uniform, min, max} | ' +
         '{dist: normal|lognormal, mean, stddev, min?, max?} (mean and stddev of the length itself); ' +
-        'samples are rounded and clamped to [min, max]',
+        `samples are rounded and clamped to [min, max] (max: ${MAX_TOKENS} when not given); at most ${MAX_TOKENS} tokens`,
     );
 }
 
@@ -394,6 +518,14 @@ function stages(target: z.ZodNumber, targetWhat: string) {
           message: 'the stages last 0s in total: give at least one stage a duration > 0',
         });
       }
+      const totalS = list.reduce((total, stage) => total + stage.duration, 0);
+      if (totalS > MAX_DURATION_S) {
+        ctx.addIssue({
+          code: 'custom',
+          input: list,
+          message: `the stages last ${formatDuration(totalS)} in total, longer than the 24d any duration may last (${DURATION_BOUND}): shorten them`,
+        });
+      }
     })
     .describe(`linear ramps of ${targetWhat}, one after the other`);
 }
@@ -404,10 +536,14 @@ function arrivalRateFields() {
     arrival: oneOf(ARRIVALS)
       .prefault('constant')
       .describe('inter-arrival process: constant (evenly spaced, default) | poisson | gamma'),
-    burstiness: positiveNumber()
+    burstiness: number(
+      `a number >= ${MIN_BURSTINESS}`,
+      outside(MIN_BURSTINESS, Infinity, 'below it the gamma sampler\'s gaps round to exactly 0 and arrivals pile up at one instant; 0.1 is already very bursty'),
+    )
+      .min(MIN_BURSTINESS)
       .prefault(1)
       .describe('gamma only: the shape; < 1 burstier than Poisson, > 1 smoother (default 1)'),
-    maxInFlight: integer(1)
+    maxInFlight: connections(1, 'requests')
       .prefault(1000)
       .describe('an arrival that finds this many requests in flight is dropped and counted (default 1000)'),
     gracefulStop: gracefulStop(),
@@ -425,6 +561,31 @@ function checkBurstiness(value: { arrival: string; burstiness: number }, ctx: z.
   }
 }
 
+/** Each arrival rate of the load (per timeUnit) at most MAX_ARRIVALS_PER_S, at its own path. */
+function checkArrivalRate(
+  value: { timeUnit: number; rate?: number; startRate?: number; stages?: ReadonlyArray<{ target: number }> },
+  ctx: z.RefinementCtx,
+): void {
+  const check = (perUnit: number, path: PropertyKey[]): void => {
+    const perS = perUnit / value.timeUnit;
+    if (!(perS > MAX_ARRIVALS_PER_S)) return;
+    const per = value.timeUnit === 1 ? '' : ` (${perUnit} per ${formatDuration(value.timeUnit)} is ${perS} a second)`;
+    ctx.addIssue({
+      code: 'custom',
+      path,
+      input: perUnit,
+      message: expectedFound(
+        `at most ${MAX_ARRIVALS_PER_S} arrivals a second`,
+        perUnit,
+        () => `one process cannot schedule more${per}; ${RATE_FIX}`,
+      ),
+    });
+  };
+  if (value.rate !== undefined) check(value.rate, ['rate']);
+  if (value.startRate !== undefined) check(value.startRate, ['startRate']);
+  value.stages?.forEach((stage, i) => check(stage.target, ['stages', i, 'target']));
+}
+
 function loadSchema() {
   const rateWhat = 'a number of arrivals per timeUnit > 0';
   return z
@@ -434,7 +595,7 @@ function loadSchema() {
         mapping(
           {
             executor: z.literal('constant-vus'),
-            vus: integer(1).describe('number of virtual users, each sending one request after another'),
+            vus: connections(1, 'users').describe('number of virtual users, each sending one request after another'),
             duration: duration({ positive: true }).describe('how long the load runs, e.g. 30m'),
             thinkTime: thinkTime(),
             gracefulStop: gracefulStop(),
@@ -444,8 +605,8 @@ function loadSchema() {
         mapping(
           {
             executor: z.literal('ramping-vus'),
-            startVUs: integer(0).prefault(0).describe('users at the start of the first stage (default 0)'),
-            stages: stages(integer(0, undefined, 'a whole number of users >= 0'), 'users'),
+            startVUs: connections(0, 'users').prefault(0).describe('users at the start of the first stage (default 0)'),
+            stages: stages(connections(0, 'users'), 'users'),
             thinkTime: thinkTime(),
             gracefulStop: gracefulStop(),
           },
@@ -459,7 +620,9 @@ function loadSchema() {
             ...arrivalRateFields(),
           },
           'a constant-arrival-rate load like {executor: constant-arrival-rate, rate: 5, duration: 1m}',
-        ).superRefine(checkBurstiness, { when: fieldsParsed(['arrival', 'burstiness']) }),
+        )
+          .superRefine(checkBurstiness, { when: fieldsParsed(['arrival', 'burstiness']) })
+          .superRefine(checkArrivalRate, { when: fieldsParsed(['rate', 'timeUnit']) }),
         mapping(
           {
             executor: z.literal('ramping-arrival-rate'),
@@ -470,7 +633,9 @@ function loadSchema() {
             ...arrivalRateFields(),
           },
           'a ramping-arrival-rate load like {executor: ramping-arrival-rate, stages: [{duration: 1m, target: 20}]}',
-        ).superRefine(checkBurstiness, { when: fieldsParsed(['arrival', 'burstiness']) }),
+        )
+          .superRefine(checkBurstiness, { when: fieldsParsed(['arrival', 'burstiness']) })
+          .superRefine(checkArrivalRate, { when: fieldsParsed(['startRate', 'stages', 'timeUnit']) }),
         mapping(
           {
             executor: z.literal('trace'),
@@ -562,7 +727,7 @@ function targetSchema() {
             mapping(
               {
                 url: httpUrl('an http(s) URL of a Prometheus endpoint like "http://127.0.0.1:9400/metrics"'),
-                interval: duration({ positive: true }).prefault('1s').describe('time between scrapes of this endpoint (default 1s)'),
+                interval: duration({ floor: SCRAPE_FLOOR }).prefault('1s').describe('time between scrapes of this endpoint (default 1s)'),
               },
               'a URL, or a mapping like {url: http://127.0.0.1:9400/metrics, interval: 5s}',
             ),
@@ -608,7 +773,16 @@ function simulatorSchema() {
   return mapping(
     {
       profile: text().prefault('default').describe('default: an 8B model on one GPU; tp2: tensor-parallel over 2 GPUs'),
-      speed: positiveNumber()
+      speed: number(
+        `a number from ${SPEED_RANGE[0]} to ${SPEED_RANGE[1]}`,
+        outside(
+          SPEED_RANGE[0],
+          SPEED_RANGE[1],
+          'a simulated step lasts 4-12 ms at speed 1: faster than 100 it is shorter than a turn of the simulator\'s event loop, slower than 0.01 longer than a second',
+        ),
+      )
+        .min(SPEED_RANGE[0])
+        .max(SPEED_RANGE[1])
         .prefault(1)
         .describe('scales every engine step: 0.8 simulates a build 20 % slower (default 1)'),
       faults: faults.prefault({}).describe('deterministic fault injection, each ratio per request'),
@@ -617,11 +791,17 @@ function simulatorSchema() {
   ).describe('the built-in simulator, used only when no target url is given');
 }
 
+function sweepRate() {
+  return number(`a number of requests/s > 0 and at most ${MAX_ARRIVALS_PER_S}`, aboveMax(MAX_ARRIVALS_PER_S, `one process cannot schedule more; ${RATE_FIX}`))
+    .positive()
+    .max(MAX_ARRIVALS_PER_S);
+}
+
 function sweepSchema() {
   return mapping(
     {
-      startRate: positiveNumber().prefault(1).describe('the first rate tried, requests/s (default 1)'),
-      maxRate: positiveNumber().prefault(1000).describe('never try above this rate, requests/s (default 1000)'),
+      startRate: sweepRate().prefault(1).describe('the first rate tried, requests/s (default 1)'),
+      maxRate: sweepRate().prefault(1000).describe('never try above this rate, requests/s (default 1000)'),
       precision: number('a fraction between 0.01 and 0.5')
         .min(0.01)
         .max(0.5)
@@ -758,7 +938,6 @@ function loadLengthS(load: LoadLength): number | undefined {
   return load.duration ?? (load.stages ?? []).reduce((total, stage) => total + stage.duration, 0);
 }
 
-
 function checkWarmup(
   value: {
     warmup: number;
@@ -801,7 +980,7 @@ export const scenarioSchema = mapping(
     warmup: duration()
       .prefault('0s')
       .describe('arrivals in the first part of the run are excluded from the summary (default 0s: none)'),
-    window: duration({ positive: true }).prefault('1s').describe("width of the recorder's time windows (default 1s)"),
+    window: duration({ floor: WINDOW_FLOOR }).prefault('1s').describe("width of the recorder's time windows (default 1s)"),
     requests: integer(1)
       .describe('the run is exactly this many arrivals (sent or dropped); the duration then no longer ends it')
       .optional(),

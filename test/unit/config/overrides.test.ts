@@ -237,8 +237,8 @@ describe('flags', () => {
       },
       { path: '--rate', message: 'expected a number of arrivals per timeUnit > 0, found 0 (a number)' },
       { path: '--duration', message: 'expected a duration > 0 like "30s" or "5m", found "30" (a string): did you mean "30s"?' },
-      { path: '--concurrency', message: 'expected an integer >= 1, found "lots" (a string)' },
-      { path: '--max-tokens', message: 'expected a whole number of tokens >= 1, found 0 (a number)' },
+      { path: '--concurrency', message: 'expected a whole number of requests from 1 to 65535, found "lots" (a string)' },
+      { path: '--max-tokens', message: 'expected a whole number of tokens from 1 to 1048576, found 0 (a number)' },
     ]);
   });
 

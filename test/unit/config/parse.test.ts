@@ -247,7 +247,7 @@ describe('problems, all at once', () => {
         path: 'load.stages[1].duration',
         message: 'expected a duration like "30s" or "5m", found 30 (a number): add a unit, e.g. "30s" (line 10)',
       },
-      { path: 'load.stages[1].target', message: 'expected a whole number of users >= 0, found -1 (a number) (line 10)' },
+      { path: 'load.stages[1].target', message: 'expected a whole number of users from 0 to 65535, found -1 (a number) (line 10)' },
       { path: 'load.gracefullStop', message: 'unknown key `gracefullStop`: did you mean `gracefulStop`? (line 11)' },
       { path: 'load.rate', message: 'unknown key `rate`: `rate` belongs to executor constant-arrival-rate, not ramping-vus (line 12)' },
       { path: 'workload.outputTokens.min', message: 'min (64) is greater than max (16): swap them (line 14)' },
@@ -271,7 +271,7 @@ describe('problems, all at once', () => {
   test('the error names the file and counts the problems', () => {
     expect(() => parseScenario('name: a\nload: {executor: constant-vus, vus: 0, duration: 0s}\n', 'mine.yaml')).toThrow(
       'invalid input in mine.yaml (2 problems):\n' +
-        '  - load.vus: expected an integer >= 1, found 0 (a number) (line 2)\n' +
+        '  - load.vus: expected a whole number of users from 1 to 65535, found 0 (a number) (line 2)\n' +
         '  - load.duration: expected a duration > 0 like "30s" or "5m", found "0s" (a string) (line 2)',
     );
   });
