@@ -241,8 +241,8 @@ export type AddRunOutcome = { kind: 'added'; dropped: BaselineRun[] } | { kind: 
 export function addRun(baseline: Baseline, run: BaselineRun, now: Date = new Date()): AddRunOutcome {
   if (run.status !== 'complete')
     throw new InvalidInputError(
-      [{ path: 'status', message: `a baseline keeps complete runs only; run ${run.id} is "${run.status}" (re-run it to completion)` }],
-      'RESULTS.json',
+      [{ path: 'status', message: `a baseline keeps complete runs only; this one is "${run.status}" (re-run it to completion)` }],
+      `run ${run.id}`,
     );
   // a run that completed nothing measured nothing (a server that accepted connections and never
   // answered): as a baseline it would make every later run look like an improvement
@@ -251,10 +251,10 @@ export function addRun(baseline: Baseline, run: BaselineRun, now: Date = new Dat
       [
         {
           path: 'summary.requests.completed',
-          message: `run ${run.id} completed no request (${run.requests.failed} failed, ${run.requests.dropped} dropped): a baseline keeps runs that measured something; fix the target and re-run`,
+          message: `no request completed (${run.requests.failed} failed, ${run.requests.dropped} dropped): a baseline keeps runs that measured something; fix the target and re-run`,
         },
       ],
-      'RESULTS.json',
+      `run ${run.id}`,
     );
   if (baseline.runs.some((r) => r.id === run.id)) return { kind: 'already-present' };
   const newest = baseline.runs[baseline.runs.length - 1];

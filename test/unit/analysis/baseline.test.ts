@@ -96,6 +96,12 @@ describe('baseline files', () => {
     expect(() => addRun(emptyBaseline('smoke'), baselineRunOf(interrupted))).toThrow(/complete runs only/);
   });
 
+  it('refuses a run that completed no request (a server that accepted connections and never answered)', () => {
+    const none = structuredClone(runs[0]!);
+    none.summary.requests.completed = 0;
+    expect(() => addRun(emptyBaseline('smoke'), baselineRunOf(none))).toThrow(/summary\.requests\.completed: no request completed/);
+  });
+
   it('names what is wrong with a file that is not a baseline', () => {
     expect(baselineProblems({ schema: 'inferload/results@1' })[0]!.path).toBe('schema');
     expect(baselineProblems([])[0]!.path).toBe('(file)');

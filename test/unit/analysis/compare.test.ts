@@ -114,6 +114,20 @@ describe('compareRuns on real simulator runs', () => {
     expect(() => compareRuns(base[0]!, completions)).toThrow(/run\.target\.endpoint/);
   });
 
+  it('refuses a failed run or one that completed nothing, on either side (every latency would read "no data" and pass)', () => {
+    const failed = structuredClone(same);
+    failed.status = 'failed';
+    failed.status_reason = 'the target never answered';
+    expect(() => compareRuns(base[0]!, failed)).toThrow(/CURRENT: run \S+ failed \(the target never answered\): there is nothing to compare/);
+    const nothing = structuredClone(base[0]!);
+    nothing.summary.requests.completed = 0;
+    expect(() => compareRuns(nothing, same)).toThrow(/BASELINE: run \S+ completed no request/);
+    const b = emptyBaseline('smoke');
+    for (const r of base) addRun(b, baselineRunOf(r));
+    b.runs[1]!.status = 'failed';
+    expect(() => compareRuns(b, same)).toThrow(/BASELINE runs\[1\]: run \S+ failed: it measured nothing to compare with; delete it from the baseline/);
+  });
+
   it('allows a different duration, grace period, seed and target, and says so in the notes', () => {
     const longer = structuredClone(same);
     longer.run.load.durationS = 60;
