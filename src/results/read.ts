@@ -39,6 +39,8 @@ const MAX_MS = 1e7;
 const MAX_VALUE = 1e15;
 /** nesting of any value: a recursive copy or JSON.stringify of a deeper value overflows the stack */
 const MAX_DEPTH = 64;
+/** stages of a ramping load */
+const MAX_STAGES = 10_000;
 /** problems listed in one message; the rest are counted */
 const MAX_PROBLEMS = 20;
 
@@ -129,7 +131,8 @@ const load = z.looseObject({
   vus: count.optional(),
   startRate: nonNegative.optional(),
   startVUs: count.optional(),
-  stages: z.array(z.looseObject({ durationS: seconds, target: nonNegative })).optional(),
+  // merge's spike analysis passes one argument per stage (Math.max(...)): no scenario has this many
+  stages: z.array(z.looseObject({ durationS: seconds, target: nonNegative })).max(MAX_STAGES).optional(),
 });
 
 const latencySummary = z.looseObject({
@@ -507,7 +510,9 @@ function issueMessage(issue: z.core.$ZodIssue): string {
         ? `expected at least ${bound(issue.minimum)} ${issue.origin === 'array' ? 'items' : 'characters'}, ${found}`
         : `expected a number ${issue.inclusive ? '>=' : '>'} ${bound(issue.minimum)}, ${found}`;
     case 'too_big':
-      return `expected a number ${issue.inclusive ? '<=' : '<'} ${bound(issue.maximum)}, ${found}`;
+      return issue.origin === 'array'
+        ? `expected at most ${bound(issue.maximum)} items, found ${Array.isArray(issue.input) ? issue.input.length : describe(issue.input)}`
+        : `expected a number ${issue.inclusive ? '<=' : '<'} ${bound(issue.maximum)}, ${found}`;
     case 'invalid_value':
       return `expected ${issue.values.map((v) => JSON.stringify(v)).join(' or ')}, ${found}`;
     case 'invalid_union':

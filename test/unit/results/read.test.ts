@@ -107,6 +107,12 @@ describe('results files', () => {
     expect(paths(resultsProblems(doc))).toEqual(['slo[0].metric', 'slo[1].metric']);
   });
 
+  it('200 000 load stages (merge\'s spike analysis spread them into Math.max and overflowed the stack)', () => {
+    const doc = results();
+    doc.run.load.stages = Array.from({ length: 200_000 }, () => ({ durationS: 0.001, target: 5 }));
+    expect(resultsProblems(doc)).toEqual([{ path: 'run.load.stages', message: 'expected at most 10000 items, found 200000' }]);
+  });
+
   it('an alert rule that no longer compiles (merge judges the rules again)', () => {
     const doc = JSON.parse(readFileSync(new URL('../../browser/fixtures/ramp-results.json', import.meta.url), 'utf8')) as Doc;
     doc.server.alerts[0].condition = 'queue_depth >';
