@@ -204,10 +204,6 @@ class Sampler {
     return this.problems.length >= MAX_PROBLEMS;
   }
 
-  get stop(): boolean {
-    return this.problems.length >= MAX_PROBLEMS;
-  }
-
   /** The key an entry must beat to be kept. */
   private get threshold(): number {
     return this.heap.length < this.size ? Number.POSITIVE_INFINITY : this.heap[0]!.key;
@@ -244,9 +240,10 @@ class Sampler {
     this.offer(key, entry);
   }
 
-  /** A corpus cut: every cut is kept (the cuts are already the seeded sample). */
+  /** A corpus cut: every cut is kept, in the order made (the cuts are already the seeded sample). */
   keep(entry: DatasetEntry): void {
     this.info.counted++;
+    // keys in order of arrival: entries() sorts by key, and offer() is never called for a corpus
     this.heap.push({ key: this.heap.length, entry });
   }
 

@@ -35,33 +35,32 @@ export async function* readLines(path: string, label: string, hint: string, from
   let offset = from?.offset ?? 0;
   let number = from?.number ?? 1;
   const take = (tail: Buffer): Line => {
-    let buf = pending.length === 0 ? tail : Buffer.concat([...pending, tail]);
+    const buf = pending.length === 0 ? tail : Buffer.concat([...pending, tail]);
     pending = [];
     pendingBytes = 0;
     const end = buf.length > 0 && buf[buf.length - 1] === 13 ? buf.length - 1 : buf.length;
     const line: Line = { text: buf.toString('utf8', 0, end), number, offset };
     offset += buf.length + 1;
     number++;
-    buf = EMPTY;
     return line;
   };
   for await (const chunk of createReadStream(path, { highWaterMark: READ_BLOCK_BYTES, start: offset })) {
     const block = chunk as Buffer;
-    let from = 0;
-    for (let nl = block.indexOf(10, from); nl !== -1; nl = block.indexOf(10, from)) {
-      yield take(block.subarray(from, nl));
-      from = nl + 1;
+    let at = 0;
+    for (let nl = block.indexOf(10, at); nl !== -1; nl = block.indexOf(10, at)) {
+      yield take(block.subarray(at, nl));
+      at = nl + 1;
     }
-    if (from < block.length) {
-      pendingBytes += block.length - from;
+    if (at < block.length) {
+      pendingBytes += block.length - at;
       if (pendingBytes > MAX_LINE_BYTES) {
         throw new InvalidInputError(
           [{ path: `${label} (${path}:${number})`, message: `line ${number} (from byte ${offset}) is longer than ${MAX_LINE_BYTES / 1024 / 1024} MiB: ${hint}` }],
           path,
         );
       }
-      // a copy: the stream may reuse its block
-      pending.push(Buffer.from(block.subarray(from)));
+      // a copy: a view of the tail would keep the whole block alive while a long line builds up
+      pending.push(Buffer.from(block.subarray(at)));
     }
   }
   if (pendingBytes > 0) yield take(EMPTY);
