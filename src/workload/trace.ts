@@ -48,8 +48,8 @@ const MAX_PROBLEMS = 10;
 /** At most this many block texts are kept for reuse (about 2.5 kB each with the approximation). */
 const BLOCK_CACHE = 4096;
 
-/** Distinct hash ids remembered for prefix_reuse_ratio; past this the ratio is not reported. */
-const MAX_SEEN_HASH_IDS = 5_000_000;
+/** Distinct hash ids remembered for prefix_reuse_ratio (a Set of them: about 20 MB); past this the ratio is not reported. */
+const MAX_SEEN_HASH_IDS = 1_000_000;
 
 /** The arrival rate over time has at most this many buckets. */
 const RATE_BUCKETS_MAX = 240;
