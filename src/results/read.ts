@@ -45,7 +45,7 @@ const MAX_STAGES = 10_000;
 const MAX_PROBLEMS = 20;
 
 /** What a value is, for "expected X, found Y" messages (strings shortened, never echoed whole). */
-export function describe(v: unknown): string {
+function describe(v: unknown): string {
   if (v === undefined) return 'nothing';
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
@@ -486,7 +486,7 @@ const baselineShape = z.looseObject({
 // ---- messages ---------------------------------------------------------------------------------
 
 /** `windows[3].hdr.ttft`, as every other message of inferload writes a field's path */
-export function formatPath(path: readonly PropertyKey[]): string {
+function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const seg of path) {
     if (typeof seg === 'number') out += `[${seg}]`;
@@ -528,7 +528,6 @@ function issueMessage(issue: z.core.$ZodIssue): string {
 function shapeProblems(schema: z.ZodType, raw: unknown): InputProblem[] {
   const r = schema.safeParse(raw, { reportInput: true });
   if (r.success) return [];
-  // a union's own issue names the field; the branches' issues inside it say no more
   return r.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issueMessage(issue) }));
 }
 
