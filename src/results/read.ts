@@ -41,6 +41,8 @@ const MAX_VALUE = 1e15;
 const MAX_DEPTH = 64;
 /** stages of a ramping load */
 const MAX_STAGES = 10_000;
+/** A trace's arrival rate buckets (a run writes at most 240). */
+const MAX_RATE_BUCKETS = 10_000;
 /** problems listed in one message; the rest are counted */
 const MAX_PROBLEMS = 20;
 
@@ -213,6 +215,18 @@ const alert = z
       ctx.addIssue({ code: 'custom', message: err.message });
     }
   });
+
+/** A distribution of tokens per request (results.workload.prompt_tokens.asked and the like). */
+const tokenDistribution = z.looseObject({
+  count,
+  mean: nonNegative.nullable(),
+  min: count.nullable(),
+  p50: count.nullable(),
+  p90: count.nullable(),
+  p99: count.nullable(),
+  max: count.nullable(),
+});
+const askedServed = z.looseObject({ asked: tokenDistribution, served: tokenDistribution });
 
 const resultsShape = z.looseObject({
   status: z.enum(['running', 'complete', 'interrupted', 'failed']),
@@ -438,6 +452,50 @@ const resultsShape = z.looseObject({
         synthesis: z.enum(['words', 'adjusted']),
         note: z.string().nullable(),
       }),
+      // what the reports read of where the prompts came from and what was asked and served
+      source: z.enum(['synthetic', 'dataset', 'trace']).optional(),
+      dataset: z
+        .looseObject({
+          format: z.string(),
+          path: z.string(),
+          bytes: count,
+          entries: count,
+          unusable: count,
+          counted: count,
+          filtered: z.looseObject({ prompt_too_short: count, prompt_too_long: count, output_too_short: count, output_too_long: count, no_output_length: count }),
+          filters: z.looseObject({
+            min_prompt_tokens: count.nullable(),
+            max_prompt_tokens: count.nullable(),
+            min_output_tokens: count.nullable(),
+            max_output_tokens: count.nullable(),
+          }),
+          sampled: count,
+          output_tokens: z.enum(['dataset', 'scenario']),
+          load_s: seconds,
+        })
+        .nullable()
+        .optional(),
+      trace: z
+        .looseObject({
+          format: z.string(),
+          file: z.string(),
+          records: count,
+          replayed: count,
+          speedup: nonNegative,
+          start_s: seconds,
+          duration_s: seconds.nullable(),
+          span_s: seconds,
+          mean_rate_per_s: nonNegative.nullable(),
+          peak_rate_per_s: nonNegative.nullable(),
+          // a run makes at most 240 buckets; the chart draws one point per bucket
+          arrival_rate: z.looseObject({ bucket_s: positiveSeconds, per_s: z.array(nonNegative).max(MAX_RATE_BUCKETS) }),
+          raised: z.looseObject({ prompt: count, output: count }),
+          prefix_reuse_ratio: ratio.nullable(),
+        })
+        .nullable()
+        .optional(),
+      prompt_tokens: askedServed.optional(),
+      output_tokens: askedServed.optional(),
     })
     .optional(),
 });

@@ -2,6 +2,7 @@
 // and served, and a trace's arrival rate (a markdown line of bars, an HTML chart against the
 // requests sent); nothing for results written before results.workload said.
 import { describe, expect, it } from 'vitest';
+import { resultsProblems } from '../../../src/results/read.js';
 import type { RunResult } from '../../../src/results/types.js';
 import { traceArrivalChart } from '../../../src/report/charts.js';
 import { renderHtml } from '../../../src/report/html.js';
@@ -94,6 +95,15 @@ describe('the workload in the reports', () => {
     expect(workloadConsoleText(r)).toBe('dataset sharegpt: 1,000 sampled of 94,145 entries, output lengths from the dataset');
     expect(traceRateSparkline(r)).toBeNull();
     expect(traceArrivalChart(r)).toBeNull();
+  });
+
+  it('a saved file whose workload section is broken is refused when read (104), a whole one read', () => {
+    const good = JSON.parse(JSON.stringify(withTrace())) as Record<string, unknown>;
+    expect(resultsProblems(good, { decode: 'summary' })).toEqual([]);
+    const broken = JSON.parse(JSON.stringify(withTrace())) as { workload: { trace: { arrival_rate?: unknown; replayed: unknown } } };
+    delete broken.workload.trace.arrival_rate;
+    broken.workload.trace.replayed = -1;
+    expect(resultsProblems(broken, { decode: 'summary' }).map((p) => p.path).sort()).toEqual(['workload.trace.arrival_rate', 'workload.trace.replayed']);
   });
 
   it('results written before the workload section: nothing is said', () => {
