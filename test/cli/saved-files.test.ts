@@ -212,8 +212,66 @@ const figures = (): Figures => ({ mutations: 0, reads: 0, accepted: 0, refused: 
 // ---- the fixtures every reader reads against ----------------------------------------------------
 
 const smoke = trimmed(fx('base-1'));
-const ramp = trimmed(RAMP);
-const full = withTokenizer(JSON.parse(JSON.stringify(syntheticResult({ server: true, capacity: true, spikeSoak: true, windows: 8, warmupS: 2 }))) as Doc);
+/** tokens asked and served, as a run writes them (results.workload.prompt_tokens, output_tokens) */
+const TOKENS = {
+  prompt_tokens: {
+    asked: { count: 14, mean: 2549.7, min: 761, p50: 1987, p90: 4503, p99: 4812, max: 4812 },
+    served: { count: 14, mean: 2549.7, min: 761, p50: 1987, p90: 4503, p99: 4812, max: 4812 },
+  },
+  output_tokens: { asked: { count: 14, mean: 90.4, min: 24, p50: 90, p90: 143, p99: 154, max: 154 }, served: { count: 13, mean: 88.1, min: 24, p50: 90, p90: 143, p99: 154, max: 154 } },
+};
+
+/** What a run from a dataset adds (as `run chat-sharegpt --duration 3s --set warmup=0s` wrote it). */
+function withDataset(doc: Doc): Doc {
+  doc.workload = {
+    tokenizer: { kind: 'approximate', name: 'approximate', chat_template: false, overhead_tokens: 0, synthesis: 'words', note: 'no tokenizer named' },
+    source: 'dataset',
+    dataset: {
+      format: 'sharegpt',
+      path: '/work/scenarios/examples/sharegpt-sample.json',
+      entries: 40,
+      unusable: 1,
+      counted: 37,
+      filtered: { prompt_too_short: 0, prompt_too_long: 0, output_too_short: 0, output_too_long: 0, no_output_length: 1 },
+      filters: { min_prompt_tokens: 4, max_prompt_tokens: 4096, min_output_tokens: 4, max_output_tokens: 4096 },
+      sample_size: 28,
+      output_tokens: 'dataset',
+      bytes: 55644,
+      sampled: 28,
+      load_s: 0.04,
+    },
+    trace: null,
+    ...structuredClone(TOKENS),
+  };
+  return doc;
+}
+
+/** What a trace replay adds (as `run replay --set load.duration=5s` wrote it). */
+function withTrace(doc: Doc): Doc {
+  Object.assign(doc.workload as Doc, {
+    source: 'trace',
+    dataset: null,
+    trace: {
+      format: 'mooncake',
+      file: '/work/scenarios/examples/mooncake-sample.jsonl',
+      bytes: 6244,
+      records: 15,
+      replayed: 14,
+      speedup: 1,
+      start_s: 0,
+      duration_s: 5,
+      span_s: 4.987,
+      mean_rate_per_s: 2.807,
+      peak_rate_per_s: 5,
+      arrival_rate: { bucket_s: 1, per_s: [2, 5, 4, 1, 2] },
+      raised: { prompt: 0, output: 0 },
+      prefix_reuse_ratio: 0.703,
+      scan_s: 0.051,
+    },
+    ...structuredClone(TOKENS),
+  });
+  return doc;
+}
 
 /** What a run with `workload.tokenizer` adds (as `run smoke --set workload.tokenizer=llama3` wrote it, with some mismatches). */
 function withTokenizer(doc: Doc): Doc {
@@ -229,6 +287,8 @@ function withTokenizer(doc: Doc): Doc {
   };
   return doc;
 }
+const ramp = withDataset(trimmed(RAMP));
+const full = withTrace(withTokenizer(JSON.parse(JSON.stringify(syntheticResult({ server: true, capacity: true, spikeSoak: true, windows: 8, warmupS: 2 }))) as Doc));
 const read = (doc: unknown): RunResult => normalizeResults(structuredClone(doc) as Doc);
 const same = read(trimmed(fx('same')));
 const baselineRuns = ['base-1', 'base-2', 'base-3'].map((n) => read(trimmed(fx(n))));
@@ -351,11 +411,11 @@ describe('readers of saved files on thousands of mutations (the check, then all 
     totals.smoke = fuzzInMemory('smoke', smoke, 500, 1, resultsReader(shardOf(smoke), true), resultsCheck);
   });
 
-  it('a real ramp run with server metrics, alerts and correlations', () => {
+  it('a real ramp run with server metrics, alerts and correlations (and a dataset\'s workload section)', () => {
     totals.ramp = fuzzInMemory('ramp', ramp, 400, 2, resultsReader(shardOf(ramp), false), resultsCheck);
   });
 
-  it('a run with every optional section (capacity, error budget, spike, soak, GPUs, tokenizer)', () => {
+  it('a run with every optional section (capacity, error budget, spike, soak, GPUs, tokenizer, a trace)', () => {
     totals.full = fuzzInMemory('full', full, 400, 3, resultsReader(shardOf(full), false), resultsCheck);
   });
 
