@@ -22,6 +22,7 @@ import { InvalidInputError, type InputProblem } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import type { ScenarioSpec, TraceFormat } from '../core/types.js';
 import { describeFound } from '../config/messages.js';
+import { MAX_ARRIVALS_PER_S } from '../config/schema.js';
 import type { GenRequest } from '../backend/types.js';
 import type { TraceLoad } from '../schedule/arrivals.js';
 import { readLines, type Line, type LinePosition } from './lines.js';
@@ -372,6 +373,18 @@ export async function scanTrace(load: TraceLoad, requests?: number): Promise<Tra
     prefix_reuse_ratio: reuse?.ratio() ?? null,
     scan_s: round3((performance.now() - started) / 1000),
   };
+  // the bound every other open-loop load has (config/schema.ts): past it the arrival loop falls
+  // behind its schedule, so a trace replayed too fast is refused before anything is sent
+  if (info.peak_rate_per_s !== null && info.peak_rate_per_s > MAX_ARRIVALS_PER_S)
+    throw new InvalidInputError(
+      [
+        {
+          path: 'load.speedup',
+          message: `the trace replayed at speedup ${load.speedup} peaks at ${info.peak_rate_per_s} arrivals/s (over ${buckets.bucket_s} s), above the ${MAX_ARRIVALS_PER_S}/s one process keeps up with: lower the speedup, or split the load over several inferload processes and combine them with inferload merge`,
+        },
+      ],
+      file,
+    );
   const readRelS = t0 === null ? 0 : last - t0;
   return { format, ...(columns !== undefined && { columns }), t0: t0 ?? 0, lastRelS, readRelS, endRelS: end, resume: resume ?? { offset: 0, number: 1 }, info };
 }

@@ -62,6 +62,17 @@ const AZURE = [
 ];
 
 describe('Azure trace CSV', () => {
+  it('a speedup that takes the peak past the arrival bound is refused before anything is sent (104, load.speedup)', async () => {
+    // 100 100 records 1 ms apart: 1000/s at speedup 1; at 1000, all within one second of the run
+    const lines: string[] = [];
+    for (let i = 0; i < 100_100; i++) lines.push(`{"t":${i / 1000},"prompt_tokens":1,"output_tokens":1}`);
+    const path = file(lines);
+    expect((await prepareTrace(traceSpec(path))).scan.info.peak_rate_per_s).toBe(1000);
+    const [p] = await problems(traceSpec(path, { speedup: 1000 }));
+    expect(p!.path).toBe('load.speedup');
+    expect(p!.message).toMatch(/peaks at 100100 arrivals\/s \(over 1 s\), above the 100000\/s one process keeps up with: lower the speedup/);
+  }, 30_000);
+
   it('parses its datetimes to the microsecond (UTC unless a zone is given)', () => {
     expect(parseDatetime('2023-11-16 18:15:46.6805900')).toBeCloseTo(Date.UTC(2023, 10, 16, 18, 15, 46) / 1000 + 0.68059, 6);
     expect(parseDatetime('2023-11-16T18:15:46Z')).toBe(Date.UTC(2023, 10, 16, 18, 15, 46) / 1000);
