@@ -18,9 +18,9 @@ import {
   fmtObserved,
   fmtPct,
   LATENCY_ROWS,
-  sloVerdict,
   maxOf,
   minOf,
+  sloVerdict,
 } from './common.js';
 
 /** The most report.md may weigh, bytes (GitHub's job-summary limit is 1 MiB). */
