@@ -414,13 +414,31 @@ export function redactArgv(argv: string[]): string[] {
   return argv.map((a) => (/(key|token|secret|password)\s*=/i.test(a) ? a.replace(/=.*/, '=***') : a));
 }
 
+/**
+ * Exits once what was written to stdout and stderr has left the process. Writes to a pipe are
+ * asynchronous in Node, and exiting at once cut them (`inferload scrape --json | wc -c` read
+ * 65 536 bytes); a write's callback runs after every earlier write to that stream. A reader that
+ * never reads does not hold the process for more than 10 s.
+ */
+function exitWhenWritten(code: number): void {
+  process.exitCode = code;
+  let pending = 2;
+  const done = (): void => {
+    if (--pending === 0) process.exit(code);
+  };
+  setTimeout(() => process.exit(code), 10_000).unref();
+  for (const stream of [process.stdout, process.stderr])
+    if (stream.writableLength === 0 || stream.destroyed) done();
+    else stream.write('', () => done());
+}
+
 export async function main(argv: string[] = process.argv): Promise<void> {
   followParent();
-  const program = buildProgram((code) => process.exit(code));
+  const program = buildProgram(exitWhenWritten);
   try {
     await program.parseAsync(argv);
   } catch (err) {
-    process.exit(handleError(err));
+    exitWhenWritten(handleError(err));
   }
 }
 
