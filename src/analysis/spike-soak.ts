@@ -128,13 +128,23 @@ function recoveredAt(
   return null;
 }
 
+/**
+ * The largest of a series, in a loop: `Math.max(...xs)` passes one argument per value, and a
+ * merged file's series (one value per window or stage) can outgrow the stack.
+ */
+function largest(xs: readonly number[]): number {
+  let m = -Infinity;
+  for (const x of xs) if (x > m) m = x;
+  return m;
+}
+
 /** The spike of a ramping run: where the load rose to its peak and came back. Null when there is none. */
 export function analyzeSpike(result: RunResult): SpikeAnalysis | null {
   const lv = levels(result);
   if (!lv) return null;
   const measuredFrom = result.run.warmup_s;
   const base = levelAt(lv.points, measuredFrom);
-  const peak = Math.max(...lv.points.map((p) => p.level));
+  const peak = largest(lv.points.map((p) => p.level));
   if (!(peak > base * 1.2) || peak <= 0) return null;
   const mid = base + (peak - base) / 2;
   // a spike comes back down; a ramp that ends at its peak is not one
@@ -177,7 +187,8 @@ export function analyzeSpike(result: RunResult): SpikeAnalysis | null {
   const parts = [`A spike from ${r(base)} to ${r(peak)} ${unit} between ${r(start)} s and ${r(stop)} s`];
   if (pre !== null && during !== null) parts.push(`took p95 TTFT from ${pre.toFixed(0)} ms to ${during.toFixed(0)} ms`);
   parts.push(recoverS !== null ? `and it recovered ${r(recoverS)} s after the spike` : 'and it had not recovered when the run ended');
-  if (queue.length > 0) parts.push(`(peak queue ${Math.max(...queue).toFixed(0)})`);
+  const peakQueue = queue.length > 0 ? largest(queue) : null;
+  if (peakQueue !== null) parts.push(`(peak queue ${peakQueue.toFixed(0)})`);
   if (failed + dropped > 0) parts.push(`; ${failed} failed and ${dropped} dropped during it`);
   return {
     base_level: r(base),
@@ -189,7 +200,7 @@ export function analyzeSpike(result: RunResult): SpikeAnalysis | null {
     peak_ttft_p95_ms: during,
     time_to_recover_s: recoverS === null ? null : r(recoverS),
     recovered: recoverS !== null,
-    peak_queue_depth: queue.length > 0 ? Math.max(...queue) : null,
+    peak_queue_depth: peakQueue,
     failed_during_spike: failed,
     dropped_during_spike: dropped,
     finding: parts.join(' ') + '.',
