@@ -1,6 +1,7 @@
 // The command line: argv → options → the pieces; the only place that prints results and calls
 // process.exit, mapping typed errors to cli.md's exit codes.
 import { Command, CommanderError, Option } from 'commander';
+import { parseTarget } from '../core/secret.js';
 import { ExitCode, InferloadError, InvalidInputError, type InputProblem } from '../core/errors.js';
 import { MAX_WORKERS, workersProblem } from '../backend/worker/limits.js';
 import { listProfiles } from '../sim/profiles.js';
@@ -411,7 +412,19 @@ function parseWorkers(value: string, problems: InputProblem[]): number {
 
 /** argv as recorded in results.json: values of --set that look like secrets are masked. */
 export function redactArgv(argv: string[]): string[] {
-  return argv.map((a) => (/(key|token|secret|password)\s*=/i.test(a) ? a.replace(/=.*/, '=***') : a));
+  return argv.map((a) => {
+    // a URL (--target, --metrics, or one inside --set x=URL) keeps its shape, its secrets masked as
+    // every output masks them: a password, a user name alone, every query value
+    const url = /[a-z][a-z0-9+.-]*:\/\/\S+/i.exec(a);
+    if (url) {
+      try {
+        return a.slice(0, url.index) + parseTarget(url[0]).display + a.slice(url.index + url[0].length);
+      } catch {
+        // not a URL after all: the rule below
+      }
+    }
+    return /(key|token|secret|password)\s*=/i.test(a) ? a.replace(/=.*/, '=***') : a;
+  });
 }
 
 /**

@@ -4,6 +4,7 @@
 import * as z from 'zod';
 import type { Aggregation } from '../core/threshold.js';
 import { parseThreshold } from '../core/threshold.js';
+import { parseTarget } from '../core/secret.js';
 import { DURATION_PATTERN, formatDuration, parseDurationS, suggestDuration } from './duration.js';
 import { closest, describeFound, listOr } from './messages.js';
 import { tokenizerSource, tokenizerValueHelp } from '../workload/tokenizer.js';
@@ -690,8 +691,25 @@ function scenarioName() {
 
 const URL_WHAT = 'an http(s) URL like "http://127.0.0.1:8000/v1"';
 
+/**
+ * A refused URL is echoed with its secrets masked as every other output masks them: a password,
+ * a user name given alone, every query value (`--target` refusals reach CI logs).
+ */
 function httpUrl(what = URL_WHAT) {
-  return z.url({ protocol: /^https?$/, error: expect(what) });
+  return z.url({
+    protocol: /^https?$/,
+    error: (issue: { readonly input?: unknown }) =>
+      expectedFound(what, typeof issue.input === 'string' ? maskedUrl(issue.input) : issue.input),
+  });
+}
+
+function maskedUrl(text: string): string {
+  try {
+    return parseTarget(text).display;
+  } catch {
+    // not a URL at all: mask what looks like credentials or query values anyway
+    return text.replace(/(\/\/[^/@]*?:)[^/@]*@/, '$1***@').replace(/([?&][^=&#]*=)[^&#]*/g, '$1***');
+  }
 }
 
 const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;

@@ -4,6 +4,7 @@
 // sink with the run-clock time at which they were read.
 import type { Clock } from '../core/clock.js';
 import type { ServerEndpoint } from '../results/types.js';
+import { parseTarget } from '../core/secret.js';
 import { fetchExposition } from './fetch.js';
 import { parseExposition, type ParseResult } from './parser.js';
 import { rateSignals, snapshotSignals, type GpuSignals, type SignalSnapshot, type Signals } from './signals.js';
@@ -39,6 +40,8 @@ export interface ScrapeSink {
 
 interface EndpointState {
   opts: ScrapeEndpointOptions;
+  /** the URL as every output shows it: a password, a user name alone and query values masked */
+  shown: string;
   scrapes: number;
   failures: number;
   lastError: string | null;
@@ -67,6 +70,7 @@ export class Scraper {
     private readonly windowS: number,
   ) {
     this.endpoints = endpoints.map((opts) => ({
+      shown: shownUrl(opts.url),
       opts,
       scrapes: 0,
       failures: 0,
@@ -150,7 +154,7 @@ export class Scraper {
       this.noteGpuChange(e, snap, tUs);
       await nextTurn();
       this.sink.onSample({
-        url: e.opts.url,
+        url: e.shown,
         tUs,
         ok: true,
         elapsedMs: performance.now() - started,
@@ -164,7 +168,7 @@ export class Scraper {
       e.failures++;
       e.lastError = (err as Error).message;
       this.sink.onSample({
-        url: e.opts.url,
+        url: e.shown,
         tUs: this.clock.now(),
         ok: false,
         elapsedMs: performance.now() - started,
@@ -205,7 +209,7 @@ export class Scraper {
       const warnings = [...e.warnings];
       if (e.failures > 0) warnings.push(`${e.failures} of ${e.scrapes} scrapes failed${e.lastError ? ` (last: ${e.lastError})` : ''}`);
       return {
-        url: e.opts.url,
+        url: e.shown,
         profiles,
         profile: profiles[0] ?? null,
         scrapes: e.scrapes,
@@ -232,7 +236,16 @@ export class Scraper {
   /** Distinct GPUs the exporters reported, or null when none was scraped. */
   gpuCount(): number | null {
     const ids = new Set<string>();
-    for (const e of this.endpoints) for (const g of e.prev?.snap.perGpu ?? []) ids.add(g.uuid || `${e.opts.url}#${g.gpu}`);
+    for (const e of this.endpoints) for (const g of e.prev?.snap.perGpu ?? []) ids.add(g.uuid || `${e.shown}#${g.gpu}`);
     return ids.size > 0 ? ids.size : null;
+  }
+}
+
+/** The URL with its secrets masked (fetchExposition sends them; results, reports and logs show this). */
+function shownUrl(url: string): string {
+  try {
+    return parseTarget(url).display;
+  } catch {
+    return url;
   }
 }

@@ -39,7 +39,7 @@ let hostPort: string;
 
 function answer(req: IncomingMessage, res: ServerResponse): void {
   seen.push({ method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization });
-  if (req.url === '/metrics') {
+  if (req.url === '/metrics' || req.url?.startsWith('/metrics?')) {
     if (req.headers.authorization !== BASIC) {
       res.writeHead(401);
       res.end();
@@ -187,6 +187,28 @@ describe('a target URL with credentials and a query', () => {
       }
     }, 60_000);
   }
+
+  it('an explicit --metrics URL with its own credentials: scraped with them, shown masked everywhere (results, reports, argv)', async () => {
+    reset('ok');
+    const out = tmp();
+    const metrics = `http://alice:${encodeURIComponent(PASSWORD)}@${hostPort}/metrics?sig=${SIG}`;
+    const run = await inferload(['run', 'smoke', '--target', `http://${hostPort}/v1`, '--metrics', metrics, '--requests', '3', '--out', out]);
+    expect([0, 99]).toContain(run.code);
+    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { run: { argv: string[] }; server: { endpoints: { url: string; failures: number }[] } };
+    const shown = `http://alice:***@${hostPort}/metrics?sig=***`;
+    expect(results.server.endpoints).toEqual([expect.objectContaining({ url: shown, failures: 0 })]);
+    expect(results.run.argv).toContain(shown);
+    expect(seen.filter((s) => s.url.startsWith('/metrics')).every((s) => s.authorization === BASIC)).toBe(true);
+    for (const f of [...filesUnder(out), { name: 'stdout', text: run.stdout }, { name: 'stderr', text: run.stderr }])
+      for (const secret of SECRETS) expect(f.text.includes(secret), `${secret} in ${f.name}`).toBe(false);
+  }, 60_000);
+
+  it('a refused --target is echoed with its secrets masked (exit 104)', async () => {
+    const run = await inferload(['run', 'smoke', '--target', `ftp://alice:${encodeURIComponent(PASSWORD)}@${hostPort}/v1?sig=${SIG}`]);
+    expect(run.code).toBe(104);
+    expect(run.stderr).toContain(`ftp://alice:***@${hostPort}/v1?sig=***`);
+    for (const secret of SECRETS) expect(run.stderr + run.stdout).not.toContain(secret);
+  });
 
   it('refuses a URL with credentials together with --api-key-env (exit 104), naming both, before sending anything', async () => {
     reset('ok');
