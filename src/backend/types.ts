@@ -12,6 +12,8 @@ export interface GenRequest {
   maxTokens: number;
   /** the prompt's approximate token count */
   promptTokens: number;
+  /** the workload's shared-prefix group the prompt starts with (workload.sharedPrefix); absent: none */
+  prefixGroup?: number;
 }
 
 export interface RequestHandle {

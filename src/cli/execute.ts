@@ -153,7 +153,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
   if (!spec.target.url) {
     // the simulator counts prompt tokens with the scenario's tokenizer, so that a run reconciles exactly
     const simTokenizer = byServer ? undefined : spec.workload.tokenizer;
-    sim = await spawnSimulator({ profile: spec.simulator.profile, speed: spec.simulator.speed, seed: spec.seed, faults: spec.simulator.faults, tokenizer: simTokenizer });
+    sim = await spawnSimulator({ profile: spec.simulator.profile, speed: spec.simulator.speed, seed: spec.seed, faults: spec.simulator.faults, tokenizer: simTokenizer, prefixCaching: spec.simulator.prefixCaching ?? spec.workload.sharedPrefix !== undefined });
   }
   const baseUrl: string = spec.target.url ?? sim!.url;
   const target = given ?? parseTarget(baseUrl);
@@ -265,12 +265,14 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
       const snapshot = given ?? recorder.snapshot();
       const summary = buildSummary(snapshot, { warmupS: spec.warmupS, arrivalsEndUs, openLoop: isOpenLoop(spec.load) });
       const serverTokens = scraper.serverGenerationTokens();
+      const prefixCache = scraper.serverPrefixCache();
       return buildResult({
         server: {
           endpoints: scraper.info(),
           tokens: serverTokens === null ? null : reconcileTokens(clientTokensAll, serverTokens),
           gpu_count: scraper.gpuCount() ?? spec.target.gpuCount ?? null,
           alerts: pre.alerts ?? evaluateAlerts(alertRules, snapshot.windows),
+          ...(prefixCache !== null && { prefix_cache: prefixCache }),
         },
         workload: { ...workloadSection, ...workloadFigures(workload, tally) },
         correlation: pre.correlation ?? correlations(snapshot.windows),

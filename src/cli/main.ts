@@ -212,8 +212,9 @@ export function buildProgram(exit: (code: number) => void): Command {
     .option('--seed <n>', 'seed for output lengths and faults', '1')
     .option('--emit-timestamps', "put the simulator's own emit time into every chunk (for benchmarks)")
     .option('--tokenizer <name|path>', 'count prompt tokens with a family (llama3, qwen3) or a tokenizer.json (default: the approximation)')
+    .option('--prefix-caching', 'cache prompt KV blocks across requests (vLLM V1 automatic prefix caching) and report cached_tokens')
     .addHelpText('after', '\nProfiles:\n' + listProfiles().map((p) => `  ${p.name.padEnd(10)} ${p.description}`).join('\n'))
-    .action(async (flags: { port: string; host: string; profile: string; speed: string; seed: string; emitTimestamps?: boolean; tokenizer?: string }) => {
+    .action(async (flags: { port: string; host: string; profile: string; speed: string; seed: string; emitTimestamps?: boolean; tokenizer?: string; prefixCaching?: boolean }) => {
       const problems = [];
       const port = Number(flags.port);
       const speed = Number(flags.speed);
@@ -229,7 +230,7 @@ export function buildProgram(exit: (code: number) => void): Command {
         if (kind !== 'file' && kind !== 'family') problems.push({ path: '--tokenizer', message: kind === 'server' ? 'the simulator is the server: give a family (llama3, qwen3) or a tokenizer.json' : tokenizerValueHelp(flags.tokenizer) });
       }
       if (problems.length > 0) throw new InvalidInputError(problems);
-      await (await import('../sim/main.js')).runSimCommand({ port, host: flags.host, profile: flags.profile, speed, seed, emitTimestamps: flags.emitTimestamps, tokenizer: flags.tokenizer });
+      await (await import('../sim/main.js')).runSimCommand({ port, host: flags.host, profile: flags.profile, speed, seed, emitTimestamps: flags.emitTimestamps, tokenizer: flags.tokenizer, prefixCaching: flags.prefixCaching === true });
       exit(ExitCode.ok);
     });
 

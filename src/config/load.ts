@@ -377,6 +377,7 @@ function toSpec(parsed: ParsedScenario, outputTokensWritten: boolean): ScenarioS
         dropRatio: simulator.faults.dropRatio,
         midStreamErrorRatio: simulator.faults.midStreamErrorRatio,
       },
+      ...(simulator.prefixCaching !== undefined && { prefixCaching: simulator.prefixCaching }),
     },
     load: toLoad(parsed.load),
     workload: {
@@ -385,6 +386,14 @@ function toSpec(parsed: ParsedScenario, outputTokensWritten: boolean): ScenarioS
       ignoreEos: workload.ignoreEos,
       minTokens: workload.minTokens,
       ...(workload.dataset !== undefined && { dataset: toDataset(workload.dataset, outputTokensWritten) }),
+      ...(workload.sharedPrefix !== undefined && {
+        sharedPrefix: {
+          groups: workload.sharedPrefix.groups,
+          prefixTokens: workload.sharedPrefix.prefixTokens,
+          ...(workload.sharedPrefix.share !== undefined && { share: workload.sharedPrefix.share }),
+          ...(workload.sharedPrefix.promptsPerGroup !== undefined && { promptsPerGroup: workload.sharedPrefix.promptsPerGroup }),
+        },
+      }),
       temperature: workload.temperature,
       ...(workload.tokenizer !== undefined && { tokenizer: workload.tokenizer }),
     },

@@ -804,6 +804,11 @@ function simulatorSchema() {
         .prefault(1)
         .describe('scales every engine step: 0.8 simulates a build 20 % slower (default 1)'),
       faults: faults.prefault({}).describe('deterministic fault injection, each ratio per request'),
+      prefixCaching: boolean()
+        .describe(
+          'automatic prefix caching over KV blocks, reporting usage.prompt_tokens_details.cached_tokens (default: on when the workload has a sharedPrefix)',
+        )
+        .optional(),
     },
     'a mapping like {profile: default, speed: 1}',
   ).describe('the built-in simulator, used only when no target url is given');
@@ -922,6 +927,30 @@ function datasetSchema() {
     .describe('prompts from a local file instead of synthetic ones: a path (JSONL of prompts), or {format, path, filters}');
 }
 
+function sharedPrefixSchema() {
+  return mapping(
+    {
+      groups: integer(1, 10_000).describe('distinct shared prefixes (system prompts)'),
+      prefixTokens: integer(1, 1_000_000).describe("each prefix's length in tokens, exact under the run's tokenizer"),
+      share: ratio()
+        .describe('share of all requests that carry a prefix, each one of the groups at random (seeded); the others have none')
+        .optional(),
+      promptsPerGroup: integer(1)
+        .describe('every request carries a prefix: this many consecutive requests per group, the groups in turn')
+        .optional(),
+    },
+    'a mapping like {groups: 8, prefixTokens: 1024, share: 0.9}',
+  )
+    .superRefine((value, ctx) => {
+      if ((value.share === undefined) === (value.promptsPerGroup === undefined)) {
+        ctx.addIssue({ code: 'custom', input: value, message: 'give exactly one of share (a ratio of requests) or promptsPerGroup (consecutive requests per group)' });
+      }
+    })
+    .describe(
+      "shared prefixes: each prefixed request's prompt is one of `groups` prefixes of prefixTokens tokens followed by its own part of promptTokens tokens (synthetic prompts only)",
+    );
+}
+
 function workloadSchema() {
   return mapping(
     {
@@ -932,6 +961,7 @@ function workloadSchema() {
         .describe('ask the server to ignore EOS so it produces exactly the requested length (default true)'),
       minTokens: boolean().prefault(false).describe('also send min_tokens = max_tokens (vLLM, SGLang; default false)'),
       dataset: datasetSchema().optional(),
+      sharedPrefix: sharedPrefixSchema().optional(),
       temperature: number('a number from 0 to 2').min(0).max(2).prefault(0).describe('sampling temperature (default 0)'),
       tokenizer: text('a path to a tokenizer.json, a family name or server')
         .superRefine((value, ctx) => {
@@ -975,6 +1005,17 @@ function checkWarmup(
       message: `the warm-up (${value.warmup}s) is not shorter than the load (${lengthS}s): no request would be measured; shorten warmup`,
     });
   }
+}
+
+function checkSharedPrefix(value: { load: { executor: string }; workload: { dataset?: unknown; sharedPrefix?: unknown } }, ctx: z.RefinementCtx): void {
+  if (value.workload.sharedPrefix === undefined) return;
+  if (value.load.executor !== 'trace' && value.workload.dataset === undefined) return;
+  ctx.addIssue({
+    code: 'custom',
+    path: ['workload', 'sharedPrefix'],
+    input: value.workload.sharedPrefix,
+    message: "shared prefixes are built into synthetic prompts: remove workload.sharedPrefix, or the dataset (a trace's hash ids share prefixes already)",
+  });
 }
 
 function checkTraceWorkload(value: { load: { executor: string }; workload: { dataset?: unknown } }, ctx: z.RefinementCtx): void {
@@ -1027,6 +1068,7 @@ export const scenarioSchema = mapping(
 )
   .superRefine(checkWarmup, { when: fieldsParsed(['warmup', 'requests', 'load']) })
   .superRefine(checkTraceWorkload, { when: fieldsParsed(['load', 'workload']) })
+  .superRefine(checkSharedPrefix, { when: fieldsParsed(['load', 'workload']) })
   .meta({
     title: 'inferload scenario',
     description: 'A load test for an OpenAI-compatible LLM inference server (see docs/scenarios.md).',

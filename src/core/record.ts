@@ -29,6 +29,10 @@ export class RequestRecord {
   /** the max_tokens the request asked for (0: not sent) */
   outputTokensAsked = 0;
   promptTokensUsage: number | null = null;
+  /** `usage.prompt_tokens_details.cached_tokens`: prompt tokens the server found in its prefix cache; null: not reported */
+  cachedTokensUsage: number | null = null;
+  /** the shared-prefix group the prompt started with (workload.sharedPrefix); null: none */
+  prefixGroup: number | null = null;
   outputTokensUsage: number | null = null;
   finishReason: string | null = null;
   /** arrived during the warm-up: kept out of the summary */

@@ -110,6 +110,22 @@ export interface SimulatorSpec {
   /** scales every engine step: 0.8 = a build 20 % slower */
   speed: number;
   faults: SimFaults;
+  /** automatic prefix caching; undefined: on when the workload has a sharedPrefix */
+  prefixCaching?: boolean;
+}
+
+/**
+ * Shared prefixes (system prompts) of synthetic prompts. A prefixed request's prompt is its
+ * group's prefix, then its own part of `promptTokens` tokens (the template's included).
+ */
+export interface SharedPrefixSpec {
+  groups: number;
+  /** tokens of each prefix's text */
+  prefixTokens: number;
+  /** share of requests carrying a prefix, the group drawn by the seed (one of share, promptsPerGroup) */
+  share?: number;
+  /** every request carries one: this many consecutive requests per group, the groups in turn */
+  promptsPerGroup?: number;
 }
 
 /** The dataset formats `workload.dataset.format` reads. */
@@ -144,6 +160,7 @@ export interface WorkloadSpec {
   minTokens: boolean;
   /** prompts from a dataset instead of synthetic ones */
   dataset?: DatasetSpec;
+  sharedPrefix?: SharedPrefixSpec;
   temperature: number;
   /**
    * what prompt tokens are counted and built with (workload/tokenizer.ts): a tokenizer.json path

@@ -169,6 +169,7 @@ export class Engine {
 
   private drop(id: number, intendedUs: number, req: GenRequest): void {
     const r = new RequestRecord(id, intendedUs, req.promptTokens, intendedUs < this.warmupUs);
+    if (req.prefixGroup !== undefined) r.prefixGroup = req.prefixGroup;
     r.dropped = true;
     this.dropped++;
     this.opts.recorder.onDropped(r);
@@ -177,6 +178,7 @@ export class Engine {
 
   private send(id: number, intendedUs: number, req: GenRequest, waiter: (() => void) | null = null): void {
     const r = new RequestRecord(id, intendedUs, req.promptTokens, intendedUs < this.warmupUs);
+    if (req.prefixGroup !== undefined) r.prefixGroup = req.prefixGroup;
     r.outputTokensAsked = req.maxTokens;
     const entry: InFlight = { handle: NO_HANDLE, waiter };
     this.inflight.set(r, entry);

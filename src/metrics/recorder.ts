@@ -20,6 +20,7 @@ import {
 } from './hdr.js';
 import { nextTurn } from '../core/turn.js';
 import { newPromptPlannedCounts, notePromptPlanned, type PromptPlannedCounts } from './prompt-planned.js';
+import { PrefixCounts, type PrefixSummary } from './prefix.js';
 
 /** The whole-run latency histograms, in results.summary.latency_ms order. */
 export const LATENCY_METRICS = [
@@ -187,6 +188,8 @@ export interface RecorderSnapshot {
   counters: Counters;
   latencyMs: Record<LatencyMetric, LatencySummaryMs>;
   windows: WindowResult[];
+  /** shared prefixes and cached tokens (null: no request had a prefix or reported cached tokens) */
+  prefix?: PrefixSummary | null;
 }
 
 const CLOSE_SLACK_US = 50_000;
@@ -226,6 +229,8 @@ export class Recorder {
   private pool: Histogram[] = [];
   /** the newest window: the progress line reads it */
   private lastClosed: WindowResult | null = null;
+  /** shared prefixes, cached tokens, warm and cold TTFT of the measured requests */
+  readonly prefix = new PrefixCounts();
   /** requests sent and not yet ended (sampled into every window on the clock, not only at sends) */
   private inFlightNow = 0;
   /** the window each request in flight arrived in (by intended start) */
@@ -249,6 +254,7 @@ export class Recorder {
     w.sent++;
     w.pendingArrivals++;
     this.arrivedIn.set(r, w);
+    this.prefix.sent(r);
     this.inFlightNow = inFlight;
     const now = this.open[this.open.length - 1]!;
     if (inFlight > now.inFlightMax) now.inFlightMax = inFlight;
@@ -353,6 +359,7 @@ export class Recorder {
     c.completed++;
     c.promptTokens += r.promptTokens;
     notePromptPlanned(c.promptPlanned, r.promptTokensPlanned, r.promptTokensUsage);
+    this.prefix.completed(r, d.ttftUs);
     c.outputTokens += d.outputTokens;
     c.outputTokensUsage += r.outputTokensUsage ?? 0;
     c.outputChunks += r.outputChunks;
@@ -699,6 +706,8 @@ export class Recorder {
     // (each ~0.1-0.3 ms), so that requests recorded meanwhile change neither
     const counters = structuredClone(this.counters);
     const windows = this.closed.slice();
+    // two small percentile scans: cheap enough for the same turn
+    const prefix = this.prefix.summary();
     const copies = LATENCY_METRICS.map((m) => {
       const copy = this.take();
       copyHistogramInto(copy, this.run[m]);
@@ -720,7 +729,7 @@ export class Recorder {
         this.pool.push(copy);
       }
     }
-    return { counters, latencyMs, windows };
+    return { counters, latencyMs, windows, prefix };
   }
 
   /** Everything recorded so far: counters, whole-run summaries, closed windows. */
@@ -729,7 +738,7 @@ export class Recorder {
       LatencyMetric,
       LatencySummaryMs
     >;
-    return { counters: structuredClone(this.counters), latencyMs, windows: this.closed.slice() };
+    return { counters: structuredClone(this.counters), latencyMs, windows: this.closed.slice(), prefix: this.prefix.summary() };
   }
 
 }

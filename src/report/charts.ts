@@ -390,6 +390,7 @@ const CHARTED_SIGNALS = new Set([
   'queue_depth',
   'requests_running',
   'kv_cache_usage_ratio',
+  'prefix_cache_hit_ratio',
   'preemptions_per_s',
   'gpu_utilization_ratio',
   'gpu_memory_used_bytes',
@@ -505,6 +506,21 @@ export function kvCacheChart(result: RunResult): ReportChart | null {
     title: 'KV-cache usage (%)',
     caption: 'Share of the KV cache in use. Near 100 % the server must preempt (evict and recompute) requests.',
     yTitle: 'KV cache used (%)',
+    yFormat: ',.2~f',
+    scale: 100,
+    yDomain: [0, 100],
+  });
+}
+
+/** The server's prefix-cache hit ratio per window (tokens found / tokens looked up), %. */
+export function prefixCacheChart(result: RunResult): ReportChart | null {
+  return signalChart(result, {
+    id: 'prefix-cache',
+    key: 'prefix_cache_hit_ratio',
+    series: 'server: prefix-cache hits',
+    title: 'Prefix-cache hit ratio (%)',
+    caption: "Share of the prompt tokens the server looked up that it found in its prefix cache; each hit skips its prefill, so TTFT falls as this rises.",
+    yTitle: 'prompt tokens cached (%)',
     yFormat: ',.2~f',
     scale: 100,
     yDomain: [0, 100],
@@ -1055,6 +1071,7 @@ export function buildCharts(result: RunResult): ReportChart[] {
     latencyOverTimeChart(result, 'e2e'),
     tokenThroughputChart(result),
     kvCacheChart(result),
+    prefixCacheChart(result),
     preemptionsChart(result),
     gpuUtilizationChart(result),
     gpuMemoryChart(result),

@@ -2,7 +2,7 @@
 // function of the RunResult; the CLI prints it.
 import type { RunResult } from '../results/types.js';
 import { cutRequests } from './common.js';
-import { promptTokensText } from './tokens.js';
+import { prefixCacheText, promptTokensText } from './tokens.js';
 import { workloadConsoleText } from './workload.js';
 
 const fmt = (v: number | null | undefined, digits = 1): string =>
@@ -50,6 +50,8 @@ export function renderConsoleSummary(result: RunResult, files: { dir: string }):
   const cut = cutRequests(result);
   if (cut) lines.push(`  CUT        ${safeText(cut.sentence)}`);
   lines.push(`  prompts    ${safeText(promptTokensText(result))}`);
+  const prefix = prefixCacheText(result);
+  if (prefix !== null) lines.push(`  prefix     ${safeText(prefix)}`);
   const workload = workloadConsoleText(result);
   if (workload !== null) lines.push(`  workload   ${safeText(workload)}`);
   lines.push('');

@@ -10,7 +10,7 @@ import { headroomText } from '../analysis/capacity.js';
 import type { LatencySummaryMs } from '../metrics/hdr.js';
 import type { RunResult } from '../results/types.js';
 import { buildCharts, PERCENTILE_COLORS, timeDomainS, type ChartSection, type ReportChart } from './charts.js';
-import { promptTokensText } from './tokens.js';
+import { prefixCacheText, promptTokensText } from './tokens.js';
 import { tokenCells, tokenRows, TOKEN_COLUMNS, workloadSourceText } from './workload.js';
 import {
   chunkParsingText,
@@ -576,8 +576,10 @@ ${samples.map((e) => html`<tr><td class="text">${oneLine(e.error_class, 100)}</t
 function workloadSection(result: RunResult): Markup {
   const source = workloadSourceText(result);
   const rows = tokenRows(result);
-  if (source === null && rows.length === 0) return html`<p class="empty">These results predate the workload section (results.workload).</p>`;
+  const prefix = prefixCacheText(result);
+  if (source === null && rows.length === 0 && prefix === null) return html`<p class="empty">These results predate the workload section (results.workload).</p>`;
   return html`${source !== null ? html`<p>${oneLine(source, 1500)}</p>` : ''}
+${prefix !== null ? html`<p>Prefix cache: ${oneLine(prefix, 600)}</p>` : ''}
 ${rows.length > 0
   ? html`<table aria-label="tokens asked and served"><thead><tr><th class="text">tokens per request</th>${TOKEN_COLUMNS.map((c) => html`<th>${c}</th>`)}</tr></thead><tbody>
 ${rows.map((r) => html`<tr><td class="text">${r.label}</td>${tokenCells(r.dist).map((v) => html`<td>${v}</td>`)}</tr>\n`)}</tbody></table>

@@ -4,7 +4,7 @@
 import { headroomText } from '../analysis/capacity.js';
 import type { RunResult } from '../results/types.js';
 import { signalUnit } from './charts.js';
-import { promptTokensText } from './tokens.js';
+import { prefixCacheText, promptTokensText } from './tokens.js';
 import { tokenCells, tokenRows, TOKEN_COLUMNS, traceRateSparkline, workloadSourceText } from './workload.js';
 import {
   correlationAlignmentText,
@@ -216,9 +216,11 @@ export function renderMarkdown(result: RunResult): string {
 function workloadMarkdown(result: RunResult): string[] {
   const source = workloadSourceText(result);
   const rows = tokenRows(result);
-  if (source === null && rows.length === 0) return [];
+  const prefix = prefixCacheText(result);
+  if (source === null && rows.length === 0 && prefix === null) return [];
   const out: string[] = ['## Workload', ''];
   if (source !== null) out.push(md(source, 1500), '');
+  if (prefix !== null) out.push(`Prefix cache: ${md(prefix, 600)}`, '');
   if (rows.length > 0) {
     out.push(
       table(['tokens per request', ...TOKEN_COLUMNS], rows.map((r) => [r.label, ...tokenCells(r.dist)]), ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r']),

@@ -42,3 +42,26 @@ export function promptTokensText(result: RunResult): string {
   const note = result.workload?.tokenizer.note;
   return `${tokenizerText(result)}${vs ? `; ${vs}` : ''}${note && result.workload?.tokenizer.kind !== 'approximate' ? ` (${note})` : ''}`;
 }
+
+/**
+ * Shared prefixes and the prefix cache in one line (metrics.md "Prefix cache"), e.g. `24 of 25
+ * requests with a shared prefix; server prefix-cache hit ratio 88.5 %; cached_tokens 73.8 % of
+ * prompt tokens; TTFT warm p50 18.2 / p95 36.0 ms (20) vs cold p50 94.7 / p95 298 ms (5)`; null
+ * when the run had no prefix and no cache figures.
+ */
+export function prefixCacheText(result: RunResult): string | null {
+  const p = result.summary.prefix;
+  const server = result.server.prefix_cache;
+  if (!p && !server) return null;
+  const parts: string[] = [];
+  if (p) parts.push(`${p.requests_with_prefix} of ${p.requests_with_prefix + p.requests_without_prefix} requests with a shared prefix`);
+  if (server) parts.push(`server prefix-cache hit ratio ${pct(server.hit_ratio)}`);
+  if (p && p.cached_token_ratio !== null) parts.push(`cached_tokens ${pct(p.cached_token_ratio)} of prompt tokens`);
+  if (p) {
+    const ms = (x: number | null): string => (x === null ? '-' : String(Number(x.toPrecision(3))));
+    const side = (name: string, t: typeof p.warm): string => `${name} p50 ${ms(t.ttft_p50_ms)} / p95 ${ms(t.ttft_p95_ms)} ms (${t.requests})`;
+    const by = p.warm_by === 'group_order' ? ', warm by group order' : '';
+    parts.push(`TTFT ${side('warm', p.warm)} vs ${side('cold', p.cold)}${by}`);
+  }
+  return parts.join('; ');
+}

@@ -57,6 +57,7 @@ export function buildSummary(snap: RecorderSnapshot, facts: SummaryFacts): RunSu
       output_estimated_requests: c.outputTokensEstimated,
       prompt_planned_vs_server: summarizePromptPlanned(c.promptPlanned),
     },
+    ...(snap.prefix && { prefix: snap.prefix }),
   };
 }
 

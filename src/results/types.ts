@@ -3,6 +3,7 @@
 import type { LatencySummaryMs } from '../metrics/hdr.js';
 import type { LatencyMetric, WindowResult } from '../metrics/recorder.js';
 import type { PromptPlannedVsServer } from '../metrics/prompt-planned.js';
+import type { PrefixSummary } from '../metrics/prefix.js';
 import type { TokenizerInfo } from '../workload/tokenizer.js';
 import type { DatasetInfo } from '../workload/dataset.js';
 import type { TraceInfo } from '../workload/trace.js';
@@ -99,6 +100,8 @@ export interface RunSummary {
     /** the workload's planned prompt tokens against usage.prompt_tokens, per request (absent in older results) */
     prompt_planned_vs_server?: PromptPlannedVsServer;
   };
+  /** shared prefixes: requests with and without, cached tokens, warm vs cold TTFT (absent: no prefix, none cached) */
+  prefix?: PrefixSummary;
 }
 
 /** results.workload: what the prompts were counted and built with, where they came from, what was asked and served. */
@@ -171,6 +174,11 @@ export interface ServerSection {
   /** GPUs seen by the GPU exporter (or declared), null when unknown */
   gpu_count: number | null;
   alerts: AlertResult[];
+  /**
+   * the servers' prefix cache over the run, from their counters (vLLM V1 prefix_cache_*_total):
+   * tokens looked up, tokens found, found / looked up; absent when no server counts them
+   */
+  prefix_cache?: { queries_tokens: number; hits_tokens: number; hit_ratio: number | null };
 }
 
 export interface RunResult {

@@ -95,6 +95,8 @@ function requestObject(r: RequestRecord, recordChunks: boolean): Record<string, 
   };
   if (r.errorMessage !== null) o.error = r.errorMessage;
   if (r.finishReason !== null) o.finish_reason = r.finishReason;
+  if (r.cachedTokensUsage !== null) o.cached_tokens = r.cachedTokensUsage;
+  if (r.prefixGroup !== null) o.prefix_group = r.prefixGroup;
   if (recordChunks) o.chunk_ms = r.chunkUs.map((t) => Math.round(t) / 1000);
   if (r.emitMs !== null) o.emit_ms = r.emitMs;
   return o;

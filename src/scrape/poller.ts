@@ -233,6 +233,27 @@ export class Scraper {
     return total;
   }
 
+  /**
+   * The servers' prefix cache over the run (first scrape to last, warm-up included): tokens
+   * queried and found (vLLM V1's prefix_cache_{queries,hits}_total), or null when no server counts them.
+   */
+  serverPrefixCache(): { queries_tokens: number; hits_tokens: number; hit_ratio: number | null } | null {
+    let queries: number | null = null;
+    let hits = 0;
+    for (const e of this.endpoints) {
+      const q0 = e.first?.counters.prefix_cache_queries_total;
+      const q1 = e.prev?.snap.counters.prefix_cache_queries_total;
+      const h0 = e.first?.counters.prefix_cache_hits_total;
+      const h1 = e.prev?.snap.counters.prefix_cache_hits_total;
+      if (q0 === undefined || q1 === undefined || h0 === undefined || h1 === undefined) continue;
+      // a counter that went down: the server restarted, its count since is the value
+      queries = (queries ?? 0) + (q1 >= q0 ? q1 - q0 : q1);
+      hits += h1 >= h0 ? h1 - h0 : h1;
+    }
+    if (queries === null) return null;
+    return { queries_tokens: queries, hits_tokens: hits, hit_ratio: queries > 0 ? Math.round((Math.min(hits, queries) / queries) * 1e4) / 1e4 : null };
+  }
+
   /** Distinct GPUs the exporters reported, or null when none was scraped. */
   gpuCount(): number | null {
     const ids = new Set<string>();

@@ -220,6 +220,8 @@ export interface SimGpuSample {
 export interface SimMetricsSource {
   readonly profile: SimProfile;
   readonly counters: Readonly<EngineCounters>;
+  /** automatic prefix caching on (cache_config_info's enable_prefix_caching); absent: off */
+  readonly prefixCaching?: boolean;
   gauges(): EngineGauges;
 }
 
@@ -367,6 +369,8 @@ export class SimMetrics {
     this.counter(out, 'vllm:num_preemptions', 'Cumulative number of preemption from the engine.', c.preemptionsTotal);
     this.counter(out, 'vllm:prompt_tokens', 'Number of prefill tokens processed.', c.promptTokensTotal);
     this.counter(out, 'vllm:generation_tokens', 'Number of generation tokens processed.', c.generationTokensTotal);
+    this.counter(out, 'vllm:prefix_cache_queries', 'Prefix cache queries, in terms of number of queried tokens.', c.prefixCacheQueriesTotal);
+    this.counter(out, 'vllm:prefix_cache_hits', 'Prefix cache hits, in terms of number of cached tokens.', c.prefixCacheHitsTotal);
     const byReason: Record<(typeof FINISHED_REASONS)[number], number> = {
       stop: c.requestsFinishedStopTotal,
       length: c.requestsFinishedLengthTotal,
@@ -408,7 +412,8 @@ export class SimMetrics {
     out.push(
       '# HELP vllm:cache_config_info Information of the LLMEngine CacheConfig\n',
       '# TYPE vllm:cache_config_info gauge\n',
-      `vllm:cache_config_info{block_size="${p.blockSizeTokens}",cache_dtype="auto",enable_prefix_caching="False",` +
+      `vllm:cache_config_info{block_size="${p.blockSizeTokens}",cache_dtype="auto",` +
+        `enable_prefix_caching="${this.source.prefixCaching === true ? 'True' : 'False'}",` +
         `engine="0",num_gpu_blocks="${p.kvCacheBlocks}"} 1.0\n`,
     );
     return out.join('');

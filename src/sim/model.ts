@@ -16,6 +16,11 @@ export interface SimRequestSpec {
   finishReason: FinishReason;
   /** fault injection: after emitting `afterTokens` tokens the request sits out of the batch for `stallUs` */
   stall?: { afterTokens: number; stallUs: number };
+  /**
+   * the prefix cache's key of each full block of the prompt, in order, each chained with the one
+   * before (blockHashes); none: the request neither hits nor fills the cache
+   */
+  blockHashes?: readonly string[];
 }
 
 export type SimRequestState = 'waiting' | 'running' | 'finished' | 'aborted';
@@ -39,6 +44,10 @@ export class SimRequest<T> {
   finishedUs = -1;
   /** out of the batch until then (stall fault) */
   pausedUntilUs = -1;
+  /** prompt tokens found in the prefix cache at its first admission (`cached_tokens`); -1 before */
+  cachedTokens = -1;
+  /** the cached blocks this request holds (hits and the blocks it filled), in prompt order */
+  readonly cacheRefs: string[] = [];
 
   constructor(
     readonly id: number,
@@ -99,6 +108,10 @@ export interface EngineCounters {
   generationTokensTotal: number;
   /** every token prefilled, recomputations after preemption included */
   prefillTokensComputedTotal: number;
+  /** vLLM V1 `prefix_cache_queries`: prompt tokens looked up in the prefix cache at admission */
+  prefixCacheQueriesTotal: number;
+  /** vLLM V1 `prefix_cache_hits`: of those, tokens found cached (their prefill skipped) */
+  prefixCacheHitsTotal: number;
 }
 
 /** Instantaneous state. */
@@ -116,6 +129,38 @@ export interface EngineModelOptions<T> {
   speed?: number;
   /** called once per request that finished normally (not aborted), after its last token */
   onFinished?: (request: SimRequest<T>) => void;
+  /** automatic prefix caching over the requests' `blockHashes` (vLLM V1's default; default true) */
+  prefixCaching?: boolean;
+}
+
+/**
+ * The prefix cache's keys of a prompt's full blocks, as vLLM's automatic prefix caching keys
+ * them: each block's token ids hashed together with the previous block's key, so a block matches
+ * only behind the same whole prefix. The partial last block has no key (it is never shared).
+ * Tokens are numbers (ids) or strings (the words of a prompt counted without a tokenizer).
+ */
+export function blockHashes(tokens: ArrayLike<number | string>, blockSizeTokens: number): string[] {
+  const out: string[] = [];
+  let prev = '';
+  for (let start = 0; start + blockSizeTokens <= tokens.length; start += blockSizeTokens) {
+    // two independent 32-bit FNV-1a lanes: a 64-bit key, collisions negligible at cache sizes
+    let a = 0x811c9dc5;
+    let b = 0x01000193 ^ 0x5bd1e995;
+    const feed = (s: string): void => {
+      for (let i = 0; i < s.length; i++) {
+        const c = s.charCodeAt(i);
+        a = Math.imul(a ^ c, 0x01000193);
+        b = Math.imul(b ^ c, 0x5bd1e995) ^ (b >>> 15);
+      }
+      a = Math.imul(a ^ 0x1f, 0x01000193);
+      b = Math.imul(b ^ 0x1f, 0x5bd1e995) ^ (b >>> 15);
+    };
+    feed(prev);
+    for (let i = start; i < start + blockSizeTokens; i++) feed(String(tokens[i]));
+    prev = (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
+    out.push(prev);
+  }
+  return out;
 }
 
 /** Roofline step time (docs/architecture.md, "The simulator") for `tokens` computed while reading `kvTokensRead` of context. */
@@ -157,12 +202,21 @@ export class EngineModel<T = unknown> {
     promptTokensTotal: 0,
     generationTokensTotal: 0,
     prefillTokensComputedTotal: 0,
+    prefixCacheQueriesTotal: 0,
+    prefixCacheHitsTotal: 0,
   };
   /** FCFS queue; preempted requests go back to its head */
   private readonly waiting: Array<SimRequest<T>> = [];
   /** in admission order: the last one is preempted first */
   private readonly running: Array<SimRequest<T>> = [];
+  /** blocks held by no running request; the evictable cached blocks are among them */
   private freeBlocks: number;
+  /** cached block key → how many running requests hold it */
+  private readonly cached = new Map<string, number>();
+  /** cached blocks no request holds, least recently freed first: evicted from the front */
+  private readonly evictable = new Set<string>();
+  /** automatic prefix caching over the requests' `blockHashes` */
+  readonly prefixCaching: boolean;
   private nextId = 0;
   private current: { plan: StepPlan; scheduled: Array<Scheduled<T>> } | undefined;
   private readonly onFinished: ((request: SimRequest<T>) => void) | undefined;
@@ -174,6 +228,12 @@ export class EngineModel<T = unknown> {
     this.speed = speed;
     this.freeBlocks = profile.kvCacheBlocks;
     this.onFinished = options.onFinished;
+    this.prefixCaching = options.prefixCaching ?? true;
+  }
+
+  /** Blocks in the prefix cache (held by requests or evictable). */
+  get cachedBlocks(): number {
+    return this.cached.size;
   }
 
   /** Largest prompt + output a request may have (the cache must hold it whole). */
@@ -291,9 +351,21 @@ export class EngineModel<T = unknown> {
           w++;
           continue;
         }
-        const numNew = Math.min(request.numTokens - request.numComputed, budget);
-        const needed = this.blocksFor(request.numComputed + numNew) - request.kvBlocks;
-        if (needed > this.freeBlocks) break;
+        const hitBlocks = request.numComputed === 0 ? this.cacheHitBlocks(request) : 0;
+        const hitTokens = hitBlocks * p.blockSizeTokens;
+        const numNew = Math.min(request.numTokens - request.numComputed - hitTokens, budget);
+        // hit blocks no one holds come out of the free pool too
+        let revived = 0;
+        for (let b = 0; b < hitBlocks; b++) if (this.cached.get(request.spec.blockHashes![b]!) === 0) revived++;
+        const needed = this.blocksFor(hitTokens + numNew) - hitBlocks;
+        if (needed + revived > this.freeBlocks) break;
+        if (request.numComputed === 0 && this.prefixCaching && request.spec.blockHashes) {
+          this.counters.prefixCacheQueriesTotal += request.spec.promptTokens;
+          this.counters.prefixCacheHitsTotal += hitTokens;
+          if (request.cachedTokens < 0) request.cachedTokens = hitTokens;
+        }
+        for (let b = 0; b < hitBlocks; b++) this.holdCached(request, request.spec.blockHashes![b]!);
+        request.numComputed = hitTokens;
         this.takeBlocks(request, needed);
         this.waiting.splice(w, 1);
         this.running.push(request);
@@ -342,6 +414,7 @@ export class EngineModel<T = unknown> {
       // aborted (client gone) while the step ran
       if (request.state !== 'running') continue;
       request.numComputed += numNewTokens;
+      this.fillCache(request);
       if (request.numComputed < request.numTokens) continue;
       request.numTokens++;
       request.outputTokens++;
@@ -399,11 +472,77 @@ export class EngineModel<T = unknown> {
     if (blocks <= 0) return;
     request.kvBlocks += blocks;
     this.freeBlocks -= blocks;
+    this.evict();
   }
 
   private freeRequestBlocks(request: SimRequest<T>): void {
-    this.freeBlocks += request.kvBlocks;
+    // its private blocks go back to the pool; a cached one only when no other request holds it
+    let returned = request.kvBlocks - request.cacheRefs.length;
+    // the tail first, as vLLM frees: a prompt's last blocks are evicted before its first ones
+    for (let i = request.cacheRefs.length - 1; i >= 0; i--) {
+      const key = request.cacheRefs[i]!;
+      const refs = this.cached.get(key)! - 1;
+      this.cached.set(key, refs);
+      if (refs === 0) {
+        this.evictable.add(key);
+        returned++;
+      }
+    }
+    this.freeBlocks += returned;
     request.kvBlocks = 0;
+    request.cacheRefs.length = 0;
+  }
+
+  /**
+   * Leading blocks of the request's prompt in the cache. At most the prompt less one token is a
+   * hit (vLLM V1: the last token is always computed, for its logits), in whole blocks.
+   */
+  private cacheHitBlocks(request: SimRequest<T>): number {
+    const keys = request.spec.blockHashes;
+    if (!this.prefixCaching || !keys) return 0;
+    const most = Math.min(keys.length, Math.floor((request.spec.promptTokens - 1) / this.profile.blockSizeTokens));
+    let n = 0;
+    while (n < most && this.cached.has(keys[n]!)) n++;
+    return n;
+  }
+
+  /** The request takes a cached block: out of the evictable set (and the free pool) if no one held it. */
+  private holdCached(request: SimRequest<T>, key: string): void {
+    const refs = this.cached.get(key)!;
+    if (refs === 0) {
+      this.evictable.delete(key);
+      this.freeBlocks--;
+    }
+    this.cached.set(key, refs + 1);
+    request.kvBlocks++;
+    request.cacheRefs.push(key);
+  }
+
+  /**
+   * Enter the prompt blocks the request has now computed in full. A block another request
+   * entered meanwhile stays the request's private copy (vLLM keeps such duplicates out of the
+   * cache too).
+   */
+  private fillCache(request: SimRequest<T>): void {
+    const keys = request.spec.blockHashes;
+    if (!this.prefixCaching || !keys) return;
+    const full = Math.min(keys.length, Math.floor(Math.min(request.numComputed, request.spec.promptTokens) / this.profile.blockSizeTokens));
+    for (let b = request.cacheRefs.length; b < full; b++) {
+      const key = keys[b]!;
+      // a duplicate ends the chain this request can share: later blocks would hang off another's copy
+      if (this.cached.has(key)) return;
+      this.cached.set(key, 1);
+      request.cacheRefs.push(key);
+    }
+  }
+
+  /** Cached blocks live in free blocks: as the free pool shrinks, the least recently freed go. */
+  private evict(): void {
+    while (this.evictable.size > this.freeBlocks) {
+      const oldest = this.evictable.values().next().value as string;
+      this.evictable.delete(oldest);
+      this.cached.delete(oldest);
+    }
   }
 
   private preempt(request: SimRequest<T>): void {

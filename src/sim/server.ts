@@ -8,7 +8,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { approxTokenCount } from '../core/tokens.js';
 import type { SimFaults } from '../core/types.js';
-import { EngineModel } from './model.js';
+import { EngineModel, blockHashes } from './model.js';
 import type { EngineCounters, EngineGauges, SimRequest, TokenEvent } from './model.js';
 import { StepLoop } from './loop.js';
 import { PROMETHEUS_TEXT_CONTENT_TYPE, SimMetrics } from './metrics.js';
@@ -40,6 +40,14 @@ export interface SimServerOptions {
    * default: the approximation the client falls back on
    */
   tokenizer?: string;
+  /**
+   * automatic prefix caching over the prompts' KV blocks, with `prompt_tokens_details.cached_tokens`
+   * in the usage: a block is keyed by its token ids under the tokenizer, or by its words without
+   * one. Default false (vLLM V1 caches by default, but the usage object and the step times of every
+   * run that repeats a prompt would change: a run turns it on with simulator.prefixCaching, or by
+   * having a workload.sharedPrefix)
+   */
+  prefixCaching?: boolean;
 }
 
 /** Counters of the server and the engine behind it. */
@@ -103,6 +111,8 @@ interface Exchange {
 /** The parsed, validated body of a generation request. */
 interface GenerationParams {
   promptTokens: number;
+  /** what the prompt's cache blocks are keyed by: token ids, or words under the approximation */
+  promptTokenKeys: () => ArrayLike<number | string>;
   maxTokens: number | undefined;
   minTokens: number;
   ignoreEos: boolean;
@@ -140,6 +150,7 @@ class Simulator {
   private readonly metrics: SimMetrics;
   private readonly planner: RequestPlanner;
   private readonly emitTimestamps: boolean;
+  private readonly prefixCaching: boolean;
   private readonly originUs = performance.now() * 1000;
   private readonly idPrefix = randomBytes(12).toString('hex');
   private readonly modelsBody: string;
@@ -173,7 +184,8 @@ class Simulator {
     this.profile = resolveProfile(options.profile ?? 'default');
     const seed = options.seed ?? 1;
     if (!Number.isInteger(seed)) throw new RangeError(`seed must be an integer, got ${seed}`);
-    this.model = new EngineModel<Exchange>(this.profile, { speed: options.speed ?? 1 });
+    this.prefixCaching = options.prefixCaching ?? false;
+    this.model = new EngineModel<Exchange>(this.profile, { speed: options.speed ?? 1, prefixCaching: this.prefixCaching });
     this.metrics = new SimMetrics(this.model, { startUs: this.nowUs(), instanceId: this.idPrefix });
     this.loop = new StepLoop<Exchange>(
       this.model,
@@ -398,6 +410,7 @@ class Simulator {
         promptTokens: params.promptTokens,
         outputTokens: plan.outputTokens,
         finishReason: plan.finishReason,
+        ...(this.prefixCaching ? { blockHashes: blockHashes(params.promptTokenKeys(), this.profile.blockSizeTokens) } : {}),
         ...(fault.kind === 'stall' ? { stall: { afterTokens: fault.afterTokens, stallUs: fault.stallUs } } : {}),
       },
       ex,
@@ -478,7 +491,7 @@ class Simulator {
     const emitMs = ex.emitTimestamps ? performance.timeOrigin + performance.now() : undefined;
     const first = e.tokenCount === 1 && ex.kind === 'chat' ? frames.role(emitMs) : '';
     if (e.finishReason !== null) {
-      const usage = ex.includeUsage ? frames.usage(ex.promptTokens, e.tokenCount, emitMs) : '';
+      const usage = ex.includeUsage ? frames.usage(ex.promptTokens, e.tokenCount, emitMs, this.cachedTokens(ex)) : '';
       ex.res.end(first + frames.last(text, e.finishReason, emitMs) + usage + DONE_FRAME);
       this.counts.completedTotal++;
       this.finish(ex);
@@ -519,6 +532,7 @@ class Simulator {
       prompt_tokens: ex.promptTokens,
       total_tokens: ex.promptTokens + completionTokens,
       completion_tokens: completionTokens,
+      ...(this.prefixCaching ? { prompt_tokens_details: { cached_tokens: this.cachedTokens(ex) } } : {}),
     };
     const text = outputText(ex.plan.ordinal, completionTokens);
     const body =
@@ -550,6 +564,12 @@ class Simulator {
     ex.res.writeHead(200, JSON_HEADERS).end(JSON.stringify(body));
     this.counts.completedTotal++;
     this.finish(ex);
+  }
+
+  /** The request's prefix-cache hit, for `usage.prompt_tokens_details`; undefined when caching is off. */
+  private cachedTokens(ex: Exchange): number | undefined {
+    if (!this.prefixCaching) return undefined;
+    return Math.max(0, ex.request?.cachedTokens ?? 0);
   }
 
   /** The exchange is over: out of the engine (blocks freed) and out of the open set. */
@@ -619,13 +639,24 @@ interface PromptCounter {
   completion(text: string): number;
   /** the ids POST /tokenize answers with (the approximation has none: zeros, as many as it counts) */
   ids(input: { messages: readonly ChatMessage[] } | { text: string; addSpecial: boolean }): number[];
+  /**
+   * the prompt's tokens as the prefix cache keys them: the ids, or without a tokenizer the words
+   * (whitespace-separated, each message's role first), which the approximation counts about one a token
+   */
+  keys(input: { messages: readonly ChatMessage[] } | { text: string; addSpecial: boolean }): ArrayLike<number | string>;
 }
 
 const APPROXIMATE_COUNTER: PromptCounter = {
   chat: (messages) => messages.reduce((n, m) => n + approxTokenCount(m.content), 0),
   completion: approxTokenCount,
   ids: (input) => new Array<number>('messages' in input ? APPROXIMATE_COUNTER.chat(input.messages) : approxTokenCount(input.text)).fill(0),
+  keys: (input) =>
+    'messages' in input ? input.messages.flatMap((m) => [`<${m.role}>`, ...promptWords(m.content)]) : promptWords(input.text),
 };
+
+function promptWords(text: string): string[] {
+  return text.split(/\s+/).filter((w) => w.length > 0);
+}
 
 /** Counts as vLLM does with this tokenizer: a completion with BOS, a chat through its template. */
 function tokenizerCounter(t: LocalTokenizer): PromptCounter {
@@ -633,6 +664,7 @@ function tokenizerCounter(t: LocalTokenizer): PromptCounter {
     chat: (messages) => t.countChat(messages),
     completion: (text) => t.countCompletion(text),
     ids: (input) => ('messages' in input ? t.chatIds(input.messages) : t.ids(input.text, input.addSpecial)),
+    keys: (input) => ('messages' in input ? t.chatIds(input.messages) : t.ids(input.text, input.addSpecial)),
   };
 }
 
@@ -646,7 +678,16 @@ function parseGeneration(kind: ApiKind, body: string, counter: PromptCounter): G
   }
   if (!isObject(json)) throw new BadRequest('the request body must be a JSON object');
 
-  const promptTokens = kind === 'chat' ? counter.chat(chatMessages(json.messages)) : completionPromptTokens(json.prompt, counter);
+  const messages = kind === 'chat' ? chatMessages(json.messages) : undefined;
+  const promptTokens = messages ? counter.chat(messages) : completionPromptTokens(json.prompt, counter);
+  const prompt = json.prompt;
+  // keyed only when the engine caches: a tokenizer's second encoding costs
+  const promptTokenKeys = (): ArrayLike<number | string> => {
+    if (messages) return counter.keys({ messages });
+    const p = Array.isArray(prompt) && prompt.length === 1 ? prompt[0] : prompt;
+    if (Array.isArray(p)) return p as number[];
+    return counter.keys({ text: String(p), addSpecial: true });
+  };
   const maxTokens = optionalInt(json, 'max_completion_tokens', 1) ?? optionalInt(json, 'max_tokens', 1);
   const minTokens = optionalInt(json, 'min_tokens', 0) ?? 0;
   const ignoreEos = optionalBool(json, 'ignore_eos') ?? false;
@@ -664,7 +705,7 @@ function parseGeneration(kind: ApiKind, body: string, counter: PromptCounter): G
     }
     includeUsage = iu === true;
   }
-  return { promptTokens: Math.max(1, promptTokens), maxTokens, minTokens, ignoreEos, stream, includeUsage };
+  return { promptTokens: Math.max(1, promptTokens), promptTokenKeys, maxTokens, minTokens, ignoreEos, stream, includeUsage };
 }
 
 /** The messages with their text: a content of parts is its text parts joined by newlines (as vLLM joins them). */

@@ -44,8 +44,11 @@ export interface StreamFrames {
   token(text: string, emitMs?: number): string;
   /** the last content chunk, carrying the finish reason */
   last(text: string, finishReason: 'length' | 'stop', emitMs?: number): string;
-  /** `choices: []` with the usage (stream_options.include_usage) */
-  usage(promptTokens: number, completionTokens: number, emitMs?: number): string;
+  /**
+   * `choices: []` with the usage (stream_options.include_usage); `cachedTokens` (prefix-cache
+   * hits) adds `prompt_tokens_details.cached_tokens`, as vLLM does
+   */
+  usage(promptTokens: number, completionTokens: number, emitMs?: number, cachedTokens?: number): string;
 }
 
 function close(emitMs: number | undefined): string {
@@ -57,8 +60,9 @@ export function streamFrames(kind: ApiKind, id: string, created: number, modelNa
   const modelJson = JSON.stringify(modelName);
   const object = kind === 'chat' ? 'chat.completion.chunk' : 'text_completion';
   const envelope = `data: {"id":"${id}","object":"${object}","created":${created},"model":${modelJson},"choices":`;
-  const usage = (p: number, c: number, emitMs?: number): string =>
-    `${envelope}[],"usage":{"prompt_tokens":${p},"total_tokens":${p + c},"completion_tokens":${c}}${close(emitMs)}`;
+  const usage = (p: number, c: number, emitMs?: number, cached?: number): string =>
+    `${envelope}[],"usage":{"prompt_tokens":${p},"total_tokens":${p + c},"completion_tokens":${c}` +
+    `${cached === undefined ? '' : `,"prompt_tokens_details":{"cached_tokens":${cached}}`}}${close(emitMs)}`;
   switch (kind) {
     case 'chat': {
       const head = `${envelope}[{"index":0,"delta":`;

@@ -7,7 +7,7 @@ import type { Endpoint, ScenarioSpec, WorkloadSpec } from '../core/types.js';
 import type { GenRequest } from '../backend/types.js';
 import { datasetSampleSize, loadDataset, type Dataset } from './dataset.js';
 import { sampleLength } from './lengths.js';
-import { approximateTokenizer, type Tokenizer } from './tokenizer.js';
+import { approximateTokenizer, type TokenText, type Tokenizer } from './tokenizer.js';
 import { TraceReplay, type PreparedTrace } from './trace.js';
 
 /**
@@ -29,6 +29,8 @@ export class Workload {
   readonly tokenizer: Tokenizer;
   readonly dataset: Dataset | null;
   readonly trace: TraceReplay | null;
+  /** workload.sharedPrefix's prefix texts, one per group (exact under the tokenizer); empty without */
+  readonly prefixes: readonly TokenText[];
 
   /**
    * `dataset`: a sampled dataset (loadDataset); `tokenizer`: counts and builds prompts, the
@@ -46,6 +48,25 @@ export class Workload {
     this.tokenizer = tokenizer ?? approximateTokenizer(endpoint);
     this.dataset = dataset ?? null;
     this.trace = trace ?? null;
+    const shared = spec.sharedPrefix;
+    // each group's prefix from its own stream, so group g is the same text whatever `groups` is
+    this.prefixes = shared
+      ? Array.from({ length: shared.groups }, (_, g) => this.tokenizer.words(shared.prefixTokens, Rng.derive(seed, `prefix-${g}`)))
+      : [];
+  }
+
+  /**
+   * The shared-prefix group of request `id`, or null for none: `promptsPerGroup` consecutive
+   * requests per group, the groups in turn; or `share` of the requests, each drawn to a group.
+   * From a stream of its own, so the request's lengths are those of the same run without prefixes.
+   */
+  prefixGroup(id: number): number | null {
+    const shared = this.spec.sharedPrefix;
+    if (!shared) return null;
+    if (shared.promptsPerGroup !== undefined) return Math.floor(id / shared.promptsPerGroup) % shared.groups;
+    const rng = Rng.derive(this.seed ^ Math.imul(id + 1, 0x9e3779b1), 'prefix-group');
+    if (rng.next() >= (shared.share ?? 0)) return null;
+    return rng.nextU32() % shared.groups;
   }
 
   /** The trace's arrivals, for the engine's open loop of `executor: trace`. */
@@ -70,12 +91,17 @@ export class Workload {
     const planned = sampleLength(this.spec.promptTokens, rng);
     const maxTokens = sampleLength(this.spec.outputTokens, rng);
     // exact under the tokenizer, the template's tokens included (a length below the template's
-    // own is raised to the fewest possible)
-    const synthetic = this.tokenizer.synthesize(planned, rng, id);
+    // own is raised to the fewest possible). A shared prefix leads the prompt (the one user
+    // message: the template's header, then the prefix, is the same token sequence for the whole
+    // group) and the request's own part, from its id's words on, follows it.
+    const group = this.prefixGroup(id);
+    const prefix = group === null ? undefined : this.prefixes[group]!;
+    const synthetic = this.tokenizer.synthesize(planned + (prefix?.tokens ?? 0), rng, id, prefix);
     const prompt = synthetic.text;
     const promptTokens = synthetic.tokens;
+    const withGroup = group === null ? {} : { prefixGroup: group };
     return this.endpoint === 'chat'
-      ? { messages: [{ role: 'user', content: prompt }], maxTokens, promptTokens }
-      : { prompt, maxTokens, promptTokens };
+      ? { messages: [{ role: 'user', content: prompt }], maxTokens, promptTokens, ...withGroup }
+      : { prompt, maxTokens, promptTokens, ...withGroup };
   }
 }

@@ -527,6 +527,7 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
     }
     if (c.completionTokens !== null) r.outputTokensUsage = c.completionTokens;
     if (c.promptTokens !== null) r.promptTokensUsage = c.promptTokens;
+    if (c.cachedTokens !== null) r.cachedTokensUsage = c.cachedTokens;
   }
 
   /** A chunk that carried content: its stamp, its size and (benchmarks) the server's emit time. */
@@ -619,22 +620,35 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
   /**
    * The usage chunk that ends a stream (`"choices":[]` and a flat `"usage":{...}` object), read
    * by search instead of JSON.parse: on short requests the two JSON.parse calls of the finish and
-   * usage chunks were most of the client's own cost per request. Anything else (an error key, a
-   * nested object inside usage, a number that is not a plain integer) returns false.
+   * usage chunks were most of the client's own cost per request. A flat
+   * `"prompt_tokens_details":{...}` inside usage (vLLM's cached_tokens) is read too; anything else
+   * (an error key, another nested object, a number that is not a plain integer) returns false.
    */
   private fastUsage(text: string): boolean {
     const choices = text.indexOf('"choices":[]');
     if (choices === -1 || text.indexOf('"error"') !== -1) return false;
     const u = text.indexOf('"usage":{', choices);
     if (u === -1) return false;
-    const close = text.indexOf('}', u + 9);
-    if (close === -1 || text.lastIndexOf('{', close) !== u + 8) return false;
+    let close = text.indexOf('}', u + 9);
+    if (close === -1) return false;
+    let cached = -1;
+    let open = u + 8;
+    const details = text.indexOf('"prompt_tokens_details":{', u + 9);
+    if (details !== -1 && details < close) {
+      open = details + 24;
+      if (text.lastIndexOf('{', close) !== open) return false;
+      cached = integerField(text, '"cached_tokens":', open, close);
+      if (cached === -2) return false;
+      close = text.indexOf('}', close + 1);
+      if (close === -1 || text.lastIndexOf('{', close) !== open) return false;
+    } else if (text.lastIndexOf('{', close) !== open) return false;
     const prompt = integerField(text, '"prompt_tokens":', u, close);
     const completion = integerField(text, '"completion_tokens":', u, close);
     if (prompt === -2 || completion === -2) return false;
     const r = this.record;
     if (completion >= 0) r.outputTokensUsage = completion;
     if (prompt >= 0) r.promptTokensUsage = prompt;
+    if (cached >= 0) r.cachedTokensUsage = cached;
     return true;
   }
 
@@ -728,6 +742,7 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
     // what the server said it counted, taken only when it can be true (metrics.md, output_tokens)
     r.outputTokensUsage = believedUsage(r.outputTokensUsage, r.chunkUs.length, this.maxTokens);
     if (r.promptTokensUsage !== null && !isTokenCount(r.promptTokensUsage)) r.promptTokensUsage = null;
+    if (r.cachedTokensUsage !== null && !isTokenCount(r.cachedTokensUsage)) r.cachedTokensUsage = null;
     // `done` must never run inside `send`: defer when a failure was immediate
     if (Number.isNaN(r.sentUs)) queueMicrotask(() => this.done(r));
     else this.done(r);
@@ -824,7 +839,7 @@ interface StreamChunk {
     text?: unknown;
     finish_reason?: unknown;
   }[];
-  usage?: { completion_tokens?: unknown; prompt_tokens?: unknown } | null;
+  usage?: { completion_tokens?: unknown; prompt_tokens?: unknown; prompt_tokens_details?: { cached_tokens?: unknown } | null } | null;
   error?: unknown;
   inferload_emit_ms?: unknown;
 }
@@ -842,13 +857,15 @@ interface ChunkFacts {
   finishReason: string | null;
   completionTokens: number | null;
   promptTokens: number | null;
+  /** usage.prompt_tokens_details.cached_tokens */
+  cachedTokens: number | null;
   emitMs: number;
   /** a content chunk and nothing else: one content field, no finish reason, usage or error */
   plain: boolean;
 }
 
 function classifyChunk(chunk: StreamChunk): ChunkFacts {
-  const facts: ChunkFacts = { error: null, hasChoice: false, chars: 0, field: null, finishReason: null, completionTokens: null, promptTokens: null, emitMs: NaN, plain: false };
+  const facts: ChunkFacts = { error: null, hasChoice: false, chars: 0, field: null, finishReason: null, completionTokens: null, promptTokens: null, cachedTokens: null, emitMs: NaN, plain: false };
   if (chunk.error !== undefined && chunk.error !== null) {
     facts.error = errorMessageOf(chunk.error);
     return facts;
@@ -879,6 +896,8 @@ function classifyChunk(chunk: StreamChunk): ChunkFacts {
   if (usage && typeof usage === 'object') {
     if (typeof usage.completion_tokens === 'number') facts.completionTokens = usage.completion_tokens;
     if (typeof usage.prompt_tokens === 'number') facts.promptTokens = usage.prompt_tokens;
+    const details = usage.prompt_tokens_details;
+    if (details && typeof details === 'object' && typeof details.cached_tokens === 'number') facts.cachedTokens = details.cached_tokens;
   }
   if (typeof chunk.inferload_emit_ms === 'number') facts.emitMs = chunk.inferload_emit_ms;
   facts.plain =

@@ -40,6 +40,7 @@ export interface WireResult {
   errorMessage: string | null;
   finishReason: string | null;
   promptTokensUsage: number | null;
+  cachedTokensUsage: number | null;
   outputTokensUsage: number | null;
   /** epoch ms from the server (benchmarks), not a clock stamp: copied as is */
   emitMs: number[] | null;
@@ -92,6 +93,7 @@ export function packResults(records: RequestRecord[], parse: ParseStats): Result
       errorMessage: r.errorMessage,
       finishReason: r.finishReason,
       promptTokensUsage: r.promptTokensUsage,
+      cachedTokensUsage: r.cachedTokensUsage,
       outputTokensUsage: r.outputTokensUsage,
       emitMs: r.emitMs,
     };
@@ -122,6 +124,7 @@ export function unpackResult(m: ResultsMessage, w: WireResult, stampAt: number, 
   into.errorClass = w.errorClass;
   into.errorMessage = w.errorMessage;
   into.promptTokensUsage = w.promptTokensUsage;
+  into.cachedTokensUsage = w.cachedTokensUsage;
   into.outputTokensUsage = w.outputTokensUsage;
   into.finishReason = w.finishReason;
 }

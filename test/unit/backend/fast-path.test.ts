@@ -50,6 +50,7 @@ async function read(stream: string, parseEveryEvent: boolean, endpoint: 'chat' |
     firstChunk: !Number.isNaN(r.firstChunkUs),
     firstToken: !Number.isNaN(r.firstTokenUs),
     usage: r.outputTokensUsage,
+    cached: r.cachedTokensUsage,
     finish: r.finishReason,
     emit: r.emitMs,
   };
@@ -161,7 +162,7 @@ const shapes: Record<string, string> = {
     d({ id: 'c', choices: [{ index: 0, delta: { content: 'c' }, logprobs: null, finish_reason: 'stop', stop_reason: 128001 }] }),
     d({ id: 'c', choices: [{ index: 0, delta: { content: '' }, logprobs: null, finish_reason: 'stop', stop_reason: '</s>' }] }),
     d({ id: 'c', choices: [{ index: 0, delta: { content: '' }, logprobs: null, finish_reason: 'we\\ird', stop_reason: 'x\\"y' }] }),
-    d({ id: 'c', choices: [], usage: { prompt_tokens: 3, completion_tokens: 3, total_tokens: 6, prompt_tokens_details: { cached_tokens: 0 } } }),
+    d({ id: 'c', choices: [], usage: { prompt_tokens: 3, completion_tokens: 3, total_tokens: 6, prompt_tokens_details: { cached_tokens: 2 } } }),
     'data: [DONE]\n\n',
   ].join(''),
   'usage forms: null fields, a float, detail objects': [
@@ -185,6 +186,7 @@ describe('the fast path agrees with full JSON parsing', () => {
       expect(fast.firstChunk).toBe(full.firstChunk);
       expect(fast.firstToken).toBe(full.firstToken);
       expect(fast.usage).toBe(full.usage);
+      expect(fast.cached).toBe(full.cached);
       expect(fast.finish).toBe(full.finish);
       expect(fast.emit).toEqual(full.emit);
       // content sizes: bytes of the JSON-escaped text (fast) vs characters (full) may differ for
@@ -220,8 +222,8 @@ describe('the fast path agrees with full JSON parsing', () => {
       'TGI shape, CRLF line ends': { template: 3 },
       'reasoning chunks then content chunks': { template: 4 },
       'an SSE id on every event (no template can match)': { template: 0, search: 13 },
-      // the finish reasons and the flat usage by search; the escaped ones and nested usage by JSON
-      'finish reasons and stop reasons of every form': { template: 0, search: 4, json: 2 },
+      // the finish reasons, the flat usage and the usage with prompt_tokens_details by search; the escaped ones by JSON
+      'finish reasons and stop reasons of every form': { template: 0, search: 5, json: 1 },
     };
     for (const [name, want] of Object.entries(expected)) {
       await read(shapes[name]!, false);

@@ -73,6 +73,7 @@ describe('buildCharts', () => {
       'e2e-over-time',
       'tokens',
       'kv-cache',
+      'prefix-cache',
       'preemptions',
       'gpu-utilization',
       'gpu-memory',
