@@ -14,6 +14,8 @@ export class PrefixCounts {
   cachedTokens = 0;
   readonly warm: Histogram = newHistogram();
   readonly cold: Histogram = newHistogram();
+  /** requests without a shared prefix that found nothing cached: shorter prompts, kept apart from cold */
+  readonly noPrefix: Histogram = newHistogram();
   /** each group's first request sent (lowest id): the one that fills the cache for the others */
   private readonly firstOfGroup = new Map<number, number>();
 
@@ -35,7 +37,7 @@ export class PrefixCounts {
       this.cachedTokens += r.cachedTokensUsage;
     }
     if (Number.isNaN(ttftUs)) return;
-    recordUs(this.isWarm(r) ? this.warm : this.cold, ttftUs);
+    recordUs(this.isWarm(r) ? this.warm : r.prefixGroup !== null ? this.cold : this.noPrefix, ttftUs);
   }
 
   /**
@@ -63,7 +65,9 @@ export class PrefixCounts {
       cached_token_ratio: this.reportedPromptTokens > 0 ? Math.round((this.cachedTokens / this.reportedPromptTokens) * 1e4) / 1e4 : null,
       warm_by: this.reported === 0 ? 'group_order' : this.reported === completed ? 'cached_tokens' : 'mixed',
       warm: side(this.warm),
-      cold: side(this.cold),
+      // a run without shared prefixes (cached tokens from elsewhere): every request not warm is cold
+      cold: side(this.withPrefix === 0 ? this.noPrefix : this.cold),
+      without_prefix: side(this.noPrefix),
     };
   }
 }
@@ -89,6 +93,10 @@ export interface PrefixSummary {
    * reported it: a group's requests after its first are warm), `mixed` (per request, whichever it had)
    */
   warm_by: 'cached_tokens' | 'group_order' | 'mixed';
+  /** requests that found part of their prompt cached */
   warm: PrefixTtft;
+  /** requests with a shared prefix that found none of it cached (all requests not warm, in a run without shared prefixes) */
   cold: PrefixTtft;
+  /** requests without a shared prefix that found nothing cached: their prompts are shorter, so they are no cold baseline */
+  without_prefix: PrefixTtft;
 }

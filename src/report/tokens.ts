@@ -61,7 +61,8 @@ export function prefixCacheText(result: RunResult): string | null {
     const ms = (x: number | null): string => (x === null ? '-' : String(Number(x.toPrecision(3))));
     const side = (name: string, t: typeof p.warm): string => `${name} p50 ${ms(t.ttft_p50_ms)} / p95 ${ms(t.ttft_p95_ms)} ms (${t.requests})`;
     const by = p.warm_by === 'group_order' ? ', warm by group order' : '';
-    parts.push(`TTFT ${side('warm', p.warm)} vs ${side('cold', p.cold)}${by}`);
+    const none = p.requests_with_prefix > 0 && p.without_prefix.requests > 0 ? `; ${side('without a prefix', p.without_prefix)}` : '';
+    parts.push(`TTFT ${side('warm', p.warm)} vs ${side('cold', p.cold)}${by}${none}`);
   }
   return parts.join('; ');
 }

@@ -31,6 +31,9 @@ describe('a shared-prefix run against the simulator', () => {
     expect(p.warm.requests).toBeGreaterThan(0);
     expect(p.cold.requests).toBeGreaterThan(0);
     expect(p.warm.ttft_p50_ms!).toBeLessThan(p.cold.ttft_p50_ms!);
+    // no request without a prefix hits: every prefixed one is warm or cold, the rest apart
+    expect(p.warm.requests + p.cold.requests).toBe(p.requests_with_prefix);
+    expect(p.without_prefix.requests).toBe(p.requests_without_prefix);
 
     // the simulator's own counters, as scraped: over the run and per window
     const server = result.server.prefix_cache!;

@@ -5,7 +5,7 @@ import { describe, expect, test } from 'vitest';
 import { loadScenario, SCENARIOS_DIR, shippedScenarios } from '../../../src/config/load.js';
 import type { ScenarioSpec } from '../../../src/core/types.js';
 
-const SHIPPED = ['chat-sharegpt', 'replay', 'smoke', 'soak', 'soak-rate', 'spike', 'spike-rate', 'sustained', 'sustained-rate', 'sweep'];
+const SHIPPED = ['chat-sharegpt', 'replay', 'shared-prefix', 'smoke', 'soak', 'soak-rate', 'spike', 'spike-rate', 'sustained', 'sustained-rate', 'sweep'];
 
 const PRODUCTION_SLO = {
   ttft_ms: [{ threshold: 'p(95)<500', abortOnFail: false }],
@@ -115,6 +115,15 @@ describe('shipped scenarios', () => {
       maxEntries: 10_000,
       outputTokens: 'dataset',
     });
+  });
+
+  test('shared-prefix shares 8 exact 1024-token prefixes over 90 % of requests, the simulator caching them', () => {
+    const spec = loadScenario('shared-prefix');
+    expect(spec.workload.sharedPrefix).toEqual({ groups: 8, prefixTokens: 1024, share: 0.9 });
+    expect(spec.workload.tokenizer).toBe('llama3');
+    // left to the run: on because the workload has a sharedPrefix
+    expect(spec.simulator.prefixCaching).toBeUndefined();
+    expect(spec.load).toMatchObject({ executor: 'constant-arrival-rate', arrival: 'poisson', rate: 10 });
   });
 
   test('replay replays a trace at its own pace, the shipped Mooncake sample until given another file', () => {
