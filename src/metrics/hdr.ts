@@ -251,34 +251,39 @@ export function decodeHistogram(encoded: string): Histogram {
   return h;
 }
 
-/** false when the encoding is not a V2 histogram of our shape (nothing decoded then) */
-function decodeOurs(encoded: string, x: DecodeInternals): boolean {
-  const raw = Buffer.from(encoded.trim(), 'base64');
-  if (raw.length < 8 || raw.readInt32BE(0) !== V2_COMPRESSED_COOKIE) return false;
+/**
+ * The inflated V2 payload of a compressed frame (`raw`, base64-decoded) when it is a histogram
+ * of our shape (1 µs to 1 h, 3 digits) with its counts within the buffer; `bomb` when it
+ * inflates past `maxOutputLength`; null for anything else.
+ */
+function oursPayload(raw: Buffer, maxOutputLength?: number): { buf: Buffer; end: number } | 'bomb' | null {
+  if (raw.length < 8 || raw.readInt32BE(0) !== V2_COMPRESSED_COOKIE) return null;
   const length = raw.readInt32BE(4);
-  if (length < 0 || 8 + length > raw.length) return false;
+  if (length < 0 || 8 + length > raw.length) return null;
   let buf: Buffer;
   try {
-    buf = inflateSync(raw.subarray(8, 8 + length));
-  } catch {
-    return false;
+    buf = inflateSync(raw.subarray(8, 8 + length), maxOutputLength === undefined ? undefined : { maxOutputLength });
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' ? 'bomb' : null;
   }
-  if (buf.length < HEADER_BYTES || buf.readInt32BE(0) !== V2_COOKIE) return false;
+  if (buf.length < HEADER_BYTES || buf.readInt32BE(0) !== V2_COOKIE) return null;
   const payload = buf.readInt32BE(4);
   const digits = buf.readInt32BE(12);
   const lowest = buf.readInt32BE(16) * 4294967296 + buf.readUInt32BE(20);
   const highest = buf.readInt32BE(24) * 4294967296 + buf.readUInt32BE(28);
-  if (digits !== HDR_DIGITS || lowest !== HDR_LOWEST_US || highest !== HDR_HIGHEST_US || HEADER_BYTES + payload > buf.length) return false;
-  const counts = x._counts;
-  const len = x.countsArrayLength;
-  const end = HEADER_BYTES + payload;
+  if (digits !== HDR_DIGITS || lowest !== HDR_LOWEST_US || highest !== HDR_HIGHEST_US || payload < 0 || HEADER_BYTES + payload > buf.length) return null;
+  return { buf, end: HEADER_BYTES + payload };
+}
+
+/**
+ * Walks the ZigZag LEB128 counts of a payload (LEB128 of at most 9 bytes in this variant; ours
+ * never need more than 5): `put(index, count)` for each slot's count, runs of zeros skipped.
+ * False when the payload is malformed or runs past `slots`.
+ */
+function walkCounts(buf: Buffer, end: number, slots: number, put: ((index: number, n: number) => void) | null): boolean {
   let at = HEADER_BYTES;
   let index = 0;
-  let total = 0;
-  let maxIndex = -1;
-  let minNonZeroIndex = -1;
   while (at < end) {
-    // LEB128 (at most 9 bytes in this variant; ours never need more than 5), then ZigZag
     let v = 0;
     let scale = 1;
     for (let k = 0; ; k++) {
@@ -297,15 +302,46 @@ function decodeOurs(encoded: string, x: DecodeInternals): boolean {
       index -= n;
       continue;
     }
-    if (index >= len || n > 0xffffffff) return false;
-    if (n > 0) {
-      counts[index] = n;
-      total += n;
-      maxIndex = index;
-      if (minNonZeroIndex === -1 && index !== 0) minNonZeroIndex = index;
-    }
+    if (index >= slots || n > 0xffffffff) return false;
+    if (put !== null && n > 0) put(index, n);
     index++;
   }
+  return true;
+}
+
+/** slots of a histogram of our shape, read off one made once */
+let oursSlots = 0;
+
+/**
+ * What a compressed frame (`raw`, base64-decoded) is, without allocating the 94 kB histogram a
+ * decode fills (most of a decode's cost): `ours` when decodeHistogram reads it on its own fast
+ * path, `bomb` when it inflates past `maxOutputLength` (never to be decoded), `other` when only
+ * decoding can tell (another shape, or damage). For the readers of saved files.
+ */
+export function frameKind(raw: Buffer, maxOutputLength: number): 'ours' | 'bomb' | 'other' {
+  const payload = oursPayload(raw, maxOutputLength);
+  if (payload === 'bomb') return 'bomb';
+  if (payload === null) return 'other';
+  oursSlots ||= (newHistogram() as unknown as DecodeInternals).countsArrayLength;
+  return walkCounts(payload.buf, payload.end, oursSlots, null) ? 'ours' : 'other';
+}
+
+/** false when the encoding is not a V2 histogram of our shape (nothing decoded then) */
+function decodeOurs(encoded: string, x: DecodeInternals): boolean {
+  const payload = oursPayload(Buffer.from(encoded.trim(), 'base64'));
+  if (payload === null || payload === 'bomb') return false;
+  const counts = x._counts;
+  let total = 0;
+  let maxIndex = -1;
+  let minNonZeroIndex = -1;
+  const ok = walkCounts(payload.buf, payload.end, x.countsArrayLength, (index, n) => {
+    counts[index] = n;
+    total += n;
+    maxIndex = index;
+    if (minNonZeroIndex === -1 && index !== 0) minNonZeroIndex = index;
+  });
+  // a malformed payload may have filled some slots: decodeHistogram resets before the library
+  if (!ok) return false;
   x._totalCount = total;
   // as the library's decode followed by add() into a fresh histogram leaves them
   x.maxValue = maxIndex >= 0 ? x.highestEquivalentValue(x.valueFromIndex(maxIndex)) : 0;

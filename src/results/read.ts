@@ -6,7 +6,6 @@
 // baseline.ts, finite numbers in ranges the arithmetic survives, histograms that decode, no
 // nesting deep enough to overflow a recursive copy, and baselines that hold each run once.
 import { readFile } from 'node:fs/promises';
-import { inflateSync } from 'node:zlib';
 import * as z from 'zod';
 import { compileAlertRule, AlertRuleError, type AlertSeverity } from '../analysis/alerts.js';
 import {
@@ -17,7 +16,7 @@ import {
   type MetricKey,
 } from '../analysis/baseline.js';
 import { InvalidInputError, type InputProblem } from '../core/errors.js';
-import { decodeHistogram, HDR_DIGITS, HDR_HIGHEST_US, HDR_LOWEST_US, newHistogram } from '../metrics/hdr.js';
+import { decodeHistogram, frameKind } from '../metrics/hdr.js';
 import { LATENCY_METRICS } from '../metrics/recorder.js';
 import { RESULTS_SCHEMA, type RunResult } from './types.js';
 
@@ -624,66 +623,12 @@ function tooDeep(raw: unknown): string | null {
 
 // ---- histograms -------------------------------------------------------------------------------
 
-// HdrHistogram's V2 encoding as metrics/hdr.ts writes and reads it: a compressed frame (cookie,
-// length, deflated bytes) around a 40-byte header and ZigZag LEB128 counts.
-const V2_COOKIE = 0x1c849303 | 0x10;
+// HdrHistogram's V2 compressed frame: its cookie and declared length are checked on the string
+// itself (the frame's first 8 bytes), what is inside by metrics/hdr.ts's frameKind
 const V2_COMPRESSED_COOKIE = 0x1c849304 | 0x10;
-const HEADER_BYTES = 40;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 /** ours inflate to at most ~120 kB (5 bytes per slot); more is a bomb, not a histogram */
 const MAX_INFLATED_BYTES = 1 << 20;
-
-/** slots of a histogram of inferload's shape (1 µs to 1 h, 3 digits), read off one made once */
-let slots = 0;
-const slotsOfOurs = (): number => (slots ||= (newHistogram() as unknown as { countsArrayLength: number }).countsArrayLength);
-
-/**
- * Whether `raw` (the compressed frame, base64-decoded) is a histogram of our shape that
- * metrics/hdr.ts decodes on its fast path (`ours`: the same conditions, checked without
- * allocating the 94 kB histogram that decoding fills, most of a decode's cost), inflates beyond
- * any histogram (`bomb`: never to be decoded), or neither (`other`: only decoding can tell).
- */
-function frameKind(raw: Buffer): 'ours' | 'bomb' | 'other' {
-  const length = raw.readInt32BE(4);
-  let buf: Buffer;
-  try {
-    buf = inflateSync(raw.subarray(8, 8 + length), { maxOutputLength: MAX_INFLATED_BYTES });
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' ? 'bomb' : 'other';
-  }
-  if (buf.length < HEADER_BYTES || buf.readInt32BE(0) !== V2_COOKIE) return 'other';
-  const payload = buf.readInt32BE(4);
-  const lowest = buf.readInt32BE(16) * 4294967296 + buf.readUInt32BE(20);
-  const highest = buf.readInt32BE(24) * 4294967296 + buf.readUInt32BE(28);
-  if (buf.readInt32BE(12) !== HDR_DIGITS || lowest !== HDR_LOWEST_US || highest !== HDR_HIGHEST_US || payload < 0 || HEADER_BYTES + payload > buf.length) return 'other';
-  const len = slotsOfOurs();
-  const end = HEADER_BYTES + payload;
-  let at = HEADER_BYTES;
-  let index = 0;
-  while (at < end) {
-    let v = 0;
-    let scale = 1;
-    for (let k = 0; ; k++) {
-      if (at >= end) return 'other';
-      const b = buf[at++]!;
-      if (k === 8) {
-        v += b * scale;
-        break;
-      }
-      v += (b & 0x7f) * scale;
-      if (b < 0x80) break;
-      scale *= 128;
-    }
-    const n = v % 2 === 0 ? v / 2 : -(v + 1) / 2;
-    if (n < 0) {
-      index -= n;
-      continue;
-    }
-    if (index >= len || n > 0xffffffff) return 'other';
-    index++;
-  }
-  return 'ours';
-}
 
 /**
  * What is wrong with an encoded histogram, or null. `decode` makes sure it decodes (what every
@@ -701,7 +646,7 @@ function histogramProblem(encoded: string, decode: boolean, good: Set<string>): 
   if (length < 0 || 8 + length > bytes) return `the histogram is cut short (${bytes - 8} of ${length} bytes): the file was truncated or edited`;
   if (!decode) return null;
   const raw = Buffer.from(encoded, 'base64');
-  const kind = frameKind(raw);
+  const kind = frameKind(raw, MAX_INFLATED_BYTES);
   if (kind === 'bomb') return `the histogram inflates to more than ${MAX_INFLATED_BYTES} bytes (ours take at most ~120 kB): the file was edited`;
   // another shape (a foreign tool's) or damage: decoding it is the only sure test
   if (kind === 'other')
