@@ -318,13 +318,7 @@ class Simulator {
   private tokenize(body: string, res: ServerResponse): void {
     let ids: number[];
     try {
-      let json: unknown;
-      try {
-        json = JSON.parse(body);
-      } catch (err) {
-        throw new BadRequest(`invalid JSON body: ${(err as Error).message}`);
-      }
-      if (!isObject(json)) throw new BadRequest('the request body must be a JSON object');
+      const json = jsonObject(body);
       if (json.messages !== undefined) {
         if (optionalBool(json, 'add_generation_prompt') === false) {
           throw new BadRequest('the simulator applies the chat template with the generation prompt only', 'add_generation_prompt');
@@ -668,8 +662,8 @@ function tokenizerCounter(t: LocalTokenizer): PromptCounter {
   };
 }
 
-/** Parse and check a chat/completions body the way vLLM's pydantic models would reject it. */
-function parseGeneration(kind: ApiKind, body: string, counter: PromptCounter): GenerationParams {
+/** A request body that must be a JSON object, or the 400 vLLM would answer. */
+function jsonObject(body: string): Record<string, unknown> {
   let json: unknown;
   try {
     json = JSON.parse(body);
@@ -677,6 +671,12 @@ function parseGeneration(kind: ApiKind, body: string, counter: PromptCounter): G
     throw new BadRequest(`invalid JSON body: ${(err as Error).message}`);
   }
   if (!isObject(json)) throw new BadRequest('the request body must be a JSON object');
+  return json;
+}
+
+/** Parse and check a chat/completions body the way vLLM's pydantic models would reject it. */
+function parseGeneration(kind: ApiKind, body: string, counter: PromptCounter): GenerationParams {
+  const json = jsonObject(body);
 
   const messages = kind === 'chat' ? chatMessages(json.messages) : undefined;
   const promptTokens = messages ? counter.chat(messages) : completionPromptTokens(json.prompt, counter);
