@@ -9,6 +9,7 @@ import { RequestRecord } from '../../../src/core/record.js';
 import { newHistogram, recordUs, summarizeMs } from '../../../src/metrics/hdr.js';
 import { Recorder, type Counters, type WindowResult } from '../../../src/metrics/recorder.js';
 import { buildSummary } from '../../../src/results/build.js';
+import { emptyWindow } from '../../helpers/windows.js';
 import type { RunResult, RunSummary, SloVerdict } from '../../../src/results/types.js';
 
 const template = JSON.parse(readFileSync(new URL('../../fixtures/results/smoke-base-1.json', import.meta.url), 'utf8')) as RunResult;
@@ -45,32 +46,13 @@ function summaryOf(c: Counts): RunSummary {
 
 /** One window of `widthS` from `tS` in which `completed` requests (and `tokens` output tokens) ended. */
 function win(tS: number, completed: number, tokens = 0, widthS = 1): WindowResult {
-  return {
-    t_s: tS,
+  return emptyWindow(tS, {
     window_s: widthS,
-    arrivals: 0,
-    sent: 0,
     completed,
-    failed: 0,
-    dropped: 0,
-    in_flight_max: 0,
-    errors: {},
-    ttft_p50_ms: null,
-    ttft_p95_ms: null,
-    ttft_p99_ms: null,
-    itl_p50_ms: null,
-    itl_p95_ms: null,
-    itl_p99_ms: null,
-    e2e_p50_ms: null,
-    e2e_p95_ms: null,
-    e2e_p99_ms: null,
-    schedule_lag_p99_ms: null,
     output_tokens: tokens,
     output_tokens_per_s: tokens / widthS,
     request_per_s: completed / widthS,
-    server: {},
-    hdr: { ttft: '', itl: '', e2e: '', schedule_lag: '' },
-  };
+  });
 }
 
 /** Windows of 1 s from `fromS`, one per count. */

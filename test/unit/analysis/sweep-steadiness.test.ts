@@ -3,6 +3,7 @@
 // drain windows left out. Step results are built from lists of requests, so that the windows'
 // end-keyed fields and their by_arrival parts say what a real recorder would.
 import { describe, expect, it } from 'vitest';
+import { emptyWindow } from '../../helpers/windows.js';
 import { judgeStep, measuredWindows } from '../../../src/analysis/capacity.js';
 import { encodeHistogram, newHistogram, percentileMs, recordUs, summarizeMs } from '../../../src/metrics/hdr.js';
 import type { WindowResult } from '../../../src/metrics/recorder.js';
@@ -28,28 +29,13 @@ function stepResult(requests: Req[], warmupS: number): RunResult {
     const byArrival = newHistogram();
     for (const r of arrived) recordUs(byArrival, r.ttft_ms * 1000);
     const p = (h: ReturnType<typeof newHistogram>, q: number): number | null => percentileMs(h, q);
-    windows.push({
-      t_s: t,
-      window_s: 1,
+    windows.push(emptyWindow(t, {
       arrivals: arrived.length,
       sent: arrived.length,
       completed: ended.length,
-      failed: 0,
-      dropped: 0,
-      in_flight_max: 0,
-      errors: {},
       ttft_p50_ms: p(byEnd, 50),
       ttft_p95_ms: p(byEnd, 95),
       ttft_p99_ms: p(byEnd, 99),
-      itl_p50_ms: null,
-      itl_p95_ms: null,
-      itl_p99_ms: null,
-      e2e_p50_ms: null,
-      e2e_p95_ms: null,
-      e2e_p99_ms: null,
-      schedule_lag_p99_ms: null,
-      output_tokens: 0,
-      output_tokens_per_s: 0,
       request_per_s: ended.length,
       server: { queue_depth: 0 },
       hdr: { ttft: encodeHistogram(byEnd), itl: '', e2e: '', schedule_lag: '' },
@@ -65,7 +51,7 @@ function stepResult(requests: Req[], warmupS: number): RunResult {
           hdr: { ttft: encodeHistogram(byArrival), e2e: '' },
         },
       }),
-    });
+    }));
   }
   const measured = requests.filter((r) => r.arrive_s >= warmupS);
   const all = newHistogram();
