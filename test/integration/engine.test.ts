@@ -167,7 +167,10 @@ describe('Engine', () => {
     serviceMs = 2_000;
     const { records, outcome } = await run(testSpec({ ...rate(10, 0.2), gracefulStopS: 0 }));
     expect(outcome.abortedInFlight).toBe(2);
-    expect(records.every((r) => r.errorClass === 'aborted')).toBe(true);
+    expect(records.map((r) => [r.errorClass, r.errorMessage])).toEqual([
+      ['aborted', 'still in flight when the graceful stop (0 s) ended'],
+      ['aborted', 'still in flight when the graceful stop (0 s) ended'],
+    ]);
   });
 
   it('an interrupt cuts requests as interrupted, not unfinished, even after a graceful stop began', async () => {

@@ -258,7 +258,6 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
   private ending = false;
   /** arrival time of the bytes being parsed right now: stamped before any parsing */
   private nowUs = 0;
-  private pendingAbort: { errorClass: AbortClass; message: string } | null = null;
   /** this stream's chunk template (see fastEvent): the bytes before and after the content */
   private tplPrefix: string | null = null;
   private tplSuffix = '';
@@ -287,24 +286,24 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
 
   abort(errorClass: AbortClass, message: string): void {
     if (this.finished) return;
-    if (!this.controller) {
-      this.pendingAbort = { errorClass, message };
-      return;
-    }
+    // The request ends now, as the run cut it, even when undici has not started it yet (still
+    // connecting, or queued for a connection): waiting for its start would let the pool's
+    // destruction at the run's end classify it as a `connect` failure, a failure the server
+    // never had a chance to cause. The controller, once it comes, is aborted at once.
     this.fail(errorClass, message, this.opts.clock.now());
-    this.controller.abort(new Error(message));
+    this.controller?.abort(new Error(message));
   }
 
   // -- undici DispatchHandler ---------------------------------------------------------
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
-    this.record.sentUs = this.opts.clock.now();
-    if (this.pendingAbort) {
-      const { errorClass, message } = this.pendingAbort;
-      this.pendingAbort = null;
-      this.abort(errorClass, message);
+    if (this.finished) {
+      // cut by the run before undici could start it: never sent
+      controller.abort(new Error(this.record.errorMessage ?? 'aborted'));
+      return;
     }
+    this.record.sentUs = this.opts.clock.now();
   }
 
   /**

@@ -224,3 +224,43 @@ describe('a response that breaks HTTP', () => {
     }
   });
 });
+
+describe('a request the run cuts before undici has started it', () => {
+  // Found on a loaded CI machine: a graceful stop of 0 s cut a request still connecting; its
+  // abort waited for the start, the pool was destroyed first, and the request came back as a
+  // `connect` failure ("The client is destroyed"), a failure the server never had a chance to cause.
+  it('ends at once with the class the run gave it, however the pool ends after', async () => {
+    server = await startRawServer(async ({ socket }) => {
+      socket.write(rawSseHead('transfer-encoding: chunked') + httpChunk(threeChunks));
+    });
+    const backend = new OpenAIBackend(clientOptions(server.baseUrl, clock));
+    const record = new RequestRecord(0, clock.now(), 10, false);
+    const ended = new Promise<RequestRecord>((resolve) => {
+      // no preconnect: the request waits for a connection, so its start has not come yet
+      const handle = backend.send({ prompt: 'hi', maxTokens: 3, promptTokens: 1 }, record, resolve);
+      handle.abort('aborted', 'cut by the test');
+    });
+    await backend.close();
+    const r = await ended;
+    expect([r.ok, r.errorClass, r.errorMessage]).toEqual([false, 'aborted', 'cut by the test']);
+    expect(Number.isNaN(r.sentUs)).toBe(true);
+  });
+
+  it('is aborted on the wire once undici starts it, and the record is left as it ended', async () => {
+    let connections = 0;
+    server = await startRawServer(async ({ socket }) => {
+      connections++;
+      socket.write(rawSseHead('transfer-encoding: chunked') + httpChunk(threeChunks));
+    });
+    const backend = new OpenAIBackend(clientOptions(server.baseUrl, clock));
+    const record = new RequestRecord(0, clock.now(), 10, false);
+    const r = await new Promise<RequestRecord>((resolve) => {
+      backend.send({ prompt: 'hi', maxTokens: 3, promptTokens: 1 }, record, resolve).abort('unfinished', 'cut');
+    });
+    await sleep(100);
+    await backend.close();
+    expect([r.errorClass, r.chunkUs.length]).toEqual(['unfinished', 0]);
+    expect(Number.isNaN(r.sentUs)).toBe(true);
+    expect(connections).toBeLessThanOrEqual(1);
+  });
+});
