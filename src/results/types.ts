@@ -121,7 +121,10 @@ export interface WorkloadSection {
 }
 
 export interface SloVerdict {
+  /** `metric: threshold`; a request class's own SLO is named `class <name>: metric: threshold` */
   name: string;
+  /** the request class (workload.classes) whose requests alone this was judged on; absent: the whole run */
+  class?: string;
   metric: string;
   threshold: string;
   observed: number | null;
@@ -181,6 +184,27 @@ export interface ServerSection {
   prefix_cache?: { queries_tokens: number; hits_tokens: number; hit_ratio: number | null };
 }
 
+/**
+ * One slice of the run's requests (a class, a turn index, a model): results.summary's shape over
+ * those requests alone. Counts add up to the run's over the slices; throughputs are over the
+ * run's duration_s, so they add up too.
+ */
+export interface GroupResult {
+  summary: RunSummary;
+}
+
+export interface ClassResult extends GroupResult {
+  /** the class's share of arrivals, normalised (weights / their sum) */
+  weight: number;
+  /** the class's SLOs (the run's, each metric the class names replaced by its own), judged on its requests */
+  slo: SloVerdict[];
+}
+
+export interface TurnResult extends GroupResult {
+  /** 1 = a session's first request */
+  turn: number;
+}
+
 export interface RunResult {
   schema: typeof RESULTS_SCHEMA;
   status: RunStatus;
@@ -209,6 +233,15 @@ export interface RunResult {
   soak?: import('../analysis/spike-soak.js').SoakAnalysis;
   /** sweeps only: capacity at the SLOs (analysis/capacity.ts) */
   capacity?: import('../analysis/capacity.js').CapacityResult;
+  /**
+   * workload.classes: every class's requests alone, in the summary's shape, with the class's own
+   * SLO verdicts (also in `slo[]`, with `class` set); absent without classes
+   */
+  classes?: Record<string, ClassResult>;
+  /** workload.sessions: the requests of each turn index (turn 1 first); absent without sessions */
+  turns?: TurnResult[];
+  /** target.models: the requests sent to each model name (base model or adapter); absent without a mix */
+  models?: Record<string, GroupResult>;
   /** the first few distinct failure messages, scrubbed of secrets */
   error_samples: { error_class: string; message: string; count: number }[];
 }
