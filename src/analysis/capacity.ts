@@ -236,7 +236,15 @@ export interface CapacityResult {
   gpu_count_source: 'exporter' | 'scenario' | 'simulator' | null;
   per_gpu: { request_per_s: number | null; output_tokens_per_s: number | null };
   /** the lowest rate found unsustainable, and why */
-  first_unsustainable: { rate_per_s: number; reasons: string[] } | null;
+  first_unsustainable: {
+    rate_per_s: number;
+    reasons: string[];
+    /**
+     * workload.classes: the classes whose own SLOs failed there (the class that binds first);
+     * absent without classes, empty when only whole-run reasons failed
+     */
+    binding_classes?: string[];
+  } | null;
   knee: Knee | null;
   finding: string;
   /**
