@@ -14,6 +14,17 @@ export interface GenRequest {
   promptTokens: number;
   /** the workload's shared-prefix group the prompt starts with (workload.sharedPrefix); absent: none */
   prefixGroup?: number;
+  /** the request class (workload.classes); absent: none */
+  className?: string;
+  /** the model to ask for (target.models); absent: the run's model */
+  model?: string;
+  /** sessions: the session's number and this turn's (1 = the first) */
+  session?: number;
+  turn?: number;
+  /** keep the reply's text (delta.content, or text) in the record: the next turn resends it */
+  captureReply?: boolean;
+  /** extra request headers (lower-case names), e.g. the session header */
+  headers?: Record<string, string>;
 }
 
 export interface RequestHandle {

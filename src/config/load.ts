@@ -8,7 +8,7 @@ import { isNode, LineCounter, parseDocument } from 'yaml';
 import type { Document } from 'yaml';
 import type { InputProblem } from '../core/errors.js';
 import { InvalidInputError } from '../core/errors.js';
-import type { DatasetSpec, LoadSpec, ScenarioSpec, SloThreshold } from '../core/types.js';
+import type { DatasetSpec, LoadSpec, ScenarioSpec, SessionsSpec, SharedPrefixSpec, SloThreshold } from '../core/types.js';
 import { closest, formatPath } from './messages.js';
 import type { AppliedOverride, Override, PathSegment, ScenarioCliOptions } from './overrides.js';
 import { applyOverrides, cliOverrides, parseSetArgs } from './overrides.js';
@@ -314,6 +314,25 @@ function toLoad(load: ParsedScenario['load']): LoadSpec {
   }
 }
 
+function toSharedPrefix(p: NonNullable<ParsedScenario['workload']['sharedPrefix']>): SharedPrefixSpec {
+  return {
+    groups: p.groups,
+    prefixTokens: p.prefixTokens,
+    ...(p.share !== undefined && { share: p.share }),
+    ...(p.promptsPerGroup !== undefined && { promptsPerGroup: p.promptsPerGroup }),
+  };
+}
+
+function toSessions(p: NonNullable<ParsedScenario['workload']['sessions']>): SessionsSpec {
+  return {
+    turns: typeof p.turns === 'number' ? { dist: 'fixed', value: p.turns } : p.turns,
+    thinkTimeS: p.thinkTime,
+    thinkTimeDist: p.thinkTimeDist,
+    ...(p.historyTokens !== undefined && { historyTokens: p.historyTokens }),
+    ...(p.header !== undefined && { header: p.header }),
+  };
+}
+
 function toSlo(slo: ParsedScenario['slo']): Record<string, SloThreshold[]> {
   const out: Record<string, SloThreshold[]> = {};
   for (const [metric, thresholds] of Object.entries(slo)) {
@@ -365,6 +384,7 @@ function toSpec(parsed: ParsedScenario, outputTokensWritten: boolean): ScenarioS
       timeoutS: target.timeout,
       ...(target.gpuCount !== undefined && { gpuCount: target.gpuCount }),
       ...(target.maxEventBytes !== undefined && { maxEventBytes: target.maxEventBytes }),
+      ...(target.models !== undefined && { models: target.models.map((m) => ({ name: m.name, weight: m.weight })) }),
     },
     simulator: {
       profile: simulator.profile,
@@ -386,13 +406,18 @@ function toSpec(parsed: ParsedScenario, outputTokensWritten: boolean): ScenarioS
       ignoreEos: workload.ignoreEos,
       minTokens: workload.minTokens,
       ...(workload.dataset !== undefined && { dataset: toDataset(workload.dataset, outputTokensWritten) }),
-      ...(workload.sharedPrefix !== undefined && {
-        sharedPrefix: {
-          groups: workload.sharedPrefix.groups,
-          prefixTokens: workload.sharedPrefix.prefixTokens,
-          ...(workload.sharedPrefix.share !== undefined && { share: workload.sharedPrefix.share }),
-          ...(workload.sharedPrefix.promptsPerGroup !== undefined && { promptsPerGroup: workload.sharedPrefix.promptsPerGroup }),
-        },
+      ...(workload.sharedPrefix !== undefined && { sharedPrefix: toSharedPrefix(workload.sharedPrefix) }),
+      ...(workload.sessions !== undefined && { sessions: toSessions(workload.sessions) }),
+      ...(workload.classes !== undefined && {
+        classes: workload.classes.map((c) => ({
+          name: c.name,
+          weight: c.weight,
+          promptTokens: c.promptTokens ?? workload.promptTokens,
+          outputTokens: c.outputTokens ?? workload.outputTokens,
+          // a class without its own shares the workload's prefixes (the same system prompts)
+          ...(c.sharedPrefix !== undefined && { sharedPrefix: toSharedPrefix(c.sharedPrefix) }),
+          slo: toSlo(c.slo),
+        })),
       }),
       temperature: workload.temperature,
       ...(workload.tokenizer !== undefined && { tokenizer: workload.tokenizer }),

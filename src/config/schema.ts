@@ -738,6 +738,7 @@ function targetSchema() {
       model: text().describe('default: the first id of GET {url}/models').optional(),
       endpoint: oneOf(['chat', 'completions']).prefault('chat').describe('chat | completions (default chat)'),
       apiKeyEnv: apiKeyEnv().optional(),
+      models: modelsSchema().optional(),
       metrics: z
         .array(
           z.union([
@@ -927,6 +928,91 @@ function datasetSchema() {
     .describe('prompts from a local file instead of synthetic ones: a path (JSONL of prompts), or {format, path, filters}');
 }
 
+/** A relative share of a mix: > 0. */
+function weight() {
+  return number('a weight > 0 (a relative share, e.g. 0.7)').positive().max(1e9).describe('relative share (weights need not add up to 1)');
+}
+
+/** Names in a list must differ (`what`: e.g. "class"). */
+function uniqueNames(what: string) {
+  return (list: readonly { name: string }[], ctx: z.RefinementCtx): void => {
+    const seen = new Set<string>();
+    list.forEach((item, i) => {
+      if (seen.has(item.name))
+        ctx.addIssue({ code: 'custom', path: [i, 'name'], input: item.name, message: `the ${what} "${item.name}" is named twice: give each ${what} its own name` });
+      seen.add(item.name);
+    });
+  };
+}
+
+function modelsSchema() {
+  return z
+    .array(
+      mapping({ name: text('a model name as GET /models lists it').max(256), weight: weight() }, 'a mapping like {name: my-lora, weight: 0.2}'),
+      { error: expect('a list like [{name: base, weight: 0.8}, {name: my-lora, weight: 0.2}]') },
+    )
+    .min(1, { error: 'give at least one model, or remove target.models' })
+    .max(1000)
+    .superRefine(uniqueNames('model'))
+    .describe(
+      'requests spread over these model names by weight (the base model and LoRA adapters behind one server; per session with sessions); results per model. With the simulator, names other than its own model are served as adapters',
+    );
+}
+
+/** The names a class's name may not take: they would read as something else in the results' keys. */
+const CLASS_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+function sessionsSchema() {
+  return mapping(
+    {
+      turns: z
+        .union([integer(1, 10_000), lengthDist()], { error: expect('a number of turns like 5, or a distribution like {dist: uniform, min: 2, max: 8}') })
+        .describe('turns per session: a count, or a distribution sampled per session'),
+      thinkTime: duration().prefault('0s').describe("between a turn's end and the next turn's send (default 0s)"),
+      thinkTimeDist: oneOf(['fixed', 'exponential']).prefault('fixed').describe('fixed: exactly thinkTime; exponential: drawn with thinkTime as its mean (default fixed)'),
+      historyTokens: integer(1, MAX_TOKENS)
+        .describe('the most prompt tokens of history a turn resends: older turns are left out whole, oldest first (default: the whole conversation)')
+        .optional(),
+      header: z
+        .string({ error: expect('an HTTP header name like x-session-id') })
+        .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/, { error: expect('an HTTP header name like x-session-id') })
+        .refine((h) => !['authorization', 'content-type', 'content-length', 'host', 'accept', 'transfer-encoding', 'connection'].includes(h.toLowerCase()), {
+          error: 'a header the client sets itself: choose another name, e.g. x-session-id',
+        })
+        .describe("a request header carrying the session's id, for routers with session affinity (e.g. x-session-id)")
+        .optional(),
+    },
+    'a mapping like {turns: 5, thinkTime: 10s}',
+  ).describe('multi-turn sessions: every turn resends the whole conversation, the replies as streamed included; the load\'s arrivals (or users) start sessions');
+}
+
+function classesSchema() {
+  return z
+    .array(
+      mapping(
+        {
+          name: z
+            .string({ error: expect('a class name like rag') })
+            .regex(CLASS_NAME_RE, { error: expect('a class name of letters, digits, "_", "." or "-" (at most 64), like rag') })
+            .describe('the name results and reports give the class'),
+          weight: weight(),
+          promptTokens: lengthDist().optional(),
+          outputTokens: lengthDist().optional(),
+          sharedPrefix: sharedPrefixSchema().optional(),
+          slo: mapping(sloShape(), 'a mapping from metric name to a list of thresholds, like {ttft_ms: ["p(95)<500"]}')
+            .prefault({})
+            .describe("the class's own thresholds, judged on its requests alone; a metric named here replaces the run's thresholds for the class"),
+        },
+        'a mapping like {name: rag, weight: 0.3, promptTokens: {dist: fixed, value: 4096}}',
+      ),
+      { error: expect('a list like [{name: chat, weight: 0.7}, {name: rag, weight: 0.3}]') },
+    )
+    .min(1, { error: 'give at least one class, or remove workload.classes' })
+    .max(100)
+    .superRefine(uniqueNames('class'))
+    .describe("a weighted mix of request shapes (per session, with sessions): each class's fields replace the workload's, and its SLOs are judged on its requests; results per class");
+}
+
 function sharedPrefixSchema() {
   return mapping(
     {
@@ -962,6 +1048,8 @@ function workloadSchema() {
       minTokens: boolean().prefault(false).describe('also send min_tokens = max_tokens (vLLM, SGLang; default false)'),
       dataset: datasetSchema().optional(),
       sharedPrefix: sharedPrefixSchema().optional(),
+      sessions: sessionsSchema().optional(),
+      classes: classesSchema().optional(),
       temperature: number('a number from 0 to 2').min(0).max(2).prefault(0).describe('sampling temperature (default 0)'),
       tokenizer: text('a path to a tokenizer.json, a family name or server')
         .superRefine((value, ctx) => {
@@ -1018,6 +1106,22 @@ function checkSharedPrefix(value: { load: { executor: string }; workload: { data
   });
 }
 
+/** Sessions and classes shape synthetic prompts; a trace or a dataset brings its own. */
+function checkShapes(value: { load: { executor: string }; workload: { dataset?: unknown; sessions?: unknown; classes?: readonly { sharedPrefix?: unknown }[] } }, ctx: z.RefinementCtx): void {
+  const w = value.workload;
+  const source = value.load.executor === 'trace' ? 'a trace replay' : w.dataset !== undefined ? 'a dataset' : null;
+  if (source === null) return;
+  for (const key of ['sessions', 'classes'] as const) {
+    if (w[key] === undefined) continue;
+    ctx.addIssue({
+      code: 'custom',
+      path: ['workload', key],
+      input: w[key],
+      message: `${key === 'sessions' ? 'sessions build synthetic conversations' : 'classes shape synthetic prompts'}, and ${source} brings its own requests: remove workload.${key}, or ${source === 'a dataset' ? 'the dataset' : 'use another executor'}`,
+    });
+  }
+}
+
 function checkTraceWorkload(value: { load: { executor: string }; workload: { dataset?: unknown } }, ctx: z.RefinementCtx): void {
   if (value.load.executor !== 'trace' || value.workload.dataset === undefined) return;
   ctx.addIssue({
@@ -1069,6 +1173,7 @@ export const scenarioSchema = mapping(
   .superRefine(checkWarmup, { when: fieldsParsed(['warmup', 'requests', 'load']) })
   .superRefine(checkTraceWorkload, { when: fieldsParsed(['load', 'workload']) })
   .superRefine(checkSharedPrefix, { when: fieldsParsed(['load', 'workload']) })
+  .superRefine(checkShapes, { when: fieldsParsed(['load', 'workload']) })
   .meta({
     title: 'inferload scenario',
     description: 'A load test for an OpenAI-compatible LLM inference server (see docs/scenarios.md).',

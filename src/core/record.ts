@@ -34,6 +34,15 @@ export class RequestRecord {
   /** the shared-prefix group the prompt started with (workload.sharedPrefix); null: none */
   prefixGroup: number | null = null;
   outputTokensUsage: number | null = null;
+  /** the request class (workload.classes); null: none */
+  className: string | null = null;
+  /** the model name asked for when the run mixes models (target.models); null: the run's model */
+  model: string | null = null;
+  /** sessions: the session's number and the turn (1 = the first); null without sessions */
+  session: number | null = null;
+  turn: number | null = null;
+  /** the reply's text as streamed, kept only when the request asked (captureReply); null otherwise */
+  reply: string | null = null;
   finishReason: string | null = null;
   /** arrived during the warm-up: kept out of the summary */
   readonly warmup: boolean;

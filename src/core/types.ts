@@ -76,6 +76,8 @@ export interface TargetSpec {
   gpuCount?: number;
   /** the most bytes of one SSE event (or a non-streamed body) the client holds (default 4 MiB) */
   maxEventBytes?: number;
+  /** requests spread over these model names by weight (per session, with sessions); `model` is then unused */
+  models?: ModelShare[];
 }
 
 /** How `inferload sweep` searches the sustainable rate. */
@@ -151,6 +153,41 @@ export interface DatasetSpec {
   outputTokens: 'dataset' | 'scenario';
 }
 
+/**
+ * Multi-turn sessions (workload.sessions): each user holds a conversation and every turn resends
+ * it whole, the replies as the server streamed them included.
+ */
+export interface SessionsSpec {
+  /** turns per session: a fixed count or a distribution (sampled per session, at least 1) */
+  turns: LengthDist;
+  /** between a turn's end and the next turn's intended send */
+  thinkTimeS: number;
+  /** `fixed`: exactly thinkTime; `exponential`: drawn with thinkTime as the mean */
+  thinkTimeDist: 'fixed' | 'exponential';
+  /** the most prompt tokens of history a turn resends: older turns are left out whole, oldest first (undefined: all) */
+  historyTokens?: number;
+  /** a request header carrying the session's id, for routers with session affinity (e.g. x-session-id) */
+  header?: string;
+}
+
+/** One request class of workload.classes: a share of arrivals with its own shape and SLOs. */
+export interface RequestClassSpec {
+  name: string;
+  /** relative share of arrivals (sessions, with sessions) */
+  weight: number;
+  promptTokens: LengthDist;
+  outputTokens: LengthDist;
+  sharedPrefix?: SharedPrefixSpec;
+  /** the class's own thresholds; a metric named here replaces the run's thresholds for it */
+  slo: Record<string, SloThreshold[]>;
+}
+
+/** One model name of target.models (the base model or a LoRA adapter behind the same server). */
+export interface ModelShare {
+  name: string;
+  weight: number;
+}
+
 export interface WorkloadSpec {
   promptTokens: LengthDist;
   outputTokens: LengthDist;
@@ -162,6 +199,9 @@ export interface WorkloadSpec {
   dataset?: DatasetSpec;
   sharedPrefix?: SharedPrefixSpec;
   temperature: number;
+  sessions?: SessionsSpec;
+  /** a weighted mix of request shapes, each its own SLOs; each class's fields replace the workload's */
+  classes?: RequestClassSpec[];
   /**
    * what prompt tokens are counted and built with (workload/tokenizer.ts): a tokenizer.json path
    * (absolute once loaded from a scenario file), a family (llama3, qwen3) or `server`; undefined:

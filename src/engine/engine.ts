@@ -10,6 +10,7 @@ import type { Backend, GenRequest, RequestHandle } from '../backend/types.js';
 import type { Recorder } from '../metrics/recorder.js';
 import { arrivalSchedule, isOpenLoop, loadDurationS, tailLevel, vuTargetAt, type VuLoad } from '../schedule/arrivals.js';
 import type { Workload } from '../workload/workload.js';
+import type { Conversation } from '../workload/sessions.js';
 import { sleepUntil } from './pacer.js';
 
 /** Why the load phase ended. */
@@ -44,6 +45,19 @@ export interface EngineOutcome {
 interface InFlight {
   handle: RequestHandle;
   waiter: (() => void) | null;
+  /** the session this request is a turn of (open loop: its end schedules the next turn) */
+  conv: Conversation | null;
+}
+
+/** Sessions over the run (workload.sessions): results.sessions. */
+export interface SessionCounts {
+  started: number;
+  /** every planned turn completed */
+  completed: number;
+  /** a turn failed or was dropped: the conversation cannot go on without its reply */
+  broken: number;
+  /** the run ended (the load's duration, a request count, a stop) before the session's last turn */
+  cut: number;
 }
 
 export class Engine {
@@ -78,6 +92,10 @@ export class Engine {
   failed = 0;
   /** requests cut by the run itself (graceful stop, interrupt) */
   interrupted = 0;
+  readonly sessions: SessionCounts = { started: 0, completed: 0, broken: 0, cut: 0 };
+  private nextSession = 0;
+  /** open loop: later turns waiting for their think time to pass */
+  private pendingTurns = 0;
 
   constructor(private readonly opts: EngineOptions) {
     this.spec = opts.spec;
@@ -151,15 +169,27 @@ export class Engine {
     const schedule =
       load.executor === 'trace' ? this.opts.workload.arrivals() : arrivalSchedule(load, Rng.derive(this.spec.seed, 'arrivals'), { requests: this.limit });
     const shouldStop = (): boolean => this.stopping !== null;
+    const workload = this.opts.workload;
     for (;;) {
       const due = await schedule.next();
       if (due === null) {
         if (this.limit !== undefined && this.nextId >= this.limit) this.stop('requests');
+        if (workload.sessions) await this.laterTurns(loadDurationS(load) * 1e6);
         return;
       }
       // build the request before its time comes, so building never delays the send
+      if (workload.sessions) {
+        // an arrival starts a session; its later turns follow their replies (continueSession)
+        const conv = workload.startSession(this.nextSession++);
+        this.sessions.started++;
+        const req = workload.turnRequest(conv);
+        await sleepUntil(this.clock, due, shouldStop);
+        this.sendTurn(conv, due, req);
+        if (this.stopping) return;
+        continue;
+      }
       const id = this.nextId++;
-      const req = this.opts.workload.request(id);
+      const req = workload.request(id);
       await sleepUntil(this.clock, due, shouldStop);
       if (this.stopping) return;
       if (this.inflight.size >= load.maxInFlight) this.drop(id, due, req);
@@ -167,24 +197,103 @@ export class Engine {
     }
   }
 
-  private drop(id: number, intendedUs: number, req: GenRequest): void {
+  /**
+   * Sessions, open loop: once the schedule has made its last session start, the sessions under
+   * way go on until the load's end: each later turn is due before it (continueSession), so this
+   * waits for the turns waiting and the requests in flight, or that end, or a stop.
+   */
+  private async laterTurns(loadEndUs: number): Promise<void> {
+    while (!this.stopping && (this.pendingTurns > 0 || this.inflight.size > 0)) {
+      const now = this.clock.now();
+      const endUs = this.limit === undefined ? loadEndUs : Number.POSITIVE_INFINITY;
+      if (now >= endUs) break;
+      await sleepUntil(this.clock, Math.min(endUs, now + 20_000), () => this.stopping !== null);
+    }
+  }
+
+  /**
+   * One turn of a session at its intended time: a new arrival (the request count counts it),
+   * sent, or dropped at the in-flight cap (which ends the session: no reply to go on with).
+   */
+  private sendTurn(conv: Conversation, due: number, req: GenRequest): void {
+    if (this.stopping) {
+      this.sessions.cut++;
+      return;
+    }
+    const id = this.claimArrival();
+    if (id === null) {
+      this.sessions.cut++;
+      return;
+    }
+    const load = this.spec.load;
+    if (isOpenLoop(load) && this.inflight.size >= load.maxInFlight) {
+      this.drop(id, due, req);
+      this.sessions.broken++;
+    } else this.send(id, due, req, null, conv);
+  }
+
+  /**
+   * Open loop: a session's turn ended. Its next turn is due the think time after this end (its
+   * intended time: a late send of it counts as schedule lag), when that is inside the load.
+   */
+  private continueSession(conv: Conversation, r: RequestRecord): void {
+    if (!r.ok) {
+      // cut by the run: the run ended the session; a failure: it cannot go on without the reply
+      if (r.errorClass === 'aborted' || r.errorClass === 'unfinished') this.sessions.cut++;
+      else this.sessions.broken++;
+      return;
+    }
+    if (conv.done) {
+      this.sessions.completed++;
+      return;
+    }
+    const load = this.spec.load;
+    const workload = this.opts.workload;
+    workload.noteReply(conv, r);
+    const due = r.endUs + workload.thinkUs(conv);
+    // a request count ends the run by itself: the load's length does not cut sessions then
+    if (this.stopping || !isOpenLoop(load) || (this.limit === undefined && due >= loadDurationS(load) * 1e6)) {
+      this.sessions.cut++;
+      return;
+    }
+    const req = workload.turnRequest(conv);
+    this.pendingTurns++;
+    void sleepUntil(this.clock, due, () => this.stopping !== null).then(() => {
+      this.pendingTurns--;
+      this.sendTurn(conv, due, req);
+    });
+  }
+
+  /** The record of request `id`, with what the workload said about it. */
+  private newRecord(id: number, intendedUs: number, req: GenRequest): RequestRecord {
     const r = new RequestRecord(id, intendedUs, req.promptTokens, intendedUs < this.warmupUs);
     if (req.prefixGroup !== undefined) r.prefixGroup = req.prefixGroup;
+    if (req.className !== undefined) r.className = req.className;
+    if (req.model !== undefined) r.model = req.model;
+    if (req.session !== undefined) {
+      r.session = req.session;
+      r.turn = req.turn ?? null;
+    }
+    return r;
+  }
+
+  private drop(id: number, intendedUs: number, req: GenRequest): void {
+    const r = this.newRecord(id, intendedUs, req);
     r.dropped = true;
     this.dropped++;
     this.opts.recorder.onDropped(r);
     this.opts.onRequestEnd?.(r);
   }
 
-  private send(id: number, intendedUs: number, req: GenRequest, waiter: (() => void) | null = null): void {
-    const r = new RequestRecord(id, intendedUs, req.promptTokens, intendedUs < this.warmupUs);
-    if (req.prefixGroup !== undefined) r.prefixGroup = req.prefixGroup;
+  private send(id: number, intendedUs: number, req: GenRequest, waiter: (() => void) | null = null, conv: Conversation | null = null): RequestRecord {
+    const r = this.newRecord(id, intendedUs, req);
     r.outputTokensAsked = req.maxTokens;
-    const entry: InFlight = { handle: NO_HANDLE, waiter };
+    const entry: InFlight = { handle: NO_HANDLE, waiter, conv };
     this.inflight.set(r, entry);
     this.sent++;
     this.opts.recorder.onSent(r, this.inflight.size);
     entry.handle = this.opts.backend.send(req, r, this.onDone);
+    return r;
   }
 
   private readonly onDone = (r: RequestRecord): void => {
@@ -206,6 +315,7 @@ export class Engine {
         this.stop('target-failed', `the first ${this.failuresInRow} requests all failed (last: ${r.errorClass}: ${r.errorMessage ?? ''})`, 0);
     }
     entry?.waiter?.();
+    if (entry?.conv && isOpenLoop(this.spec.load)) this.continueSession(entry.conv, r);
     if (this.inflight.size === 0) this.drainWaiter?.();
   };
 
@@ -269,6 +379,16 @@ export class Engine {
         // the count is checked and taken in one synchronous step, right before the send: all
         // users wake in the same turn of the loop, and a check before the await let every one
         // of them through (64 users, --requests 1: 64 requests)
+        if (this.opts.workload.sessions) {
+          if (!sentOnce) {
+            sentOnce = true;
+            this.usersSent++;
+          }
+          // a user holds one session at a time; the load's think time comes between sessions
+          if (!(await this.userSession(intended))) return;
+          intended = this.clock.now() + thinkUs;
+          continue;
+        }
         const id = this.claimArrival();
         if (id === null) return;
         const req = this.opts.workload.request(id);
@@ -281,6 +401,49 @@ export class Engine {
       }
     } finally {
       this.vuRunning[index] = false;
+    }
+  }
+
+  /**
+   * Closed loop: one user's session, turn after turn, each the think time after the last one's
+   * end (its intended time). A user that retires in a ramp-down finishes its session first, as
+   * k6 lets an iteration finish. False when the run ended it (the user stops too).
+   */
+  private async userSession(firstUs: number): Promise<boolean> {
+    const workload = this.opts.workload;
+    const conv = workload.startSession(this.nextSession++);
+    this.sessions.started++;
+    let intended = firstUs;
+    for (;;) {
+      const req = workload.turnRequest(conv);
+      await sleepUntil(this.clock, intended, () => this.stopping !== null);
+      if (this.stopping) {
+        this.sessions.cut++;
+        return false;
+      }
+      const id = this.claimArrival();
+      if (id === null) {
+        this.sessions.cut++;
+        return false;
+      }
+      let r!: RequestRecord;
+      await new Promise<void>((resolve) => {
+        r = this.send(id, intended, req, resolve);
+      });
+      if (!r.ok) {
+        if (r.errorClass === 'aborted' || r.errorClass === 'unfinished') {
+          this.sessions.cut++;
+          return false;
+        }
+        this.sessions.broken++;
+        return true;
+      }
+      if (conv.done) {
+        this.sessions.completed++;
+        return true;
+      }
+      workload.noteReply(conv, r);
+      intended = r.endUs + workload.thinkUs(conv);
     }
   }
 

@@ -5,36 +5,11 @@
 import type { RequestRecord } from '../core/record.js';
 import { compare, parseThreshold, type Comparison } from '../core/threshold.js';
 import type { ScenarioSpec } from '../core/types.js';
-import { derive, forEachItl, forEachItlPerToken, tokensPerChunk } from './derive.js';
-import {
-  copyHistogramInto,
-  decodeHistogram,
-  encodeHistogram,
-  newHistogram,
-  percentileMs,
-  percentilesMs,
-  recordUs,
-  summarizeMs,
-  type Histogram,
-  type LatencySummaryMs,
-} from './hdr.js';
-import { nextTurn } from '../core/turn.js';
-import { newPromptPlannedCounts, notePromptPlanned, type PromptPlannedCounts } from './prompt-planned.js';
-import { PrefixCounts, type PrefixSummary } from './prefix.js';
+import { derive, forEachItl } from './derive.js';
+import { decodeHistogram, encodeHistogram, newHistogram, percentileMs, percentilesMs, recordUs, type Histogram } from './hdr.js';
+import { RequestTally, type Counters, type LatencyMetric, type TallySnapshot } from './tally.js';
 
-/** The whole-run latency histograms, in results.summary.latency_ms order. */
-export const LATENCY_METRICS = [
-  'ttft',
-  'ttft_sent',
-  'itl',
-  'itl_per_token',
-  'tpot',
-  'e2e',
-  'e2e_sent',
-  'schedule_lag',
-  'e2e_failed',
-] as const;
-export type LatencyMetric = (typeof LATENCY_METRICS)[number];
+export { LATENCY_METRICS, type Counters, type LatencyMetric } from './tally.js';
 
 /** The per-window histograms. */
 const WINDOW_METRICS = ['ttft', 'itl', 'e2e', 'schedule_lag'] as const;
@@ -66,6 +41,8 @@ export interface RecorderOptions {
   /** closed windows kept before pairs are merged (default 1800) */
   maxWindows?: number;
   requestSlos?: RequestSlo[];
+  /** per request class (workload.classes): its per-request SLOs, which judge its requests instead */
+  classRequestSlos?: ReadonlyMap<string, RequestSlo[]>;
 }
 
 /** One time window in results.windows[]. */
@@ -151,45 +128,25 @@ interface OpenWindow {
   result: WindowResult | null;
 }
 
-/** Summary counters (warm-up excluded). */
-export interface Counters {
-  sent: number;
-  completed: number;
-  failed: number;
-  dropped: number;
-  /** cut by the run itself at the graceful stop or an interrupt */
-  interrupted: number;
-  good: number;
-  errors: Record<string, number>;
-  promptTokens: number;
-  /** the workload's planned prompt tokens against the server's usage.prompt_tokens */
-  promptPlanned: PromptPlannedCounts;
-  outputTokens: number;
-  outputTokensUsage: number;
-  outputChunks: number;
-  /** requests whose output count is the chunk count (no usage from the server) */
-  outputTokensEstimated: number;
-  warmupSent: number;
-  warmupDropped: number;
-  /**
-   * end of the last measured request that completed: the end of `duration_s` (metrics.md). A
-   * request the run cut (interrupted, or unfinished at the graceful stop) never extends it, or
-   * a server that hangs would stretch the run to the cut and shrink every throughput.
-   */
-  lastEndUs: number;
-  /** end of the last measured request whatever its outcome: `duration_s` when none completed */
-  lastAnyEndUs: number;
-  /** intended times of the first and last arrivals after the warm-up */
-  firstArrivalUs: number;
-  lastArrivalUs: number;
+export interface RecorderSnapshot extends TallySnapshot {
+  windows: WindowResult[];
+  /** the slices' tallies (request class, turn index, model); absent when no request had one */
+  groups?: GroupSnapshots;
 }
 
-export interface RecorderSnapshot {
-  counters: Counters;
-  latencyMs: Record<LatencyMetric, LatencySummaryMs>;
-  windows: WindowResult[];
-  /** shared prefixes and cached tokens (null: no request had a prefix or reported cached tokens) */
-  prefix?: PrefixSummary | null;
+/** Each slice's tally at one moment, by its key. */
+export interface GroupSnapshots {
+  classes: Record<string, TallySnapshot>;
+  /** by turn index, ascending */
+  turns: { turn: number; tally: TallySnapshot }[];
+  models: Record<string, TallySnapshot>;
+}
+
+/** The slices a measured request is tallied in, besides the whole run. */
+interface Groups {
+  classes: Map<string, RequestTally>;
+  turns: Map<number, RequestTally>;
+  models: Map<string, RequestTally>;
 }
 
 const CLOSE_SLACK_US = 50_000;
@@ -199,28 +156,11 @@ export class Recorder {
   private currentWidthUs: number;
   private readonly maxWindows: number;
   private readonly slos: RequestSlo[];
-  readonly run: Record<LatencyMetric, Histogram>;
-  readonly counters: Counters = {
-    sent: 0,
-    completed: 0,
-    failed: 0,
-    dropped: 0,
-    interrupted: 0,
-    good: 0,
-    errors: {},
-    promptTokens: 0,
-    promptPlanned: newPromptPlannedCounts(),
-    outputTokens: 0,
-    outputTokensUsage: 0,
-    outputChunks: 0,
-    outputTokensEstimated: 0,
-    warmupSent: 0,
-    warmupDropped: 0,
-    lastEndUs: NaN,
-    lastAnyEndUs: NaN,
-    firstArrivalUs: NaN,
-    lastArrivalUs: NaN,
-  };
+  /** per request class: its own per-request SLOs, judging its requests' goodput */
+  private readonly classSlos: ReadonlyMap<string, RequestSlo[]>;
+  /** the measured requests of the whole run */
+  readonly total = new RequestTally();
+  private readonly groups: Groups = { classes: new Map(), turns: new Map(), models: new Map() };
   /** open windows, oldest first */
   private open: OpenWindow[] = [];
   private closed: WindowResult[] = [];
@@ -229,8 +169,6 @@ export class Recorder {
   private pool: Histogram[] = [];
   /** the newest window: the progress line reads it */
   private lastClosed: WindowResult | null = null;
-  /** shared prefixes, cached tokens, warm and cold TTFT of the measured requests */
-  readonly prefix = new PrefixCounts();
   /** requests sent and not yet ended (sampled into every window on the clock, not only at sends) */
   private inFlightNow = 0;
   /** the window each request in flight arrived in (by intended start) */
@@ -244,8 +182,28 @@ export class Recorder {
     this.currentWidthUs = this.windowUs;
     this.maxWindows = Math.max(4, opts.maxWindows ?? 1800);
     this.slos = opts.requestSlos ?? [];
-    this.run = Object.fromEntries(LATENCY_METRICS.map((m) => [m, newHistogram()])) as Record<LatencyMetric, Histogram>;
+    this.classSlos = opts.classRequestSlos ?? new Map();
   }
+
+  /** The whole run's counters (warm-up excluded). */
+  get counters(): Counters {
+    return this.total.counters;
+  }
+
+  /** The whole run's latency histograms. */
+  get run(): Record<LatencyMetric, Histogram> {
+    return this.total.run;
+  }
+
+  /** The slices request `r` is tallied in (none for a request without class, turn or model). */
+  private groupsOf(r: RequestRecord, into: RequestTally[]): RequestTally[] {
+    into.length = 0;
+    if (r.className !== null) into.push(slice(this.groups.classes, r.className));
+    if (r.turn !== null) into.push(slice(this.groups.turns, r.turn));
+    if (r.model !== null) into.push(slice(this.groups.models, r.model));
+    return into;
+  }
+  private readonly groupScratch: RequestTally[] = [];
 
   /** A request was handed to the backend. */
   onSent(r: RequestRecord, inFlight: number): void {
@@ -254,16 +212,12 @@ export class Recorder {
     w.sent++;
     w.pendingArrivals++;
     this.arrivedIn.set(r, w);
-    this.prefix.sent(r);
     this.inFlightNow = inFlight;
     const now = this.open[this.open.length - 1]!;
     if (inFlight > now.inFlightMax) now.inFlightMax = inFlight;
     if (inFlight > w.inFlightMax) w.inFlightMax = inFlight;
-    if (r.warmup) this.counters.warmupSent++;
-    else {
-      this.counters.sent++;
-      this.noteArrival(r.intendedStartUs);
-    }
+    this.total.sent(r);
+    for (const g of this.groupsOf(r, this.groupScratch)) g.sent(r);
   }
 
   /** An arrival found no free slot and was dropped. */
@@ -271,16 +225,8 @@ export class Recorder {
     const w = this.windowFor(r.intendedStartUs);
     w.arrivals++;
     w.dropped++;
-    if (r.warmup) this.counters.warmupDropped++;
-    else {
-      this.counters.dropped++;
-      this.noteArrival(r.intendedStartUs);
-    }
-  }
-
-  private noteArrival(tUs: number): void {
-    if (!(tUs <= this.counters.lastArrivalUs)) this.counters.lastArrivalUs = tUs;
-    if (!(tUs >= this.counters.firstArrivalUs)) this.counters.firstArrivalUs = tUs;
+    this.total.dropped(r);
+    for (const g of this.groupsOf(r, this.groupScratch)) g.dropped(r);
   }
 
   /**
@@ -317,67 +263,30 @@ export class Recorder {
       }
       if (--arrivedIn.pendingArrivals === 0 && arrivedIn.result) this.arrivalDone(arrivedIn);
     }
-    const c = this.counters;
-    const measured = !r.warmup;
-    const run = this.run;
-    if (!Number.isNaN(d.scheduleLagUs)) {
-      recordUs(w.h.schedule_lag, Math.max(0, d.scheduleLagUs));
-      if (measured) recordUs(run.schedule_lag, Math.max(0, d.scheduleLagUs));
-    }
-    if (measured && !(r.endUs <= c.lastAnyEndUs)) c.lastAnyEndUs = r.endUs;
-    if (r.errorClass === 'aborted') {
-      // cut by the run itself (graceful stop, interrupt): counted apart, neither a success nor
-      // a failure of the server (k6's interrupted iterations)
-      w.errors.aborted = (w.errors.aborted ?? 0) + 1;
-      if (measured) c.interrupted++;
-      return;
-    }
-    if (!r.ok) {
+    if (!Number.isNaN(d.scheduleLagUs)) recordUs(w.h.schedule_lag, Math.max(0, d.scheduleLagUs));
+    if (r.errorClass === 'aborted') w.errors.aborted = (w.errors.aborted ?? 0) + 1;
+    else if (!r.ok) {
       w.failed++;
       const cls = r.errorClass ?? 'invalid_response';
       w.errors[cls] = (w.errors[cls] ?? 0) + 1;
-      if (measured) {
-        c.failed++;
-        c.errors[cls] = (c.errors[cls] ?? 0) + 1;
-        if (!Number.isNaN(d.e2eUs)) recordUs(run.e2e_failed, d.e2eUs);
-      }
-      return;
+    } else {
+      w.completed++;
+      w.outputTokens += d.outputTokens;
+      recordUs(w.h.e2e, d.e2eUs);
+      if (!Number.isNaN(d.ttftUs)) recordUs(w.h.ttft, d.ttftUs);
+      const winItl = w.h.itl;
+      forEachItl(r.chunkUs, (gap) => recordUs(winItl, gap));
     }
-    w.completed++;
-    w.outputTokens += d.outputTokens;
-    recordUs(w.h.e2e, d.e2eUs);
-    if (!Number.isNaN(d.ttftUs)) recordUs(w.h.ttft, d.ttftUs);
-    // one pass over the chunk gaps for the window's and the run's ITL
-    const winItl = w.h.itl;
-    const runItl = measured ? run.itl : null;
-    forEachItl(r.chunkUs, (gap) => {
-      recordUs(winItl, gap);
-      if (runItl) recordUs(runItl, gap);
-    });
-    if (!measured) return;
-    if (!(r.endUs <= c.lastEndUs)) c.lastEndUs = r.endUs;
-    c.completed++;
-    c.promptTokens += r.promptTokens;
-    notePromptPlanned(c.promptPlanned, r.promptTokensPlanned, r.promptTokensUsage);
-    this.prefix.completed(r, d.ttftUs);
-    c.outputTokens += d.outputTokens;
-    c.outputTokensUsage += r.outputTokensUsage ?? 0;
-    c.outputChunks += r.outputChunks;
-    if (d.outputTokensEstimated) c.outputTokensEstimated++;
-    recordUs(run.e2e, d.e2eUs);
-    recordUs(run.e2e_sent, d.e2eSentUs);
-    if (!Number.isNaN(d.ttftUs)) {
-      recordUs(run.ttft, d.ttftUs);
-      recordUs(run.ttft_sent, d.ttftSentUs);
-    }
-    if (!Number.isNaN(d.tpotUs)) recordUs(run.tpot, d.tpotUs);
-    const perToken = run.itl_per_token;
-    forEachItlPerToken(r.chunkUs, tokensPerChunk(r.chunkChars, r.outputTokensUsage), (g, k) => recordUs(perToken, g, k));
-    if (this.isGood(d.ttftUs, d.ttftSentUs, d.tpotUs, d.e2eUs, d.e2eSentUs)) c.good++;
+    if (r.warmup) return;
+    const good = r.ok && r.errorClass !== 'aborted' && this.isGood(r.className, d.ttftUs, d.ttftSentUs, d.tpotUs, d.e2eUs, d.e2eSentUs);
+    this.total.ended(r, d, good);
+    for (const g of this.groupsOf(r, this.groupScratch)) g.ended(r, d, good);
   }
 
-  private isGood(ttftUs: number, ttftSentUs: number, tpotUs: number, e2eUs: number, e2eSentUs: number): boolean {
-    for (const s of this.slos) {
+  /** A request meets every per-request SLO of its class (the run's, without a class of its own). */
+  private isGood(className: string | null, ttftUs: number, ttftSentUs: number, tpotUs: number, e2eUs: number, e2eSentUs: number): boolean {
+    const slos = (className !== null ? this.classSlos.get(className) : undefined) ?? this.slos;
+    for (const s of slos) {
       let us: number;
       switch (s.metric) {
         case 'ttft_ms':
@@ -701,44 +610,54 @@ export class Recorder {
    * the run must not hold up a send for the few milliseconds nine summaries cost together.
    */
   async snapshotSliced(): Promise<RecorderSnapshot> {
-    // one consistent moment: the counters and a copy of every run histogram, together (nine
-    // typed-array copies, ~0.1 ms); then each copy summarised and encoded on turns of its own
-    // (each ~0.1-0.3 ms), so that requests recorded meanwhile change neither
-    const counters = structuredClone(this.counters);
+    // the windows as of the moment the counters are copied (the tally copies them synchronously)
     const windows = this.closed.slice();
-    // two small percentile scans: cheap enough for the same turn
-    const prefix = this.prefix.summary();
-    const copies = LATENCY_METRICS.map((m) => {
-      const copy = this.take();
-      copyHistogramInto(copy, this.run[m]);
-      return copy;
-    });
-    const latencyMs = {} as Record<LatencyMetric, LatencySummaryMs>;
-    try {
-      for (let i = 0; i < LATENCY_METRICS.length; i++) {
-        const copy = copies[i]!;
-        await nextTurn();
-        const summary = summarizeMs(copy, false);
-        await nextTurn();
-        summary.hdr = encodeHistogram(copy);
-        latencyMs[LATENCY_METRICS[i]!] = summary;
-      }
-    } finally {
-      for (const copy of copies) {
-        copy.reset();
-        this.pool.push(copy);
-      }
-    }
-    return { counters, latencyMs, windows, prefix };
+    const take = (): Histogram => this.take();
+    const give = (h: Histogram): void => {
+      this.pool.push(h);
+    };
+    const total = this.total.snapshotSliced(take, give);
+    const groups = this.hasGroups() ? this.groupSnapshots((t) => t.snapshotSliced(take, give)) : undefined;
+    const out: RecorderSnapshot = { ...(await total), windows };
+    if (groups) out.groups = await groups;
+    return out;
   }
 
   /** Everything recorded so far: counters, whole-run summaries, closed windows. */
   snapshot(): RecorderSnapshot {
-    const latencyMs = Object.fromEntries(LATENCY_METRICS.map((m) => [m, summarizeMs(this.run[m])])) as Record<
-      LatencyMetric,
-      LatencySummaryMs
-    >;
-    return { counters: structuredClone(this.counters), latencyMs, windows: this.closed.slice(), prefix: this.prefix.summary() };
+    const out: RecorderSnapshot = { ...this.total.snapshot(), windows: this.closed.slice() };
+    if (this.hasGroups()) {
+      const g = this.groups;
+      out.groups = {
+        classes: Object.fromEntries([...g.classes].map(([k, t]) => [k, t.snapshot()])),
+        turns: [...g.turns].sort((a, b) => a[0] - b[0]).map(([turn, t]) => ({ turn, tally: t.snapshot() })),
+        models: Object.fromEntries([...g.models].map(([k, t]) => [k, t.snapshot()])),
+      };
+    }
+    return out;
+  }
+
+  private hasGroups(): boolean {
+    const g = this.groups;
+    return g.classes.size + g.turns.size + g.models.size > 0;
+  }
+
+  /** Every slice's snapshot, each taken (its counters copied) before the first await. */
+  private async groupSnapshots(snap: (t: RequestTally) => Promise<TallySnapshot>): Promise<GroupSnapshots> {
+    const g = this.groups;
+    const classes = [...g.classes].map(([k, t]) => [k, snap(t)] as const);
+    const turns = [...g.turns].sort((a, b) => a[0] - b[0]).map(([turn, t]) => [turn, snap(t)] as const);
+    const models = [...g.models].map(([k, t]) => [k, snap(t)] as const);
+    const all = async <K>(list: readonly (readonly [K, Promise<TallySnapshot>])[]): Promise<[K, TallySnapshot][]> => {
+      const out: [K, TallySnapshot][] = [];
+      for (const [k, p] of list) out.push([k, await p]);
+      return out;
+    };
+    return {
+      classes: Object.fromEntries(await all(classes)),
+      turns: (await all(turns)).map(([turn, tally]) => ({ turn, tally })),
+      models: Object.fromEntries(await all(models)),
+    };
   }
 
 }
@@ -891,4 +810,14 @@ function combineWindows(a: WindowResult, b: WindowResult, widthS: number): Windo
     server,
     hdr,
   };
+}
+
+/** The tally of slice `key`, made when its first request comes. */
+function slice<K>(map: Map<K, RequestTally>, key: K): RequestTally {
+  let t = map.get(key);
+  if (!t) {
+    t = new RequestTally();
+    map.set(key, t);
+  }
+  return t;
 }

@@ -58,7 +58,7 @@ export const MAX_HEADER_BYTES = 64 * 1024;
 /** Builds the JSON body of one request. */
 export function requestBody(opts: OpenAIBackendOptions, req: GenRequest): string {
   const body: Record<string, unknown> = {
-    model: opts.model,
+    model: req.model ?? opts.model,
     stream: true,
     stream_options: { include_usage: true },
     max_tokens: req.maxTokens,
@@ -201,9 +201,11 @@ export class OpenAIBackend implements Backend {
   }
 
   send(req: GenRequest, record: RequestRecord, done: (record: RequestRecord) => void): RequestHandle {
-    const handler = new StreamHandler(record, this.opts, this.maxEventBytes, this.secrets, req.maxTokens, this.stats, done);
+    const handler = new StreamHandler(record, this.opts, this.maxEventBytes, this.secrets, req.maxTokens, this.stats, done, req.captureReply === true);
+    // a request's own headers (the session header) never replace the client's
+    const headers = req.headers ? { ...req.headers, ...this.headers } : this.headers;
     this.pool.dispatch(
-      { method: 'POST', path: this.path, headers: this.headers, body: requestBody(this.opts, req) },
+      { method: 'POST', path: this.path, headers, body: requestBody(this.opts, req) },
       handler,
     );
     return handler;
@@ -277,6 +279,11 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
     private readonly maxTokens: number,
     private readonly stats: ParseStats,
     private readonly done: (record: RequestRecord) => void,
+    /**
+     * keep the reply's text (sessions resend it): every event takes the JSON path, whose decoded
+     * strings are the text exactly as streamed; the fast paths see only escaped bytes
+     */
+    private readonly capture = false,
   ) {
     this.parser = new SseParser(this, maxEventBytes);
     this.maxChunks = Math.max(MIN_MAX_CHUNKS, MAX_CHUNKS_PER_TOKEN * maxTokens);
@@ -488,7 +495,7 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
       this.finish();
       return;
     }
-    const fast = !this.opts.parseEveryEvent;
+    const fast = !this.opts.parseEveryEvent && !this.capture;
     // a sliced string: O(1), and searches in it stop at the event's end
     const data = text.slice(start, end);
     if (fast && (this.fastChunk(data, t, text, start, rawStart, rawEnd) || this.fastUsage(data))) {
@@ -518,6 +525,12 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
     const r = this.record;
     if (c.hasChoice) {
       if (Number.isNaN(r.firstChunkUs)) r.firstChunkUs = t;
+      if (this.capture) {
+        // the answer, not the reasoning: what a chat client puts back into the conversation
+        const choice = (obj as StreamChunk).choices![0]!;
+        const piece = this.opts.endpoint === 'chat' ? choice.delta?.content : choice.text;
+        if (typeof piece === 'string' && piece.length > 0) r.reply = (r.reply ?? '') + piece;
+      }
       if (c.chars > 0) {
         this.contentChunk(t, c.chars, this.opts.recordEmitTimes ? c.emitMs : NaN);
         if (fast && rawStart !== -1 && c.plain) this.learnChecked(text, start, end, rawStart, rawEnd, c.field!);

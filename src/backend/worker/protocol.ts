@@ -44,6 +44,8 @@ export interface WireResult {
   outputTokensUsage: number | null;
   /** epoch ms from the server (benchmarks), not a clock stamp: copied as is */
   emitMs: number[] | null;
+  /** the reply's text, when the request asked for it (sessions) */
+  reply: string | null;
 }
 
 /** Every record finished in one event-loop turn of a client thread. */
@@ -96,6 +98,7 @@ export function packResults(records: RequestRecord[], parse: ParseStats): Result
       cachedTokensUsage: r.cachedTokensUsage,
       outputTokensUsage: r.outputTokensUsage,
       emitMs: r.emitMs,
+      reply: r.reply,
     };
   }
   return { type: 'results', recs, stamps, chars, parse };
@@ -119,6 +122,7 @@ export function unpackResult(m: ResultsMessage, w: WireResult, stampAt: number, 
   into.chunkUs = chunkUs;
   into.chunkChars = chunkChars;
   into.emitMs = w.emitMs;
+  into.reply = w.reply;
   into.httpStatus = w.httpStatus;
   into.ok = w.ok;
   into.errorClass = w.errorClass;
