@@ -4,7 +4,7 @@ export { startSimServer } from './server.js';
 export type { SimServer, SimServerOptions, SimServerStats } from './server.js';
 export { spawnSimulator, simChildPath } from './spawn.js';
 export type { SpawnedSimulator } from './spawn.js';
-export { runSimCommand } from './main.js';
+export { loraFlags, runSimCommand } from './main.js';
 export type { SimCommandOptions } from './main.js';
 export { SIM_PROFILES, listProfiles, resolveProfile } from './profiles.js';
 export type { SimProfile } from './profiles.js';

@@ -223,13 +223,20 @@ export interface SimMetricsSource {
   /** automatic prefix caching on (cache_config_info's enable_prefix_caching); absent: off */
   readonly prefixCaching?: boolean;
   gauges(): EngineGauges;
+  /** adapters with running and waiting requests (`vllm:lora_requests_info`); absent: none */
+  loraAdapters?(): { running: readonly string[]; waiting: readonly string[] };
 }
 
 export interface SimMetricsOptions {
   /** start of the simulator on the engine clock (µs); energy counts from here (default 0) */
   startUs?: number;
-  /** epoch seconds written in the `_created` series (default: now) */
+  /**
+   * epoch seconds written in the `_created` series (default: now); also the wall clock at
+   * `startUs`, from which `vllm:lora_requests_info` stamps its series
+   */
   createdEpochS?: number;
+  /** LoRA serving on: `vllm:lora_requests_info` with this `max_lora` label; absent: no such family */
+  maxLoras?: number;
   /** makes the GPU UUIDs unique to this simulator instance (default `inferload-sim`) */
   instanceId?: string;
   /** DCGM's `Hostname` label (default `inferload-sim`) */
@@ -251,6 +258,12 @@ const TEMPERATURE_RISE_AT_TDP_C = 45;
 const MIB = 1024 * 1024;
 const DCGM_DRIVER_VERSION = '580.105.08';
 const FINISHED_REASONS = ['stop', 'length', 'abort'] as const;
+/**
+ * label sets of `vllm:lora_requests_info` kept: prometheus_client keeps every one it has seen (each
+ * at the time it was last set, hence a scraper takes the newest); a long run with many adapters
+ * would make that thousands, so the least recently set go beyond this many
+ */
+const MAX_LORA_INFO_SERIES = 100;
 
 /** The histograms vLLM V1 observes per request (and per step: `iterationTokens`). */
 interface RequestHistograms {
@@ -284,6 +297,10 @@ export class SimMetrics {
   private readonly gpuUuids: string[];
   /** energy above idle of one GPU, J */
   private dynamicEnergyJoulesPerGpu = 0;
+  private readonly createdEpochS: number;
+  private readonly maxLoras: number | undefined;
+  /** `vllm:lora_requests_info` label text → epoch seconds it was last set, in first-seen order */
+  private readonly loraInfo = new Map<string, number>();
 
   constructor(
     private readonly source: SimMetricsSource,
@@ -293,7 +310,9 @@ export class SimMetrics {
     this.profile = p;
     this.startUs = options.startUs ?? 0;
     this.activity = new StepActivityWindow(options.gpuSampleIntervalUs ?? 1_000_000);
-    this.createdText = formatPrometheusFloat(options.createdEpochS ?? (performance.timeOrigin + performance.now()) / 1000);
+    this.createdEpochS = options.createdEpochS ?? (performance.timeOrigin + performance.now()) / 1000;
+    this.createdText = formatPrometheusFloat(this.createdEpochS);
+    this.maxLoras = options.maxLoras;
     this.modelLabel = `model_name="${escapeLabelValue(p.modelName)}"`;
     this.vllmLabels = `engine="0",${this.modelLabel}`;
     const tokenBuckets = buckets125(p.maxModelLen);
@@ -329,13 +348,14 @@ export class SimMetrics {
   onStep(plan: StepPlan): void {
     const t = plan.time;
     // shares of the step: roofline parts over the step's length, both before the speed factor
-    const undividedUs = this.profile.stepOverheadUs + Math.max(t.memoryUs, t.computeUs) + t.commUs;
+    const undividedUs = this.profile.stepOverheadUs + Math.max(t.memoryUs, t.computeUs) + t.commUs + t.loraUs;
     const smShare = undividedUs > 0 ? t.computeUs / undividedUs : 0;
     const dramShare = undividedUs > 0 ? t.memoryUs / undividedUs : 0;
     this.activity.add(plan.startUs, plan.endUs, smShare, dramShare);
     this.dynamicEnergyJoulesPerGpu +=
       (this.profile.tdpWatts - this.profile.idlePowerWatts) * powerShare(smShare, dramShare) * ((plan.endUs - plan.startUs) / 1e6);
     this.h.iterationTokens.observe(plan.scheduledTokens);
+    this.recordLora(plan.startUs);
   }
 
   /** The tokens of one step, given at the step's end (StepLoop's sink): latency histograms. */
@@ -355,6 +375,28 @@ export class SimMetrics {
       h.decodeTime.observe((stepEndUs - firstTokenUs) / 1e6);
       h.promptTokens.observe(r.spec.promptTokens);
       h.generationTokens.observe(e.tokenCount);
+    }
+    this.recordLora(stepEndUs);
+  }
+
+  /**
+   * vLLM sets `vllm:lora_requests_info{max_lora, running_lora_adapters, waiting_lora_adapters}` to
+   * the wall-clock time at every engine iteration; a label set no longer current keeps its last
+   * time. Called at each step's start (admissions) and end (finishes).
+   */
+  private recordLora(nowUs: number): void {
+    if (this.maxLoras === undefined || !this.source.loraAdapters) return;
+    const { running, waiting } = this.source.loraAdapters();
+    // prometheus_client writes labels sorted by name
+    const labels =
+      `max_lora="${this.maxLoras}",running_lora_adapters="${escapeLabelValue(running.join(','))}",` +
+      `waiting_lora_adapters="${escapeLabelValue(waiting.join(','))}"`;
+    this.loraInfo.set(labels, this.createdEpochS + (nowUs - this.startUs) / 1e6);
+    if (this.loraInfo.size > MAX_LORA_INFO_SERIES) {
+      let oldest: string | undefined;
+      let oldestS = Infinity;
+      for (const [key, s] of this.loraInfo) if (s < oldestS) [oldest, oldestS] = [key, s];
+      this.loraInfo.delete(oldest!);
     }
   }
 
@@ -408,6 +450,10 @@ export class SimMetrics {
       'Histogram of time spent in DECODE phase for request.',
       h.decodeTime,
     );
+    if (this.maxLoras !== undefined) {
+      out.push('# HELP vllm:lora_requests_info Running stats on lora requests.\n# TYPE vllm:lora_requests_info gauge\n');
+      for (const [labels, epochS] of this.loraInfo) out.push(`vllm:lora_requests_info{${labels}} ${formatPrometheusFloat(epochS)}\n`);
+    }
     const p = this.profile;
     out.push(
       '# HELP vllm:cache_config_info Information of the LLMEngine CacheConfig\n',

@@ -21,6 +21,8 @@ export interface SimRequestSpec {
    * before (blockHashes); none: the request neither hits nor fills the cache
    */
   blockHashes?: readonly string[];
+  /** the LoRA adapter the request runs with (vLLM's `lora_request`); none: the base model */
+  adapter?: string;
 }
 
 export type SimRequestState = 'waiting' | 'running' | 'finished' | 'aborted';
@@ -73,7 +75,9 @@ export interface StepTime {
   memoryUs: number;
   computeUs: number;
   commUs: number;
-  /** overhead + max(memory, compute) + comm, divided by speed */
+  /** LoRA kernels of the distinct adapters computed in the step (profile.loraOverheadUsPerAdapter each) */
+  loraUs: number;
+  /** overhead + max(memory, compute) + comm + lora, divided by speed */
   durationUs: number;
 }
 
@@ -88,6 +92,8 @@ export interface StepPlan {
   prefillTokens: number;
   /** context tokens whose KV the step reads */
   kvTokensRead: number;
+  /** distinct LoRA adapters among the requests computed in the step */
+  adapters: number;
 }
 
 /** Cumulative counters, the raw material for vLLM-style `/metrics` and DCGM-style GPU signals. */
@@ -131,6 +137,11 @@ export interface EngineModelOptions<T> {
   onFinished?: (request: SimRequest<T>) => void;
   /** automatic prefix caching over the requests' `blockHashes` (vLLM V1's default; default true) */
   prefixCaching?: boolean;
+  /**
+   * vLLM's `--max-loras`: distinct adapters the running batch may hold (base-model requests do not
+   * count); a waiting request whose adapter would exceed it is skipped. Default: no limit
+   */
+  maxLoras?: number;
 }
 
 /**
@@ -138,10 +149,12 @@ export interface EngineModelOptions<T> {
  * them: each block's token ids hashed together with the previous block's key, so a block matches
  * only behind the same whole prefix. The partial last block has no key (it is never shared).
  * Tokens are numbers (ids) or strings (the words of a prompt counted without a tokenizer).
+ * `extraKey` goes into the first block's key and so into every one: vLLM keys a LoRA request's
+ * blocks with its adapter too, so a prompt cached under one adapter is no hit for another.
  */
-export function blockHashes(tokens: ArrayLike<number | string>, blockSizeTokens: number): string[] {
+export function blockHashes(tokens: ArrayLike<number | string>, blockSizeTokens: number, extraKey = ''): string[] {
   const out: string[] = [];
-  let prev = '';
+  let prev = extraKey;
   for (let start = 0; start + blockSizeTokens <= tokens.length; start += blockSizeTokens) {
     // two independent 32-bit FNV-1a lanes: a 64-bit key, collisions negligible at cache sizes
     let a = 0x811c9dc5;
@@ -163,8 +176,11 @@ export function blockHashes(tokens: ArrayLike<number | string>, blockSizeTokens:
   return out;
 }
 
-/** Roofline step time (docs/architecture.md, "The simulator") for `tokens` computed while reading `kvTokensRead` of context. */
-export function stepTime(profile: SimProfile, tokens: number, kvTokensRead: number, speed = 1): StepTime {
+/**
+ * Roofline step time (docs/architecture.md, "The simulator") for `tokens` computed while reading
+ * `kvTokensRead` of context, for requests of `adapters` distinct LoRA adapters.
+ */
+export function stepTime(profile: SimProfile, tokens: number, kvTokensRead: number, speed = 1, adapters = 0): StepTime {
   const gpus = profile.gpuCount;
   const memoryUs =
     ((profile.weightBytes + kvTokensRead * profile.kvBytesPerToken) / (profile.memBandwidthBytesPerS * gpus)) * 1e6;
@@ -173,8 +189,9 @@ export function stepTime(profile: SimProfile, tokens: number, kvTokensRead: numb
     gpus > 1
       ? profile.commFixedUsPerStep + ((tokens * profile.commBytesPerToken) / profile.interconnectBytesPerS) * 1e6
       : 0;
-  const durationUs = (profile.stepOverheadUs + Math.max(memoryUs, computeUs) + commUs) / speed;
-  return { memoryUs, computeUs, commUs, durationUs };
+  const loraUs = adapters * profile.loraOverheadUsPerAdapter;
+  const durationUs = (profile.stepOverheadUs + Math.max(memoryUs, computeUs) + commUs + loraUs) / speed;
+  return { memoryUs, computeUs, commUs, loraUs, durationUs };
 }
 
 interface Scheduled<T> {
@@ -217,6 +234,12 @@ export class EngineModel<T = unknown> {
   private readonly evictable = new Set<string>();
   /** automatic prefix caching over the requests' `blockHashes` */
   readonly prefixCaching: boolean;
+  /** vLLM's `--max-loras` (Infinity: no limit) */
+  readonly maxLoras: number;
+  /** adapter → its running requests, in the order the adapters entered the batch */
+  private readonly runningAdapters = new Map<string, number>();
+  /** adapter → its waiting requests, in the order the adapters entered the queue */
+  private readonly waitingAdapters = new Map<string, number>();
   private nextId = 0;
   private current: { plan: StepPlan; scheduled: Array<Scheduled<T>> } | undefined;
   private readonly onFinished: ((request: SimRequest<T>) => void) | undefined;
@@ -229,6 +252,11 @@ export class EngineModel<T = unknown> {
     this.freeBlocks = profile.kvCacheBlocks;
     this.onFinished = options.onFinished;
     this.prefixCaching = options.prefixCaching ?? true;
+    const maxLoras = options.maxLoras ?? Infinity;
+    if (maxLoras !== Infinity && !(Number.isInteger(maxLoras) && maxLoras >= 1)) {
+      throw new RangeError(`maxLoras must be an integer >= 1, got ${maxLoras}`);
+    }
+    this.maxLoras = maxLoras;
   }
 
   /** Blocks in the prefix cache (held by requests or evictable). */
@@ -256,6 +284,7 @@ export class EngineModel<T = unknown> {
     }
     const request = new SimRequest(this.nextId++, spec, ctx, arrivalUs);
     this.waiting.push(request);
+    countAdapter(this.waitingAdapters, spec.adapter, 1);
     this.counters.requestsAddedTotal++;
     return request;
   }
@@ -265,7 +294,10 @@ export class EngineModel<T = unknown> {
     if (request.state === 'finished' || request.state === 'aborted') return;
     const list = request.state === 'running' ? this.running : this.waiting;
     const i = list.indexOf(request);
-    if (i >= 0) list.splice(i, 1);
+    if (i >= 0) {
+      list.splice(i, 1);
+      countAdapter(request.state === 'running' ? this.runningAdapters : this.waitingAdapters, request.spec.adapter, -1);
+    }
     this.freeRequestBlocks(request);
     request.state = 'aborted';
     this.counters.requestsAbortedTotal++;
@@ -287,6 +319,14 @@ export class EngineModel<T = unknown> {
     };
   }
 
+  /**
+   * The adapters with requests in the batch and in the queue, each in the order the adapters got
+   * there: vLLM's `running_lora_adapters` and `waiting_lora_adapters`.
+   */
+  loraAdapters(): { running: string[]; waiting: string[] } {
+    return { running: [...this.runningAdapters.keys()], waiting: [...this.waitingAdapters.keys()] };
+  }
+
   /** Requests in the engine (queued or in the batch). */
   get size(): number {
     return this.running.length + this.waiting.length;
@@ -296,8 +336,9 @@ export class EngineModel<T = unknown> {
    * Schedule one step starting at `nowUs` (vLLM V1 `Scheduler.schedule`): first the running
    * requests (a decode token each, or the rest of a chunked prefill), preempting from the back of
    * the batch when a block is missing; then, if nothing was preempted, waiting requests in FCFS
-   * order while the token budget, the free blocks and `max_num_seqs` allow. Returns undefined
-   * when there is nothing to compute at `nowUs`.
+   * order while the token budget, the free blocks and `max_num_seqs` allow (one whose adapter
+   * would exceed `maxLoras` is passed over). Returns undefined when there is nothing to compute
+   * at `nowUs`.
    */
   beginStep(nowUs: number): StepPlan | undefined {
     if (this.current) throw new Error('beginStep called while a step is in flight');
@@ -351,6 +392,13 @@ export class EngineModel<T = unknown> {
           w++;
           continue;
         }
+        // vLLM V1 skips a request whose adapter would take the batch past max_loras; later ones
+        // (base-model ones, or of adapters already in the batch) may go ahead of it
+        const adapter = request.spec.adapter;
+        if (adapter !== undefined && this.runningAdapters.size >= this.maxLoras && !this.runningAdapters.has(adapter)) {
+          w++;
+          continue;
+        }
         const hitBlocks = request.numComputed === 0 ? this.cacheHitBlocks(request) : 0;
         const hitTokens = hitBlocks * p.blockSizeTokens;
         const numNew = Math.min(request.numTokens - request.numComputed - hitTokens, budget);
@@ -369,6 +417,8 @@ export class EngineModel<T = unknown> {
         this.takeBlocks(request, needed);
         this.waiting.splice(w, 1);
         this.running.push(request);
+        countAdapter(this.waitingAdapters, adapter, -1);
+        countAdapter(this.runningAdapters, adapter, 1);
         request.state = 'running';
         if (request.firstScheduledUs < 0) request.firstScheduledUs = nowUs;
         scheduled.push({ request, numNewTokens: numNew });
@@ -380,7 +430,13 @@ export class EngineModel<T = unknown> {
 
     if (scheduled.length === 0) return undefined;
     const scheduledTokens = p.maxNumBatchedTokens - budget;
-    const time = stepTime(p, scheduledTokens, kvTokensRead, this.speed);
+    let adapters = 0;
+    if (this.runningAdapters.size > 0) {
+      const seen = new Set<string>();
+      for (const { request } of scheduled) if (request.spec.adapter !== undefined) seen.add(request.spec.adapter);
+      adapters = seen.size;
+    }
+    const time = stepTime(p, scheduledTokens, kvTokensRead, this.speed, adapters);
     const plan: StepPlan = {
       startUs: nowUs,
       endUs: nowUs + time.durationUs,
@@ -389,6 +445,7 @@ export class EngineModel<T = unknown> {
       decodeRequests,
       prefillTokens,
       kvTokensRead,
+      adapters,
     };
     this.current = { plan, scheduled };
     const c = this.counters;
@@ -431,6 +488,7 @@ export class EngineModel<T = unknown> {
         request.state = 'finished';
         request.finishedUs = nowUs;
         this.freeRequestBlocks(request);
+        countAdapter(this.runningAdapters, spec.adapter, -1);
         finishedAny = true;
         if (spec.finishReason === 'length') this.counters.requestsFinishedLengthTotal++;
         else this.counters.requestsFinishedStopTotal++;
@@ -546,6 +604,8 @@ export class EngineModel<T = unknown> {
   }
 
   private preempt(request: SimRequest<T>): void {
+    countAdapter(this.runningAdapters, request.spec.adapter, -1);
+    countAdapter(this.waitingAdapters, request.spec.adapter, 1);
     this.freeRequestBlocks(request);
     request.numComputed = 0;
     request.state = 'waiting';
@@ -553,4 +613,12 @@ export class EngineModel<T = unknown> {
     this.waiting.unshift(request);
     this.counters.preemptionsTotal++;
   }
+}
+
+/** Count a request of `adapter` in or out; an adapter leaves the map (and its order) at zero. */
+function countAdapter(counts: Map<string, number>, adapter: string | undefined, delta: 1 | -1): void {
+  if (adapter === undefined) return;
+  const n = (counts.get(adapter) ?? 0) + delta;
+  if (n > 0) counts.set(adapter, n);
+  else counts.delete(adapter);
 }

@@ -32,6 +32,11 @@ export interface SimProfile {
   commFixedUsPerStep: number;
   /** all-reduce bytes per token in the step (0 on one GPU) */
   commBytesPerToken: number;
+  /**
+   * LoRA kernels (shrink and expand on every adapted layer) per distinct adapter computed in a
+   * step; a step of base-model requests only pays none
+   */
+  loraOverheadUsPerAdapter: number;
   /** GPU-to-GPU bandwidth used by the all-reduces */
   interconnectBytesPerS: number;
   /** vLLM `max_num_batched_tokens`: the token budget of one step */
@@ -54,6 +59,17 @@ const LLAMA_8B_WEIGHT_BYTES = 16e9; // 2 bytes per parameter
 const LLAMA_8B_KV_BYTES_PER_TOKEN = 32 * 8 * 128 * 2 * 2; // layers x KV heads x dims x (K,V) x 2 bytes
 const LLAMA_8B_ALLREDUCE_BYTES_PER_TOKEN = 2 * 32 * 4096 * 2; // 2 all-reduces per layer of a 4096-wide bf16 row
 const BLOCK_SIZE_TOKENS = 16;
+/**
+ * ~7 % of the default profile's small-batch decode step (5.8 ms) per distinct adapter: one adapter
+ * costs +7 %, four (the default max_loras) +28 %, the span measured for one adapter against the
+ * base model, from 8-24 % (Llama-3.1-8B on a TPU v6e, vLLM PR #15655) to 34 % (Llama-2-7B on an
+ * A100, 2694 -> 1788 output tok/s, vLLM PR #11267). A rank-16 adapter's weights are only ~84 MB
+ * (25 µs of HBM at 3.35 TB/s): the cost is the punica-style kernels, which Punica (arXiv
+ * 2310.18547) puts at ~2 ms per token for a whole batch of distinct adapters. Linear in the adapter
+ * count is a simplification (real kernels have a fixed part and a smaller per-adapter part) that
+ * keeps 1 to 4 adapters in the measured range.
+ */
+const LORA_OVERHEAD_US_PER_ADAPTER = 400;
 
 /** KV blocks left once weights and activations are resident, as vLLM sizes its cache at start-up. */
 function kvCacheBlocksFor(gpuCount: number): number {
@@ -74,6 +90,7 @@ const llama8bOnH100 = {
   peakFlopsPerS: H100_SXM_BF16_FLOPS_PER_S,
   mfu: 0.4,
   stepOverheadUs: 1000,
+  loraOverheadUsPerAdapter: LORA_OVERHEAD_US_PER_ADAPTER,
   maxNumBatchedTokens: 8192,
   maxNumSeqs: 256,
   gpuMemoryBytes: H100_SXM_MEMORY_BYTES,
@@ -169,7 +186,7 @@ function checkProfile(p: SimProfile): void {
   for (const key of integers) {
     if (!Number.isInteger(p[key])) throw new Error(`simulator profile "${p.name}": ${key} must be an integer`);
   }
-  for (const key of ['stepOverheadUs', 'commFixedUsPerStep', 'commBytesPerToken'] as const) {
+  for (const key of ['stepOverheadUs', 'commFixedUsPerStep', 'commBytesPerToken', 'loraOverheadUsPerAdapter'] as const) {
     if (!Number.isFinite(p[key]) || p[key] < 0) {
       throw new Error(`simulator profile "${p.name}": ${key} must be >= 0`);
     }

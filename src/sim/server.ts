@@ -48,6 +48,18 @@ export interface SimServerOptions {
    * having a workload.sharedPrefix)
    */
   prefixCaching?: boolean;
+  /**
+   * LoRA adapters served beside the profile's model (vLLM's `--lora-modules`): listed by
+   * `/v1/models`, requested by name in `model`, each adapter in a step costing the profile's
+   * `loraOverheadUsPerAdapter`. With adapters a request for any other model gets vLLM's 404;
+   * without (the default) every model name is served as the base model
+   */
+  adapters?: string[];
+  /**
+   * vLLM's `--max-loras`: distinct adapters in the running batch at most (requests of another
+   * adapter wait). Default: min(adapters, 4), at least 1 (vLLM's own default is 1)
+   */
+  maxLoras?: number;
 }
 
 /** Counters of the server and the engine behind it. */
@@ -76,6 +88,10 @@ export interface SimServer {
   url: string;
   port: number;
   profile: SimProfile;
+  /** the LoRA adapters served beside the profile's model */
+  adapters: readonly string[];
+  /** `--max-loras` in force; undefined without adapters */
+  maxLoras: number | undefined;
   /** ends open streams, destroys sockets, resolves once the server is closed */
   close(): Promise<void>;
   stats(): SimServerStats;
@@ -83,6 +99,8 @@ export interface SimServer {
 
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
 const DEFAULT_MAX_TOKENS = 256;
+/** default `maxLoras`: enough for a small model mix to share the batch (vLLM's default is 1) */
+const DEFAULT_MAX_LORAS = 4;
 /** a step due within this much is run now rather than re-armed (timers have 1 ms granularity) */
 const TIMER_TOLERANCE_US = 500;
 const EMIT_TIMESTAMPS_HEADER = 'x-inferload-emit-timestamps';
@@ -102,6 +120,8 @@ interface Exchange {
   promptTokens: number;
   includeUsage: boolean;
   emitTimestamps: boolean;
+  /** the `model` of the response: the adapter's name, or the profile's model */
+  modelName: string;
   frames: StreamFrames | undefined;
   request: SimRequest<Exchange> | undefined;
   /** the response is over (sent in full, failed, or the client left) */
@@ -110,6 +130,8 @@ interface Exchange {
 
 /** The parsed, validated body of a generation request. */
 interface GenerationParams {
+  /** the body's `model`, as sent (checked only when the simulator serves adapters) */
+  model: unknown;
   promptTokens: number;
   /** what the prompt's cache blocks are keyed by: token ids, or words under the approximation */
   promptTokenKeys: () => ArrayLike<number | string>;
@@ -151,6 +173,9 @@ class Simulator {
   private readonly planner: RequestPlanner;
   private readonly emitTimestamps: boolean;
   private readonly prefixCaching: boolean;
+  /** the LoRA adapters served; empty: any model name is the base model */
+  private readonly adapters: ReadonlySet<string>;
+  private readonly maxLoras: number | undefined;
   private readonly originUs = performance.now() * 1000;
   private readonly idPrefix = randomBytes(12).toString('hex');
   private readonly modelsBody: string;
@@ -185,8 +210,13 @@ class Simulator {
     const seed = options.seed ?? 1;
     if (!Number.isInteger(seed)) throw new RangeError(`seed must be an integer, got ${seed}`);
     this.prefixCaching = options.prefixCaching ?? false;
-    this.model = new EngineModel<Exchange>(this.profile, { speed: options.speed ?? 1, prefixCaching: this.prefixCaching });
-    this.metrics = new SimMetrics(this.model, { startUs: this.nowUs(), instanceId: this.idPrefix });
+    this.adapters = checkAdapters(options.adapters ?? [], this.profile.modelName);
+    const maxLoras = options.maxLoras ?? Math.max(1, Math.min(this.adapters.size, DEFAULT_MAX_LORAS));
+    if (!Number.isInteger(maxLoras) || maxLoras < 1) throw new RangeError(`maxLoras must be an integer >= 1, got ${maxLoras}`);
+    this.maxLoras = this.adapters.size > 0 ? maxLoras : undefined;
+    const lora = this.adapters.size > 0 ? { maxLoras } : {};
+    this.model = new EngineModel<Exchange>(this.profile, { speed: options.speed ?? 1, prefixCaching: this.prefixCaching, ...lora });
+    this.metrics = new SimMetrics(this.model, { startUs: this.nowUs(), instanceId: this.idPrefix, ...lora });
     this.loop = new StepLoop<Exchange>(
       this.model,
       (events, stepEndUs) => {
@@ -199,20 +229,7 @@ class Simulator {
     );
     this.planner = new RequestPlanner(seed, options.faults);
     this.emitTimestamps = options.emitTimestamps ?? false;
-    this.modelsBody = JSON.stringify({
-      object: 'list',
-      data: [
-        {
-          id: this.profile.modelName,
-          object: 'model',
-          created: Math.floor(Date.now() / 1000),
-          owned_by: 'vllm',
-          root: this.profile.modelName,
-          parent: null,
-          max_model_len: this.profile.maxModelLen,
-        },
-      ],
-    });
+    this.modelsBody = modelList(this.profile, [...this.adapters]);
   }
 
   listen(host: string, port: number): Promise<SimServer> {
@@ -229,6 +246,8 @@ class Simulator {
           url: `http://${hostInUrl}:${boundPort}/v1`,
           port: boundPort,
           profile: this.profile,
+          adapters: [...this.adapters],
+          maxLoras: this.maxLoras,
           close: () => this.close(),
           stats: () => this.stats(),
         });
@@ -345,6 +364,19 @@ class Simulator {
       this.counts.badRequestsTotal++;
       return void sendError(res, 400, 'BadRequestError', err.message, err.param);
     }
+    // vLLM checks the model after the body's schema and before the prompt
+    let served: { name: string; adapter?: string } | undefined;
+    try {
+      served = this.servedModel(params.model);
+    } catch (err) {
+      if (!(err instanceof BadRequest)) throw err;
+      this.counts.badRequestsTotal++;
+      return void sendError(res, 400, 'BadRequestError', err.message, err.param);
+    }
+    if (!served) {
+      this.counts.badRequestsTotal++;
+      return void sendError(res, 404, 'NotFoundError', `The model \`${String(params.model)}\` does not exist.`, 'model');
+    }
     const maxModelLen = this.model.maxRequestTokens;
     if (params.promptTokens >= maxModelLen) {
       this.counts.badRequestsTotal++;
@@ -395,7 +427,8 @@ class Simulator {
       promptTokens: params.promptTokens,
       includeUsage: params.includeUsage,
       emitTimestamps: this.emitTimestamps || req.headers[EMIT_TIMESTAMPS_HEADER] === '1',
-      frames: params.stream ? streamFrames(kind, id, created, this.profile.modelName) : undefined,
+      modelName: served.name,
+      frames: params.stream ? streamFrames(kind, id, created, served.name) : undefined,
       request: undefined,
       done: false,
     };
@@ -404,7 +437,10 @@ class Simulator {
         promptTokens: params.promptTokens,
         outputTokens: plan.outputTokens,
         finishReason: plan.finishReason,
-        ...(this.prefixCaching ? { blockHashes: blockHashes(params.promptTokenKeys(), this.profile.blockSizeTokens) } : {}),
+        ...(served.adapter !== undefined ? { adapter: served.adapter } : {}),
+        ...(this.prefixCaching
+          ? { blockHashes: blockHashes(params.promptTokenKeys(), this.profile.blockSizeTokens, served.adapter === undefined ? '' : `lora:${served.adapter}`) }
+          : {}),
         ...(fault.kind === 'stall' ? { stall: { afterTokens: fault.afterTokens, stallUs: fault.stallUs } } : {}),
       },
       ex,
@@ -422,6 +458,19 @@ class Simulator {
       res.flushHeaders();
     }
     this.kick();
+  }
+
+  /**
+   * What a request's `model` is served as (vLLM's `_check_model`): with adapters, the profile's
+   * model (also when `model` is absent or empty), an adapter by its name, else undefined (404).
+   * Without adapters any name is the base model, as before adapters existed.
+   */
+  private servedModel(model: unknown): { name: string; adapter?: string } | undefined {
+    const base = { name: this.profile.modelName };
+    if (this.adapters.size === 0 || model === undefined || model === null || model === '') return base;
+    if (typeof model !== 'string') throw new BadRequest('model must be a string', 'model');
+    if (model === base.name) return base;
+    return this.adapters.has(model) ? { name: model, adapter: model } : undefined;
   }
 
   // ---- engine timer -------------------------------------------------------------------------
@@ -535,7 +584,7 @@ class Simulator {
             id: ex.id,
             object: 'chat.completion',
             created: ex.created,
-            model: this.profile.modelName,
+            model: ex.modelName,
             choices: [
               {
                 index: 0,
@@ -551,7 +600,7 @@ class Simulator {
             id: ex.id,
             object: 'text_completion',
             created: ex.created,
-            model: this.profile.modelName,
+            model: ex.modelName,
             choices: [{ index: 0, text, logprobs: null, finish_reason: e.finishReason, stop_reason: null }],
             usage,
           };
@@ -619,6 +668,59 @@ function sendError(
     return;
   }
   res.writeHead(status, JSON_HEADERS).end(errorBody(status, type, message, param));
+}
+
+/** The adapter names, checked: distinct non-empty strings, none the profile's own model. */
+function checkAdapters(adapters: unknown, baseModel: string): ReadonlySet<string> {
+  if (!Array.isArray(adapters)) throw new RangeError('adapters must be a list of names');
+  const out = new Set<string>();
+  for (const name of adapters) {
+    if (typeof name !== 'string' || name.length === 0) throw new RangeError(`adapter names must be non-empty strings, got ${JSON.stringify(name)}`);
+    if (name === baseModel) throw new RangeError(`adapter "${name}" has the name of the base model`);
+    if (out.has(name)) throw new RangeError(`adapter "${name}" is listed twice`);
+    out.add(name);
+  }
+  return out;
+}
+
+/**
+ * `GET /v1/models` as vLLM's `show_available_models` writes it: the base model's card, then one per
+ * LoRA adapter with the base model as its `parent`. vLLM's adapter `root` is the adapter's path;
+ * the simulator has none and gives the name.
+ */
+function modelList(profile: SimProfile, adapters: readonly string[]): string {
+  const created = Math.floor(Date.now() / 1000);
+  const permission = (): Record<string, unknown> => ({
+    id: `modelperm-${randomBytes(16).toString('hex')}`,
+    object: 'model_permission',
+    created,
+    allow_create_engine: false,
+    allow_sampling: true,
+    allow_logprobs: true,
+    allow_search_indices: false,
+    allow_view: true,
+    allow_fine_tuning: false,
+    organization: '*',
+    group: null,
+    is_blocking: false,
+  });
+  const card = (id: string, root: string, parent: string | null, maxModelLen: number | null): Record<string, unknown> => ({
+    id,
+    object: 'model',
+    created,
+    owned_by: 'vllm',
+    root,
+    parent,
+    max_model_len: maxModelLen,
+    permission: [permission()],
+  });
+  return JSON.stringify({
+    object: 'list',
+    data: [
+      card(profile.modelName, profile.modelName, null, profile.maxModelLen),
+      ...adapters.map((name) => card(name, name, profile.modelName, null)),
+    ],
+  });
 }
 
 // ---- request parsing ------------------------------------------------------------------------------
@@ -705,7 +807,7 @@ function parseGeneration(kind: ApiKind, body: string, counter: PromptCounter): G
     }
     includeUsage = iu === true;
   }
-  return { promptTokens: Math.max(1, promptTokens), promptTokenKeys, maxTokens, minTokens, ignoreEos, stream, includeUsage };
+  return { model: json.model, promptTokens: Math.max(1, promptTokens), promptTokenKeys, maxTokens, minTokens, ignoreEos, stream, includeUsage };
 }
 
 /** The messages with their text: a content of parts is its text parts joined by newlines (as vLLM joins them). */
