@@ -7,8 +7,8 @@ import type { TopLevelSpec } from 'vega-lite';
 import { parseThreshold } from '../core/threshold.js';
 import { decodeHistogram } from '../metrics/hdr.js';
 import type { WindowResult } from '../metrics/recorder.js';
-import type { RunResult } from '../results/types.js';
-import { fmtMs, maxOf } from './common.js';
+import type { RunResult, RunSummary, SloVerdict } from '../results/types.js';
+import { classEntries, fmtMs, maxOf, modelEntries, promptTokensPerRequest, turnEntries } from './common.js';
 
 /** The fixed colour of each percentile, in every chart and table. */
 export const PERCENTILE_COLORS = { p50: '#1f77b4', p95: '#ff7f0e', p99: '#d62728' } as const;
@@ -48,7 +48,7 @@ const VISIBLE_POINTS_MAX = 120;
 const POINTS_MAX = 600;
 
 /** Where a chart goes in the report. */
-export type ChartSection = 'capacity' | 'time-client' | 'time-server' | 'errors' | 'distribution' | 'generator';
+export type ChartSection = 'capacity' | 'time-client' | 'time-server' | 'errors' | 'classes' | 'turns' | 'models' | 'distribution' | 'generator';
 
 /** One chart of the report: a stable id (used for its HTML element), a title, a caption, the spec. */
 export interface ReportChart {
@@ -338,7 +338,8 @@ function sloRules(result: RunResult, metric: string, maxData: number): { rules: 
   const rules: { value: number; label: string; color: string }[] = [];
   const offChart: string[] = [];
   for (const s of result.slo) {
-    if (s.metric !== metric) continue;
+    // a request class's own SLOs judge its requests alone, not the run's curves drawn here
+    if (s.metric !== metric || s.class !== undefined) continue;
     const t = parseThreshold(s.threshold);
     if (!t || t.aggregation.kind !== 'p') continue;
     const p = t.aggregation.percentile;
@@ -1057,6 +1058,267 @@ export function sweepThroughputChart(result: RunResult): ReportChart | null {
   });
 }
 
+// ---------------------------------------------------------------------------------------------
+// Slices of the run: turns of a session, request classes, models. Turn indices, class and model
+// names are data values only (the class and model names come from the scenario or the server).
+
+/** One turn index's TTFT percentile, with the figures its tooltip shows. */
+export interface TurnRow {
+  turn: number;
+  series: 'p50' | 'p95';
+  value_ms: number | null;
+  completed: number;
+  prompt_tokens_per_request: number | null;
+  cached_token_ratio: number | null;
+}
+
+/** One turn index's prompt tokens per request: the part the server reported cached, and the rest. */
+interface TurnTokensRow {
+  turn: number;
+  part: string;
+  tokens: number;
+}
+
+const finiteOrNull = (v: number | null | undefined): number | null => (v === null || v === undefined || !Number.isFinite(v) ? null : r3(v));
+
+/** Plot width of a chart with one band per item: wide enough for the items, never wider than the time charts. */
+const bandWidth = (n: number): number => Math.min(TIME_CHART.width, Math.max(300, 48 * n));
+
+/**
+ * TTFT p50 and p95 of each turn index of the sessions, over the prompt tokens per request each
+ * turn sent (the part reported cached set apart): later turns send the conversation so far, so
+ * without a prefix cache their TTFT grows with the prompt, and with one it stays near turn 1's.
+ */
+export function turnTtftChart(result: RunResult): ReportChart | null {
+  const turns = turnEntries(result);
+  if (turns.length === 0) return null;
+  const rows: TurnRow[] = turns.flatMap((t) =>
+    (['p50', 'p95'] as const).map((p) => ({
+      turn: t.turn,
+      series: p,
+      value_ms: finiteOrNull(t.summary.latency_ms.ttft[p]),
+      completed: t.summary.requests.completed,
+      prompt_tokens_per_request: finiteOrNull(promptTokensPerRequest(t.summary)),
+      cached_token_ratio: finiteOrNull(t.summary.prefix?.cached_token_ratio),
+    })),
+  );
+  if (!rows.some((r) => r.value_ms !== null)) return null;
+  const anyCached = rows.some((r) => r.cached_token_ratio !== null);
+  const parts = anyCached ? ['cached (server-reported)', 'not cached'] : ['prompt'];
+  const tokenRows: TurnTokensRow[] = turns.flatMap((t) => {
+    const per = promptTokensPerRequest(t.summary);
+    if (per === null) return [];
+    const ratio = t.summary.prefix?.cached_token_ratio ?? null;
+    if (!anyCached) return [{ turn: t.turn, part: 'prompt', tokens: r3(per) }];
+    const cached = ratio === null ? 0 : per * ratio;
+    return [
+      { turn: t.turn, part: 'cached (server-reported)', tokens: r3(cached) },
+      { turn: t.turn, part: 'not cached', tokens: r3(per - cached) },
+    ];
+  });
+  const turnAxis = { field: 'turn', type: 'ordinal', title: "turn of the session (1 = its first request)", axis: { labelAngle: 0, labelOverlap: true } } as const;
+  const width = bandWidth(turns.length);
+  const tooltip = [
+    { field: 'turn', type: 'ordinal', title: 'turn' },
+    { field: 'series', type: 'nominal', title: 'percentile' },
+    { field: 'value_ms', type: 'quantitative', title: 'TTFT (ms)', format: ',.2~f' },
+    { field: 'completed', type: 'quantitative', title: 'completed requests' },
+    { field: 'prompt_tokens_per_request', type: 'quantitative', title: 'prompt tokens per request', format: ',.0f' },
+    ...(anyCached ? [{ field: 'cached_token_ratio', type: 'quantitative', title: 'prompt tokens cached', format: '.1%' } as const] : []),
+  ] as const;
+  const panels: VConcatList = [
+    {
+      width,
+      height: 170,
+      data: { values: rows },
+      mark: { type: 'line', strokeWidth: 1.8, invalid: 'break-paths-filter-domains', point: { filled: true, size: 40 } },
+      encoding: {
+        x: turnAxis,
+        y: { field: 'value_ms', type: 'quantitative', title: 'TTFT (ms)', scale: { zero: true } },
+        color: {
+          field: 'series',
+          type: 'nominal',
+          scale: { domain: ['p50', 'p95'], range: [PERCENTILE_COLORS.p50, PERCENTILE_COLORS.p95] },
+          legend: { title: null, orient: 'top', direction: 'horizontal', symbolType: 'stroke' },
+        },
+        tooltip: [...tooltip],
+      },
+    },
+  ];
+  if (tokenRows.length > 0)
+    panels.push({
+      width,
+      height: 90,
+      data: { values: tokenRows },
+      mark: { type: 'bar' },
+      encoding: {
+        x: turnAxis,
+        y: { field: 'tokens', type: 'quantitative', title: 'prompt (tokens)', stack: 'zero' },
+        color: {
+          field: 'part',
+          type: 'nominal',
+          scale: { domain: parts, range: anyCached ? ['#9467bd', '#c5b0d5'] : ['#c5b0d5'] },
+          sort: parts,
+          legend: { title: 'prompt tokens per request', orient: 'top', direction: 'horizontal' },
+        },
+        order: { field: 'part', type: 'nominal', sort: 'ascending' },
+        tooltip: [
+          { field: 'turn', type: 'ordinal', title: 'turn' },
+          { field: 'part', type: 'nominal', title: 'part' },
+          { field: 'tokens', type: 'quantitative', title: 'tokens per request', format: ',.0f' },
+        ],
+      },
+    });
+  return {
+    id: 'turns-ttft',
+    section: 'turns',
+    title: 'TTFT by turn of a session: p50, p95 (ms)',
+    caption: anyCached
+      ? "Each later turn sends the conversation so far, so its prompt grows (below; the part the server reported cached in dark). With a prefix cache the turns' TTFT stays near turn 1's although the prompt grows; without one it grows with the prompt."
+      : "Each later turn sends the conversation so far, so its prompt grows (below). With a prefix cache the turns' TTFT stays near turn 1's although the prompt grows; without one it grows with the prompt. The server reported no cached tokens.",
+    spec: {
+      $schema: SCHEMA,
+      vconcat: panels,
+      resolve: { scale: { color: 'independent' } },
+      config: baseConfig(),
+    },
+  };
+}
+
+/** One slice (class or model) as a bar: its name, TTFT p95, and the figures of its tooltip. */
+export interface SliceBarRow {
+  name: string;
+  ttft_p95_ms: number | null;
+  ttft_p50_ms: number | null;
+  completed: number;
+  /** the class's own SLOs, e.g. `2/3 passed`; `-` without any (and for models) */
+  slo: string;
+}
+
+/** A class's TTFT p95 threshold (its own, or the run's it kept), drawn as a tick on its bar. */
+export interface SliceThresholdRow {
+  name: string;
+  threshold_ms: number;
+  label: string;
+  passed: string;
+}
+
+/** The p95 TTFT thresholds among a class's SLO verdicts (the ones a p95 bar can be read against). */
+export function ttftP95Thresholds(verdicts: readonly SloVerdict[]): { value: number; label: string; passed: boolean }[] {
+  const out: { value: number; label: string; passed: boolean }[] = [];
+  for (const v of verdicts) {
+    if (v.metric !== 'ttft_ms') continue;
+    const t = parseThreshold(v.threshold);
+    if (!t || t.aggregation.kind !== 'p' || t.aggregation.percentile !== 95 || !Number.isFinite(t.value)) continue;
+    out.push({ value: t.value, label: `SLO p95 ${t.op} ${t.value} ms`, passed: v.passed });
+  }
+  return out;
+}
+
+function sliceBarChart(o: {
+  id: string;
+  section: ChartSection;
+  title: string;
+  caption: string;
+  what: string;
+  slices: { name: string; summary: RunSummary; slo: readonly SloVerdict[] | null }[];
+}): ReportChart | null {
+  if (o.slices.length === 0) return null;
+  const rows: SliceBarRow[] = o.slices.map((c) => {
+    const passed = c.slo === null || c.slo.length === 0 ? null : c.slo.filter((v) => v.passed).length;
+    return {
+      name: c.name,
+      ttft_p95_ms: finiteOrNull(c.summary.latency_ms.ttft.p95),
+      ttft_p50_ms: finiteOrNull(c.summary.latency_ms.ttft.p50),
+      completed: c.summary.requests.completed,
+      slo: passed === null ? '-' : `${passed}/${c.slo!.length} passed`,
+    };
+  });
+  if (!rows.some((r) => r.ttft_p95_ms !== null)) return null;
+  const ticks: SliceThresholdRow[] = o.slices.flatMap((c) =>
+    ttftP95Thresholds(c.slo ?? []).map((t) => ({ name: c.name, threshold_ms: t.value, label: t.label, passed: t.passed ? 'yes' : 'no' })),
+  );
+  const names = o.slices.map((c) => c.name);
+  // horizontal bars: long names read along the y axis, which gets room for them (the time charts' fixed extent is far too narrow)
+  const y = {
+    field: 'name',
+    type: 'nominal',
+    scale: { domain: names },
+    title: null,
+    axis: { minExtent: Y_AXIS_EXTENT, maxExtent: 220, labelLimit: 200 },
+  } as const;
+  const layers: LayerList = [
+    {
+      data: { values: rows },
+      mark: { type: 'bar', color: PERCENTILE_COLORS.p95, height: { band: 0.7 } },
+      encoding: {
+        y,
+        x: { field: 'ttft_p95_ms', type: 'quantitative', title: 'TTFT p95 (ms)', scale: { zero: true } },
+        tooltip: [
+          { field: 'name', type: 'nominal', title: o.what },
+          { field: 'ttft_p95_ms', type: 'quantitative', title: 'TTFT p95 (ms)', format: ',.2~f' },
+          { field: 'ttft_p50_ms', type: 'quantitative', title: 'TTFT p50 (ms)', format: ',.2~f' },
+          { field: 'completed', type: 'quantitative', title: 'completed requests' },
+          ...(o.slices.some((c) => c.slo !== null) ? [{ field: 'slo', type: 'nominal', title: 'its SLOs' } as const] : []),
+        ],
+      },
+    },
+  ];
+  if (ticks.length > 0)
+    layers.push({
+      data: { values: ticks },
+      mark: { type: 'tick', color: '#222', thickness: 3 },
+      encoding: {
+        y: { field: 'name', type: 'nominal' },
+        x: { field: 'threshold_ms', type: 'quantitative' },
+        tooltip: [
+          { field: 'name', type: 'nominal', title: o.what },
+          { field: 'label', type: 'nominal', title: 'threshold' },
+          { field: 'passed', type: 'nominal', title: 'held' },
+        ],
+      },
+    });
+  return {
+    id: o.id,
+    section: o.section,
+    title: o.title,
+    caption: o.caption,
+    spec: {
+      $schema: SCHEMA,
+      width: CURVE_CHART.width + 180,
+      height: { step: 26 },
+      layer: layers,
+      config: baseConfig(),
+    },
+  };
+}
+
+/** TTFT p95 of each request class, with the class's own TTFT p95 threshold (a tick) where it has one. */
+export function classTtftChart(result: RunResult): ReportChart | null {
+  const classes = classEntries(result);
+  const withTicks = classes.some(([, c]) => ttftP95Thresholds(c.slo).length > 0);
+  return sliceBarChart({
+    id: 'classes-ttft',
+    section: 'classes',
+    title: 'TTFT p95 per request class (ms)',
+    caption: `Each class's requests alone.${withTicks ? " The dark tick is the TTFT p95 threshold the class is judged on (its own, or the run's where it sets none): a bar past its tick failed." : ''} Hover a bar for p50, the requests and the class's SLOs.`,
+    what: 'class',
+    slices: classes.map(([name, c]) => ({ name, summary: c.summary, slo: c.slo })),
+  });
+}
+
+/** TTFT p95 of each model name of the mix (base model or adapter). */
+export function modelTtftChart(result: RunResult): ReportChart | null {
+  return sliceBarChart({
+    id: 'models-ttft',
+    section: 'models',
+    title: 'TTFT p95 per model (ms)',
+    caption: 'The requests sent to each model name alone (base model or adapter). Hover a bar for p50 and the requests.',
+    what: 'model',
+    slices: modelEntries(result).map(([name, m]) => ({ name, summary: m.summary, slo: null })),
+  });
+}
+
 /** Every chart the report has data for, in page order. Charts without data are left out (the page says why). */
 export function buildCharts(result: RunResult): ReportChart[] {
   const charts = [
@@ -1077,6 +1339,9 @@ export function buildCharts(result: RunResult): ReportChart[] {
     gpuMemoryChart(result),
     otherServerSignalsChart(result),
     errorsOverTimeChart(result),
+    classTtftChart(result),
+    turnTtftChart(result),
+    modelTtftChart(result),
     scheduleLagChart(result),
     ...(Object.keys(CURVE_METRICS) as CurveMetric[]).map((m) => distributionChart(result, m)),
   ];

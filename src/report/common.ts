@@ -1,6 +1,6 @@
 // What the markdown and HTML reports share: escaping of user-controlled text for each target,
 // number formatting with units, and the list of warnings a reader must see before the numbers.
-import type { RunResult } from '../results/types.js';
+import type { ClassResult, GroupResult, RunResult, RunSummary, SloVerdict, TurnResult } from '../results/types.js';
 
 /** Control characters (and the Unicode line/paragraph separators) that must never reach a report verbatim. */
 // eslint-disable-next-line no-control-regex
@@ -318,4 +318,89 @@ export function correlationAlignmentText(result: RunResult, pair: string): strin
   const client = pair.split('_vs_')[0] ?? '';
   const alignment = result.correlation_alignment?.[client] ?? 'end';
   return alignment === 'arrival' ? 'by arrival window' : 'by end window';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Slices of the run (results.classes, turns, models): what every report shows of them. Texts
+// are raw: class and model names come from the scenario or the server, so escape them per target.
+
+/** The run's request classes, in the order results.json lists them (the scenario's); [] without classes. */
+export function classEntries(result: RunResult): [string, ClassResult][] {
+  return Object.entries(result.classes ?? {});
+}
+
+/** The run's model mix, in the order results.json lists it; [] without a mix. */
+export function modelEntries(result: RunResult): [string, GroupResult][] {
+  return Object.entries(result.models ?? {});
+}
+
+/** The run's turns, turn 1 first; [] without sessions. */
+export function turnEntries(result: RunResult): TurnResult[] {
+  return [...(result.turns ?? [])].sort((a, b) => a.turn - b.turn);
+}
+
+/**
+ * An SLO verdict's name without the `class <name>: ` its class puts in front (shown in a class
+ * column of its own); the whole name when it has no class or is named otherwise.
+ */
+export function sloLabel(v: SloVerdict): string {
+  const prefix = v.class !== undefined ? `class ${v.class}: ` : null;
+  return prefix !== null && v.name.startsWith(prefix) ? v.name.slice(prefix.length) : v.name;
+}
+
+/** Passed and total of a list of SLO verdicts, or null when there are none. */
+export function sloTally(verdicts: readonly SloVerdict[]): { passed: number; total: number } | null {
+  if (verdicts.length === 0) return null;
+  return { passed: verdicts.filter((v) => v.passed).length, total: verdicts.length };
+}
+
+/** The columns of a slice's summary in the class and model tables: heading and cell (numbers only: nothing to escape). */
+export const SLICE_COLUMNS: readonly { head: string; cell: (s: RunSummary) => string }[] = [
+  { head: 'sent', cell: (s) => String(s.requests.sent) },
+  { head: 'completed', cell: (s) => String(s.requests.completed) },
+  { head: 'failed', cell: (s) => String(s.requests.failed) },
+  { head: 'goodput', cell: (s) => fmtPct(s.throughput.goodput_ratio) },
+  { head: 'TTFT p50 (ms)', cell: (s) => fmtMs(s.latency_ms.ttft.p50) },
+  { head: 'TTFT p95 (ms)', cell: (s) => fmtMs(s.latency_ms.ttft.p95) },
+  { head: 'TTFT p99 (ms)', cell: (s) => fmtMs(s.latency_ms.ttft.p99) },
+  { head: 'TPOT p50 (ms)', cell: (s) => fmtMs(s.latency_ms.tpot.p50) },
+  { head: 'TPOT p95 (ms)', cell: (s) => fmtMs(s.latency_ms.tpot.p95) },
+  { head: 'E2E p95 (ms)', cell: (s) => fmtMs(s.latency_ms.e2e.p95) },
+  { head: 'output tok/s', cell: (s) => fmt(s.throughput.output_tokens_per_s, 0) },
+];
+
+/** Prompt tokens per completed request of a slice (summary.tokens.prompt counts the completed ones), or null. */
+export function promptTokensPerRequest(s: RunSummary): number | null {
+  return s.requests.completed > 0 ? s.tokens.prompt / s.requests.completed : null;
+}
+
+/** Whether any turn's summary carries the cached-token ratio (summary.prefix.cached_token_ratio). */
+export function turnsHaveCachedRatio(turns: readonly TurnResult[]): boolean {
+  return turns.some((t) => t.summary.prefix?.cached_token_ratio !== null && t.summary.prefix?.cached_token_ratio !== undefined);
+}
+
+/** The columns of the turns table: heading and cell (numbers only); the cached-tokens column only when some turn has it. */
+export function turnColumns(turns: readonly TurnResult[]): { head: string; cell: (t: TurnResult) => string }[] {
+  const cols: { head: string; cell: (t: TurnResult) => string }[] = [
+    { head: 'turn', cell: (t) => String(t.turn) },
+    { head: 'sent', cell: (t) => String(t.summary.requests.sent) },
+    { head: 'completed', cell: (t) => String(t.summary.requests.completed) },
+    { head: 'TTFT p50 (ms)', cell: (t) => fmtMs(t.summary.latency_ms.ttft.p50) },
+    { head: 'TTFT p95 (ms)', cell: (t) => fmtMs(t.summary.latency_ms.ttft.p95) },
+    { head: 'E2E p95 (ms)', cell: (t) => fmtMs(t.summary.latency_ms.e2e.p95) },
+    { head: 'prompt tokens per request', cell: (t) => fmt(promptTokensPerRequest(t.summary), 0) },
+  ];
+  if (turnsHaveCachedRatio(turns)) cols.push({ head: 'prompt tokens cached', cell: (t) => fmtPct(t.summary.prefix?.cached_token_ratio) });
+  return cols;
+}
+
+/**
+ * A sweep's binding classes: the classes whose own SLOs failed first, at the lowest unsustainable
+ * rate (capacity.first_unsustainable.binding_classes); null without classes or without such a rate.
+ * An empty list: only whole-run limits failed there.
+ */
+export function bindingClasses(result: RunResult): { rate_per_s: number; names: string[] } | null {
+  const first = result.capacity?.first_unsustainable;
+  if (!first || first.binding_classes === undefined) return null;
+  return { rate_per_s: first.rate_per_s, names: first.binding_classes };
 }

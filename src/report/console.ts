@@ -1,7 +1,7 @@
 // The console summary: what a person reads in five seconds at the end of a run. A pure
 // function of the RunResult; the CLI prints it.
-import type { RunResult } from '../results/types.js';
-import { cutRequests } from './common.js';
+import type { ClassResult, RunResult } from '../results/types.js';
+import { classEntries, cutRequests, modelEntries, sloTally, turnEntries } from './common.js';
 import { prefixCacheText, promptTokensText } from './tokens.js';
 import { workloadConsoleText } from './workload.js';
 
@@ -19,6 +19,48 @@ function lpad(s: string, n: number): string {
 export function safeText(s: string): string {
   // eslint-disable-next-line no-control-regex
   return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
+}
+
+/** Most classes (and models) listed, one line each; most turns on the turns line. */
+const SLICES_MAX = 12;
+const TURNS_MAX = 16;
+
+/** A class or model name for the terminal: no control characters, and short. */
+const sliceName = (s: string): string => {
+  const flat = safeText(s);
+  return flat.length > 40 ? `${flat.slice(0, 39)}…` : flat;
+};
+
+/** A latency in ms for the summary lines: `-` without data. */
+const ms = (v: number | null | undefined): string => (v === null || v === undefined || !Number.isFinite(v) ? '-' : `${fmt(v, v < 10 ? 2 : 0)} ms`);
+
+/**
+ * A line per slice (class or model), names aligned: completed requests, TTFT p95, and for a class
+ * its own SLOs; `label` heads the first line.
+ */
+function sliceRows(label: string, what: string, slices: [string, { summary: RunResult['summary']; slo?: ClassResult['slo'] }][]): string[] {
+  if (slices.length === 0) return [];
+  const shown = slices.slice(0, SLICES_MAX);
+  const width = Math.min(40, Math.max(...shown.map(([n]) => sliceName(n).length)));
+  const out = shown.map(([n, c], i) => {
+    const t = c.slo === undefined ? undefined : sloTally(c.slo);
+    const slo = t === undefined ? '' : t === null ? ', no SLOs' : `, SLOs ${t.passed}/${t.total} ${t.passed === t.total ? 'pass' : 'FAIL'}`;
+    return `  ${pad(i === 0 ? label : '', 11)}${pad(sliceName(n), width)}  ${lpad(String(c.summary.requests.completed), 7)} completed, TTFT p95 ${lpad(ms(c.summary.latency_ms.ttft.p95), 9)}${slo}`;
+  });
+  if (slices.length > SLICES_MAX) out.push(`             … and ${slices.length - SLICES_MAX} more ${what}`);
+  return out;
+}
+
+/** The slices of the run, when it has them: a line per class and per model, the turns' TTFT p95 in one line. */
+function sliceLines(result: RunResult): string[] {
+  const out: string[] = [...sliceRows('classes', 'classes', classEntries(result))];
+  const turns = turnEntries(result);
+  if (turns.length > 0) {
+    const shown = turns.slice(0, TURNS_MAX).map((t) => `${t.turn}: ${ms(t.summary.latency_ms.ttft.p95)}`);
+    out.push(`  turns      TTFT p95 by turn  ${shown.join(' · ')}${turns.length > TURNS_MAX ? ` · … ${turns.length - TURNS_MAX} more` : ''}`);
+  }
+  out.push(...sliceRows('models', 'models', modelEntries(result)));
+  return out.length > 0 ? ['', ...out] : [];
 }
 
 export function renderConsoleSummary(result: RunResult, files: { dir: string }): string {
@@ -70,6 +112,7 @@ export function renderConsoleSummary(result: RunResult, files: { dir: string }):
       `  ${pad(label, 16)}${[l.p50, l.p90, l.p95, l.p99, l.p999, l.max].map((v) => lpad(fmt(v, v !== null && v < 10 ? 2 : 1), 10)).join('')}${lpad(String(l.count), 10)}`,
     );
   }
+  lines.push(...sliceLines(result));
   const errs = Object.entries(s.errors).filter(([, n]) => n > 0);
   if (errs.length > 0) {
     lines.push('');

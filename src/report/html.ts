@@ -8,12 +8,14 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { headroomText } from '../analysis/capacity.js';
 import type { LatencySummaryMs } from '../metrics/hdr.js';
-import type { RunResult } from '../results/types.js';
+import type { ClassResult, RunResult } from '../results/types.js';
 import { buildCharts, PERCENTILE_COLORS, timeDomainS, type ChartSection, type ReportChart } from './charts.js';
 import { prefixCacheText, promptTokensText } from './tokens.js';
 import { tokenCells, tokenRows, TOKEN_COLUMNS, workloadSourceText } from './workload.js';
 import {
+  bindingClasses,
   chunkParsingText,
+  classEntries,
   collectWarnings,
   correlationAlignmentText,
   cutRequests,
@@ -26,8 +28,14 @@ import {
   hasServerSignals,
   jsonForScript,
   LATENCY_ROWS,
+  modelEntries,
   oneLine,
+  SLICE_COLUMNS,
+  sloLabel,
+  sloTally,
   sloVerdict,
+  turnColumns,
+  turnEntries,
 } from './common.js';
 
 /** The minified browser builds the page inlines. */
@@ -203,6 +211,10 @@ dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; 
 dl.meta dt { color: var(--muted); }
 dl.meta dd { margin: 0; overflow-wrap: anywhere; }
 .tiles.seven { grid-template-columns: repeat(7, minmax(0, 1fr)); }
+.muted { color: var(--muted); }
+.scroll { overflow-x: auto; }
+table.slices td { white-space: nowrap; }
+table.slices td.text { white-space: normal; min-width: 120px; }
 @media (max-width: 820px) { .tiles, .tiles.seven { grid-template-columns: repeat(3, minmax(0, 1fr)); } }
 footer { margin-top: 30px; font-size: 12px; color: var(--muted); }
 @page { size: A4; margin: 12mm; }
@@ -212,7 +224,7 @@ footer { margin-top: 30px; font-size: 12px; color: var(--muted); }
   nav, .vega-embed details, .vega-actions { display: none !important; }
   h2 { break-after: avoid; page-break-after: avoid; }
   .verdict, .banner, .tile, th, .swatch { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
-  .vis { overflow: visible; }
+  .vis, .scroll { overflow: visible; }
   pre { max-height: none; }
   .grid2 { grid-template-columns: 1fr 1fr; }
   .tiles { grid-template-columns: repeat(6, minmax(0, 1fr)); gap: 4px; }
@@ -265,7 +277,7 @@ ${warnings.map((w) => banner(w))}
 ${capacitySection(result, bySection('capacity'))}
 ${tiles(result)}
 ${sloSection(result)}
-<nav aria-label="sections"><a href="#time">Over time</a><a href="#server">Server &amp; GPUs</a><a href="#errors">Errors</a><a href="#workload">Workload</a><a href="#distributions">Distributions</a><a href="#generator">Load generator</a><a href="#details">Run details</a></nav>
+<nav aria-label="sections"><a href="#time">Over time</a><a href="#server">Server &amp; GPUs</a><a href="#errors">Errors</a><a href="#workload">Workload</a>${sliceLinks(result)}<a href="#distributions">Distributions</a><a href="#generator">Load generator</a><a href="#details">Run details</a></nav>
 <section id="time">
 <h2>Over time: load, latency and the server's queue</h2>
 <p class="note">Every chart about time in this report shares one time axis: seconds since the run started, from 0 to ${fmt(timeDomainS(result)[1])} s, in windows of ${windowWidths(result)}. Hover a point for its values.${run.warmup_s > 0 ? ` The grey band is the warm-up (${fmt(run.warmup_s, 0)} s), not counted in any summary.` : ''}</p>
@@ -287,6 +299,9 @@ ${errorBudgetSection(result)}
 <h2>Workload: what was asked and served</h2>
 ${workloadSection(result)}
 </section>
+${classesSection(result, bySection('classes'))}
+${turnsSection(result, bySection('turns'))}
+${modelsSection(result, bySection('models'))}
 <section id="distributions">
 <h2>Latency distributions</h2>
 <p class="note">Percentile curves from the whole-run HDR histograms (warm-up excluded). The x axis stretches the tail: each step right is ten times rarer (90 %, 99 %, 99.9 %…); markers show p50, p95 and p99 in their colours.</p>
@@ -419,16 +434,83 @@ ${p95(lat.e2e, 'E2E')}
 
 function sloSection(result: RunResult): Markup {
   if (result.slo.length === 0) return html``;
+  // a request class's own SLOs: the class in a column of its own
+  const byClass = result.slo.some((v) => v.class !== undefined);
   return html`<table aria-label="SLO verdicts">
-<thead><tr><th class="text">SLO metric</th><th class="text">threshold</th><th>observed</th><th>verdict</th></tr></thead>
+<thead><tr>${byClass ? html`<th class="text">class</th>` : ''}<th class="text">SLO metric</th><th class="text">threshold</th><th>observed</th><th>verdict</th></tr></thead>
 <tbody>
 ${result.slo.map((v) => {
-  // the name is "metric: threshold" unless a later version names SLOs otherwise: then show it too
-  const named = v.name !== `${v.metric}: ${v.threshold}` ? `${oneLine(v.name, 200)} — ` : '';
-  return html`<tr><td class="text">${named}${oneLine(v.metric, 100)}${v.abort_on_fail ? ' (aborts the run)' : ''}</td><td class="text">${oneLine(v.threshold, 100)}</td><td>${fmtObserved(v.metric, v.observed)}</td><td class="${v.passed ? 'pass' : 'fail'}">${v.passed ? 'pass' : 'FAIL'}</td></tr>\n`;
+  // the name is "metric: threshold" (after "class <name>: " for a class's own) unless a later
+  // version names SLOs otherwise: then show it too
+  const named = sloLabel(v) !== `${v.metric}: ${v.threshold}` ? `${oneLine(v.name, 200)} — ` : '';
+  const cls = byClass ? html`<td class="text">${v.class !== undefined ? oneLine(v.class, 100) : html`<span class="muted">all requests</span>`}</td>` : '';
+  return html`<tr>${cls}<td class="text">${named}${oneLine(v.metric, 100)}${v.abort_on_fail ? ' (aborts the run)' : ''}</td><td class="text">${oneLine(v.threshold, 100)}</td><td>${fmtObserved(v.metric, v.observed)}</td><td class="${v.passed ? 'pass' : 'fail'}">${v.passed ? 'pass' : 'FAIL'}</td></tr>\n`;
 })}
 </tbody>
 </table>`;
+}
+
+/** Links to the slices' sections that the run has (classes, turns, models). */
+function sliceLinks(result: RunResult): Markup {
+  return html`${classEntries(result).length > 0 ? html`<a href="#classes">Classes</a>` : ''}${turnEntries(result).length > 0 ? html`<a href="#turns">Turns</a>` : ''}${
+    modelEntries(result).length > 0 ? html`<a href="#models">Models</a>` : ''
+  }`;
+}
+
+/** Most rows of a slice table (classes, models); the rest are in results.json. */
+const SLICE_ROWS_MAX = 100;
+
+function moreRows(shown: number, total: number, what: string): Markup | string {
+  return total > shown ? html`<p class="note">… and ${total - shown} more ${what} (see results.json).</p>` : '';
+}
+
+function classesSection(result: RunResult, charts: ReportChart[]): Markup {
+  const classes = classEntries(result);
+  if (classes.length === 0) return html``;
+  const sloCell = (c: ClassResult): Markup => {
+    const t = sloTally(c.slo);
+    if (t === null) return html`<td>-</td>`;
+    return html`<td class="${t.passed === t.total ? 'pass' : 'fail'}">${t.passed}/${t.total}${t.passed === t.total ? '' : ' FAIL'}</td>`;
+  };
+  return html`<section id="classes">
+<h2>Request classes</h2>
+<p class="note">Each class's requests alone. Weight: the class's share of arrivals. Goodput: the share of its completed requests that met every per-request SLO. Its SLOs are the run's, with the thresholds the class sets of its own, judged on its requests alone (each is in the SLO table at the top).</p>
+${figures(charts)}
+<div class="scroll"><table class="slices" aria-label="request classes"><thead><tr><th class="text">class</th><th>weight</th>${SLICE_COLUMNS.map((c) => html`<th>${c.head}</th>`)}<th>SLOs passed</th></tr></thead><tbody>
+${classes.slice(0, SLICE_ROWS_MAX).map(
+  ([name, c]) => html`<tr><td class="text">${oneLine(name, 200)}</td><td>${fmtPct(c.weight)}</td>${SLICE_COLUMNS.map((col) => html`<td>${col.cell(c.summary)}</td>`)}${sloCell(c)}</tr>\n`,
+)}</tbody></table></div>
+${moreRows(SLICE_ROWS_MAX, classes.length, 'classes')}
+</section>`;
+}
+
+function turnsSection(result: RunResult, charts: ReportChart[]): Markup {
+  const turns = turnEntries(result);
+  if (turns.length === 0) return html``;
+  const cols = turnColumns(turns);
+  return html`<section id="turns">
+<h2>Turns of a session</h2>
+<p class="note">Turn 1 is a session's first request; each later turn sends the conversation so far, so its prompt grows. With a prefix cache, TTFT of later turns stays near turn 1's; without, it grows with the prompt.</p>
+${figures(charts)}
+<table aria-label="turns"><thead><tr>${cols.map((c) => html`<th>${c.head}</th>`)}</tr></thead><tbody>
+${turns.slice(0, SLICE_ROWS_MAX).map((t) => html`<tr>${cols.map((c) => html`<td>${c.cell(t)}</td>`)}</tr>\n`)}</tbody></table>
+${moreRows(SLICE_ROWS_MAX, turns.length, 'turns')}
+</section>`;
+}
+
+function modelsSection(result: RunResult, charts: ReportChart[]): Markup {
+  const models = modelEntries(result);
+  if (models.length === 0) return html``;
+  return html`<section id="models">
+<h2>Models</h2>
+<p class="note">The requests sent to each model name of the mix (the base model or an adapter), alone.</p>
+${figures(charts)}
+<div class="scroll"><table class="slices" aria-label="models"><thead><tr><th class="text">model</th>${SLICE_COLUMNS.map((c) => html`<th>${c.head}</th>`)}</tr></thead><tbody>
+${models.slice(0, SLICE_ROWS_MAX).map(
+  ([name, m]) => html`<tr><td class="text">${oneLine(name, 300)}</td>${SLICE_COLUMNS.map((col) => html`<td>${col.cell(m.summary)}</td>`)}</tr>\n`,
+)}</tbody></table></div>
+${moreRows(SLICE_ROWS_MAX, models.length, 'models')}
+</section>`;
 }
 
 function figures(charts: ReportChart[]): Markup {
@@ -505,6 +587,7 @@ ${tile('knee', cap.knee ? `≈ ${fmt(cap.knee.rate_per_s, 1)} req/s` : '-', cap.
 ${tile('first unsustainable', cap.first_unsustainable ? `${fmt(cap.first_unsustainable.rate_per_s, 2)} req/s` : '-', cap.first_unsustainable ? cap.first_unsustainable.reasons.slice(0, 2).map((r) => oneLine(r, 120)).join('; ') : 'none tried')}
 ${tile('steps', String(cap.steps.length), 'rates held')}
 </div>
+${bindingClassNote(result)}
 ${figures(charts)}
 <table class="wide"><thead><tr><th>offered (req/s)</th><th class="text">sustainable</th><th>headroom</th><th>completed (req/s)</th><th>output (tok/s)</th><th>TTFT p95 (ms)</th><th>ITL p95 (ms)</th><th>E2E p95 (ms)</th><th>goodput</th><th>errors</th><th class="text">why not</th></tr></thead><tbody>
 ${steps.slice(0, 100).map(
@@ -513,6 +596,19 @@ ${steps.slice(0, 100).map(
 ${cap.headroom_note ? html`<p class="note">Headroom: ${oneLine(cap.headroom_note, 400)}.</p>` : ''}
 <p class="note">The numbers below are those of the best sustainable step's run.</p>
 </section>`;
+}
+
+/** Which classes' own SLOs failed first at the lowest unsustainable rate of a sweep with classes. */
+function bindingClassNote(result: RunResult): Markup {
+  const b = bindingClasses(result);
+  if (b === null) return html``;
+  const at = `${fmt(b.rate_per_s, 2)} req/s`;
+  if (b.names.length === 0)
+    return html`<p class="finding"><b>Binding class: none.</b> At ${at}, the first rate not sustained, no class's own SLO failed: the whole-run limits bound first.</p>`;
+  const names = b.names.slice(0, 20);
+  return html`<p class="finding"><b>Binding class${b.names.length === 1 ? '' : 'es'}:</b> ${names.map((n, i) => html`${i > 0 ? ', ' : ''}<b>${oneLine(n, 200)}</b>`)}${
+    b.names.length > names.length ? ` and ${b.names.length - names.length} more` : ''
+  }. At ${at}, the first rate not sustained, ${b.names.length === 1 ? 'its' : 'their'} own SLOs failed first.</p>`;
 }
 
 function spikeSoakSection(result: RunResult): Markup {

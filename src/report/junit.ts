@@ -52,23 +52,30 @@ export function renderJUnit(suiteName: string, cases: JUnitCase[], opts: { times
   return lines.join('\n');
 }
 
-/** The run's SLO verdicts as JUnit XML: one testcase per SLO (a scenario without SLOs gives an empty suite). */
+/**
+ * The run's SLO verdicts as JUnit XML: one testcase per SLO (a scenario without SLOs gives an
+ * empty suite). A request class's own SLOs (results.slo[] with `class`) are test cases of the same
+ * suite, with classname `inferload.slo.<scenario>.class.<class>`: CI viewers group them per
+ * class, and the suite's counts stay the run's verdict (one suite per class would split it).
+ */
 export function sloJUnit(result: RunResult): string {
-  const classname = `inferload.slo.${result.run.scenario}`;
-  const cases = result.slo.map(
-    (s): JUnitCase => ({
+  const base = `inferload.slo.${result.run.scenario}`;
+  const cases = result.slo.map((s): JUnitCase => {
+    const what = `${s.class !== undefined ? `class ${s.class}: ` : ''}${s.metric} ${s.threshold}`;
+    const data = s.class !== undefined ? `class ${s.class} has no data for it` : 'the run has no data for it';
+    return {
       name: s.name,
-      classname,
+      classname: s.class !== undefined ? `${base}.class.${s.class}` : base,
       passed: s.passed,
       observed: s.observed,
       threshold: s.threshold,
       message: s.passed
-        ? `${s.metric} ${s.threshold} held: observed ${fmtObserved(s.metric, s.observed)}`
+        ? `${what} held: observed ${fmtObserved(s.metric, s.observed)}`
         : s.observed === null
-          ? `${s.metric} ${s.threshold} failed: the run has no data for it`
-          : `${s.metric} ${s.threshold} failed: observed ${fmtObserved(s.metric, s.observed)}`,
-    }),
-  );
+          ? `${what} failed: ${data}`
+          : `${what} failed: observed ${fmtObserved(s.metric, s.observed)}`,
+    };
+  });
   return renderJUnit(`inferload SLOs: ${result.run.scenario}`, cases, { timestamp: result.run.started_at });
 }
 

@@ -2,11 +2,13 @@
 // comment. Headline, SLO verdicts, key percentiles, errors, server summary, generator health.
 // Every user-supplied string is escaped, long lists are cut, and the whole stays under 1 MiB.
 import { headroomText } from '../analysis/capacity.js';
-import type { RunResult } from '../results/types.js';
+import type { ClassResult, RunResult } from '../results/types.js';
 import { signalUnit } from './charts.js';
 import { prefixCacheText, promptTokensText } from './tokens.js';
 import { tokenCells, tokenRows, TOKEN_COLUMNS, traceRateSparkline, workloadSourceText } from './workload.js';
 import {
+  bindingClasses,
+  classEntries,
   correlationAlignmentText,
   chunkParsingText,
   collectWarnings,
@@ -20,13 +22,19 @@ import {
   LATENCY_ROWS,
   maxOf,
   minOf,
+  modelEntries,
+  SLICE_COLUMNS,
+  sloLabel,
+  sloTally,
   sloVerdict,
+  turnColumns,
+  turnEntries,
 } from './common.js';
 
 /** The most report.md may weigh, bytes (GitHub's job-summary limit is 1 MiB). */
 export const MARKDOWN_MAX_BYTES = 1024 * 1024;
 
-const LIMITS = { warnings: 30, steps: 60, errorClasses: 30, errorSamples: 20, endpoints: 20, signals: 40, gpus: 16, correlation: 30, alerts: 30 } as const;
+const LIMITS = { warnings: 30, steps: 60, errorClasses: 30, errorSamples: 20, endpoints: 20, signals: 40, gpus: 16, correlation: 30, alerts: 30, slices: 50, turns: 100 } as const;
 
 /** A GFM table; cells must already be escaped. `align` per column: l or r. */
 function table(head: string[], rows: string[][], align: ('l' | 'r')[]): string {
@@ -99,15 +107,18 @@ export function renderMarkdown(result: RunResult): string {
 
   if (result.slo.length > 0) {
     out.push('## SLOs', '');
+    // a request class's own SLOs: the class in a column of its own, the rest of the name beside it
+    const byClass = result.slo.some((v) => v.class !== undefined);
     out.push(
       table(
-        ['SLO', 'observed', 'verdict'],
+        byClass ? ['SLO', 'class', 'observed', 'verdict'] : ['SLO', 'observed', 'verdict'],
         result.slo.map((v) => [
-          `${md(v.name, 200)}${v.abort_on_fail ? ' (aborts the run)' : ''}`,
+          `${md(byClass ? sloLabel(v) : v.name, 200)}${v.abort_on_fail ? ' (aborts the run)' : ''}`,
+          ...(byClass ? [v.class !== undefined ? md(v.class, 100) : 'all requests'] : []),
           md(fmtObserved(v.metric, v.observed)),
           v.passed ? '✅ pass' : '❌ **FAIL**',
         ]),
-        ['l', 'r', 'l'],
+        byClass ? ['l', 'l', 'r', 'l'] : ['l', 'r', 'l'],
       ),
       '',
     );
@@ -127,6 +138,8 @@ export function renderMarkdown(result: RunResult): string {
     'TTFT and E2E count from the intended send time (coordinated-omission correct); TTFT from send is what vLLM bench reports.',
     '',
   );
+
+  out.push(...classesMarkdown(result), ...turnsMarkdown(result), ...modelsMarkdown(result));
 
   out.push(...workloadMarkdown(result));
 
@@ -211,6 +224,69 @@ export function renderMarkdown(result: RunResult): string {
   return capBytes(out.join('\n'), MARKDOWN_MAX_BYTES);
 }
 
+/** A class's own SLOs in a cell: `✅ 3/3`, `❌ **1/3**`, or `-` without any. */
+function sloTallyCell(verdicts: ClassResult['slo']): string {
+  const t = sloTally(verdicts);
+  if (t === null) return '-';
+  return t.passed === t.total ? `✅ ${t.passed}/${t.total}` : `❌ **${t.passed}/${t.total}**`;
+}
+
+/** Each request class's requests alone: counts, goodput, latency, throughput and its own SLOs. */
+function classesMarkdown(result: RunResult): string[] {
+  const classes = classEntries(result);
+  if (classes.length === 0) return [];
+  return [
+    '## Request classes',
+    '',
+    table(
+      ['class', 'weight', ...SLICE_COLUMNS.map((c) => c.head), 'SLOs passed'],
+      classes.slice(0, LIMITS.slices).map(([name, c]) => [md(name, 100), fmtPct(c.weight), ...SLICE_COLUMNS.map((col) => col.cell(c.summary)), sloTallyCell(c.slo)]),
+      ['l', 'r', ...SLICE_COLUMNS.map((): 'r' => 'r'), 'l'],
+    ),
+    ...more(LIMITS.slices, classes.length, 'classes'),
+    '',
+    "Weight: the class's share of arrivals. Goodput: the share of its completed requests that met every per-request SLO. Its SLOs are the run's, with the thresholds the class sets of its own, judged on its requests alone (listed under SLOs).",
+    '',
+  ];
+}
+
+/** The requests of each turn index of the sessions: what a growing conversation (and a prefix cache) does to TTFT. */
+function turnsMarkdown(result: RunResult): string[] {
+  const turns = turnEntries(result);
+  if (turns.length === 0) return [];
+  const cols = turnColumns(turns);
+  return [
+    '## Turns',
+    '',
+    table(
+      cols.map((c) => c.head),
+      turns.slice(0, LIMITS.turns).map((t) => cols.map((c) => c.cell(t))),
+      cols.map((): 'r' => 'r'),
+    ),
+    ...more(LIMITS.turns, turns.length, 'turns'),
+    '',
+    "Turn 1 is a session's first request; each later turn sends the conversation so far, so its prompt grows. With a prefix cache, TTFT of later turns stays near turn 1's; without, it grows with the prompt.",
+    '',
+  ];
+}
+
+/** The requests sent to each model name of the mix (base model or adapter). */
+function modelsMarkdown(result: RunResult): string[] {
+  const models = modelEntries(result);
+  if (models.length === 0) return [];
+  return [
+    '## Models',
+    '',
+    table(
+      ['model', ...SLICE_COLUMNS.map((c) => c.head)],
+      models.slice(0, LIMITS.slices).map(([name, m]) => [md(name, 200), ...SLICE_COLUMNS.map((col) => col.cell(m.summary))]),
+      ['l', ...SLICE_COLUMNS.map((): 'r' => 'r')],
+    ),
+    ...more(LIMITS.slices, models.length, 'models'),
+    '',
+  ];
+}
+
 /** The capacity a sweep found: the headline figures, the finding, and its steps. */
 /** Where the prompts came from, the tokens asked and served, a trace's arrival rate (nothing for older results). */
 function workloadMarkdown(result: RunResult): string[] {
@@ -239,6 +315,17 @@ function capacityMarkdown(result: RunResult): string[] {
   if (!cap) return [];
   const out: string[] = ['## Capacity at the SLOs (sweep)', '', md(cap.finding, 1000), ''];
   for (const w of (cap.warnings ?? []).slice(0, 5)) out.push(`> **Warning:** ${md(w, 400)}`, '');
+  const binding = bindingClasses(result);
+  if (binding !== null) {
+    const at = `${fmt(binding.rate_per_s, 2)} req/s`;
+    const names = binding.names.slice(0, LIMITS.slices).map((n) => md(n, 100));
+    out.push(
+      binding.names.length === 0
+        ? `**Binding class:** none. At ${at}, the first rate not sustained, no class's own SLO failed: the whole-run limits bound first.`
+        : `**Binding class${names.length === 1 ? '' : 'es'}:** ${names.join(', ')}. At ${at}, the first rate not sustained, ${names.length === 1 ? 'its' : 'their'} own SLOs failed first.`,
+      '',
+    );
+  }
   const gpus = cap.gpu_count !== null ? `${cap.gpu_count}${cap.gpu_count_source ? ` (from the ${cap.gpu_count_source})` : ''}` : 'unknown';
   out.push(
     table(

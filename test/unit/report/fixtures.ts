@@ -1,10 +1,11 @@
 // Hand-made RunResults for the report tests: a ramp past the knee with server and per-GPU signals,
 // errors, drops, a warm-up and the queue cut at the end (real HDR histograms from seeded samples), a run with zero completed
-// requests, and a copy of any result with hostile strings in every user- or server-supplied field.
+// requests, a copy of any result with per-class, per-turn and per-model slices, and a copy of any
+// result with hostile strings in every user- or server-supplied field.
 import { Rng } from '../../../src/core/rng.js';
 import { encodeHistogram, newHistogram, percentileMs, recordUs, summarizeMs, type Histogram } from '../../../src/metrics/hdr.js';
 import { LATENCY_METRICS, type LatencyMetric, type WindowResult } from '../../../src/metrics/recorder.js';
-import type { RunResult } from '../../../src/results/types.js';
+import type { ClassResult, RunResult, RunSummary, SloVerdict } from '../../../src/results/types.js';
 
 export interface SyntheticOptions {
   windows?: number;
@@ -339,6 +340,111 @@ export function syntheticResult(opts: SyntheticOptions = {}): RunResult {
   return result;
 }
 
+/**
+ * A slice of the run's summary: counts, throughputs and tokens scaled by `share`, latencies by
+ * `latency`. The slice's `hdr` strings stay the run's (no report reads a slice's histogram).
+ */
+export function sliceSummary(summary: RunSummary, share: number, latency: number): RunSummary {
+  const s = structuredClone(summary);
+  const n = (x: number): number => Math.round(x * share);
+  const r3 = (x: number): number => Math.round(x * 1000) / 1000;
+  for (const k of Object.keys(s.requests) as (keyof RunSummary['requests'])[]) s.requests[k] = n(s.requests[k]);
+  s.errors = Object.fromEntries(Object.entries(s.errors).map(([k, v]) => [k, n(v)]));
+  s.throughput = {
+    ...s.throughput,
+    request_per_s: r3(s.throughput.request_per_s * share),
+    output_tokens_per_s: r3(s.throughput.output_tokens_per_s * share),
+    total_tokens_per_s: r3(s.throughput.total_tokens_per_s * share),
+    goodput_request_per_s: r3(s.throughput.goodput_request_per_s * share),
+  };
+  for (const l of Object.values(s.latency_ms)) {
+    for (const k of ['p50', 'p90', 'p95', 'p99', 'p999', 'max', 'mean', 'stddev'] as const) {
+      const v = l[k];
+      l[k] = v === null ? null : r3(v * latency);
+    }
+    l.count = n(l.count);
+  }
+  s.tokens = { ...s.tokens, prompt: n(s.tokens.prompt), output: n(s.tokens.output), output_usage: n(s.tokens.output_usage), output_chunks: n(s.tokens.output_chunks) };
+  return s;
+}
+
+/** The slices `withSlices` adds: which, and how many turns. */
+export interface SliceOptions {
+  /** results.classes: chat (60 %, its own TTFT p95 < 400 ms), rag (30 %, its own TTFT p95 < 1500 ms), batch (10 %, the run's SLOs) */
+  classes?: boolean;
+  /** results.turns: this many turn indices (0: none) */
+  turns?: number;
+  /** the turns' summaries carry summary.prefix (cached tokens of later turns) */
+  cached?: boolean;
+  /** results.models: the base model (60 %) and an adapter `sql-lora` (40 %) */
+  models?: boolean;
+}
+
+const CLASSES: { name: string; weight: number; latency: number; ttftP95?: number }[] = [
+  { name: 'chat', weight: 0.6, latency: 0.5, ttftP95: 400 },
+  { name: 'rag', weight: 0.3, latency: 2.5, ttftP95: 1500 },
+  { name: 'batch', weight: 0.1, latency: 1.2 },
+];
+
+/**
+ * A copy of `result` with the slices of a run whose workload has request classes, sessions and a
+ * model mix, each slice's summary derived from the run's (sliceSummary). Each class's SLO
+ * verdicts are the run's judged on its own figures (its own TTFT p95 threshold where it sets one),
+ * appended to results.slo with `class` set, as the engine does; a sweep's first unsustainable
+ * rate names `rag` as the binding class.
+ */
+export function withSlices(result: RunResult, opts: SliceOptions = { classes: true, turns: 4, cached: true, models: true }): RunResult {
+  const r = structuredClone(result);
+  if (opts.classes) {
+    r.classes = {};
+    for (const c of CLASSES) {
+      const summary = sliceSummary(result.summary, c.weight, c.latency);
+      const slo = result.slo.map((v): SloVerdict => {
+        const own = v.metric === 'ttft_ms' && c.ttftP95 !== undefined ? `p(95)<${c.ttftP95}` : v.threshold;
+        const limit = Number(/<(\d+(?:\.\d+)?)$/.exec(own)?.[1] ?? NaN);
+        const observed = v.metric === 'ttft_ms' ? summary.latency_ms.ttft.p95 : v.metric === 'e2e_ms' ? summary.latency_ms.e2e.p95 : v.observed;
+        const passed = v.metric.endsWith('_ms') ? observed !== null && observed < limit : v.passed;
+        return { ...v, name: `class ${c.name}: ${v.metric}: ${own}`, class: c.name, threshold: own, observed, passed };
+      });
+      r.classes[c.name] = { weight: c.weight, summary, slo } satisfies ClassResult;
+      r.slo.push(...slo);
+    }
+    if (r.capacity?.first_unsustainable) r.capacity.first_unsustainable.binding_classes = ['rag'];
+  }
+  if ((opts.turns ?? 0) > 0) {
+    const n = opts.turns!;
+    r.turns = Array.from({ length: n }, (_, i) => {
+      const turn = i + 1;
+      // turn 1 sends the shortest prompt and finds nothing cached; later turns resend the conversation
+      const summary = sliceSummary(result.summary, 1 / n, turn === 1 ? 1 : 0.4 + 0.05 * turn);
+      summary.tokens.prompt = summary.requests.completed * 512 * turn;
+      if (opts.cached) {
+        const ratio = turn === 1 ? 0 : Math.round(((turn - 1) / turn) * 1e4) / 1e4;
+        const side = { requests: summary.requests.completed, ttft_p50_ms: summary.latency_ms.ttft.p50, ttft_p95_ms: summary.latency_ms.ttft.p95 };
+        summary.prefix = {
+          requests_with_prefix: turn === 1 ? 0 : summary.requests.completed,
+          requests_without_prefix: turn === 1 ? summary.requests.completed : 0,
+          requests_reporting_cached_tokens: summary.requests.completed,
+          cached_tokens: Math.round(summary.tokens.prompt * ratio),
+          cached_token_ratio: ratio,
+          warm_by: 'cached_tokens',
+          warm: turn === 1 ? { requests: 0, ttft_p50_ms: null, ttft_p95_ms: null } : side,
+          cold: { requests: 0, ttft_p50_ms: null, ttft_p95_ms: null },
+          without_prefix: turn === 1 ? side : { requests: 0, ttft_p50_ms: null, ttft_p95_ms: null },
+        };
+      }
+      return { turn, summary };
+    });
+  }
+  if (opts.models) {
+    r.models = {
+      [result.run.target.model]: { summary: sliceSummary(result.summary, 0.6, 0.9) },
+      'sql-lora': { summary: sliceSummary(result.summary, 0.4, 1.3) },
+    };
+  }
+  return r;
+}
+
 /** Strings that break out of HTML text, attributes, script blocks, comments, markdown tables and JS lines. */
 export const HOSTILE = [
   '<script>window.__xss=1;alert(1)</script>',
@@ -392,7 +498,7 @@ export function withHostileStrings(result: RunResult): RunResult {
   if (r.capacity) {
     r.capacity.finding = h();
     r.capacity.gpu_count_source = h() as never;
-    r.capacity.first_unsustainable = { rate_per_s: 45, reasons: [h(), h()] };
+    r.capacity.first_unsustainable = { ...r.capacity.first_unsustainable, rate_per_s: 45, reasons: [h(), h()] };
     if (r.capacity.knee) r.capacity.knee.metric = h();
     for (const st of r.capacity.steps) st.reasons = [h()];
   }
@@ -405,6 +511,16 @@ export function withHostileStrings(result: RunResult): RunResult {
     r.error_budget.note = h();
     for (const a of r.error_budget.alerts) a.name = h();
   }
+  // the slices' names: request classes from the scenario, model names from the scenario or server
+  if (r.classes) {
+    const names = new Map(Object.keys(r.classes).map((k, n) => [k, HOSTILE_SLICE_NAMES[n % HOSTILE_SLICE_NAMES.length]!]));
+    r.classes = Object.fromEntries(Object.entries(r.classes).map(([k, c]) => [names.get(k)!, c]));
+    for (const c of Object.values(r.classes)) for (const v of c.slo) renameClass(v, names);
+    for (const v of r.slo) renameClass(v, names);
+    const first = r.capacity?.first_unsustainable;
+    if (first?.binding_classes) first.binding_classes = first.binding_classes.map((k) => names.get(k) ?? k);
+  }
+  if (r.models) r.models = Object.fromEntries(Object.values(r.models).map((m, n) => [HOSTILE_SLICE_NAMES[(n + 3) % HOSTILE_SLICE_NAMES.length]!, m]));
   for (const w of r.windows) {
     w.errors = { ...w.errors, [HOSTILE[1]!]: 1 };
     w.server = { ...w.server, [HOSTILE[0]!]: 1, [HOSTILE[3]!]: 2, queue_depth: w.server.queue_depth ?? 1 };
@@ -414,4 +530,16 @@ export function withHostileStrings(result: RunResult): RunResult {
     ];
   }
   return r;
+}
+
+/** Class and model names that try each way out: markup, a script end, table pipes and backticks, a newline, XML quotes. */
+export const HOSTILE_SLICE_NAMES = [HOSTILE[0]!, HOSTILE[4]!, HOSTILE[5]!, HOSTILE[1]!, HOSTILE[2]!];
+
+/** A class verdict under its class's hostile name (its `class` and the `class <name>: ` of its name). */
+function renameClass(v: SloVerdict, names: Map<string, string>): void {
+  if (v.class === undefined) return;
+  const to = names.get(v.class);
+  if (to === undefined) return;
+  v.name = v.name.replace(`class ${v.class}: `, `class ${to}: `);
+  v.class = to;
 }

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { compareRuns } from '../../../src/analysis/compare.js';
 import { escapeXml, gateJUnit, renderJUnit, sloJUnit, type JUnitCase } from '../../../src/report/junit.js';
 import type { RunResult } from '../../../src/results/types.js';
+import { HOSTILE_SLICE_NAMES, syntheticResult, withHostileStrings, withSlices } from './fixtures.js';
 
 const fixture = (name: string): RunResult =>
   JSON.parse(readFileSync(new URL(`../../fixtures/results/smoke-${name}.json`, import.meta.url), 'utf8')) as RunResult;
@@ -135,6 +136,49 @@ describe('sloJUnit', () => {
     const [first, second] = testcases(froot);
     expect(first!.children[0]!.attrs.message).toBe(`${failing.slo[0].metric} ${failing.slo[0].threshold} failed: observed 2501 ms`);
     expect(second!.children[0]!.attrs.message).toMatch(/no data/);
+  });
+});
+
+describe('sloJUnit with request classes', () => {
+  const run = withSlices(syntheticResult(), { classes: true });
+
+  it("makes each class's own SLOs test cases of the run's suite, grouped by a classname per class", () => {
+    const root = parseXml(sloJUnit(run));
+    const tcs = testcases(root);
+    expect(root.children.map((c) => c.name)).toEqual(['testsuite']);
+    expect(tcs.map((t) => t.attrs.name)).toEqual(run.slo.map((s) => s.name));
+    expect(root.attrs.tests).toBe(String(run.slo.length));
+    expect(root.attrs.failures).toBe(String(run.slo.filter((s) => !s.passed).length));
+    const byClassname = (cn: string): string[] => tcs.filter((t) => t.attrs.classname === cn).map((t) => t.attrs.name!);
+    expect(byClassname('inferload.slo.ramp')).toEqual(run.slo.filter((s) => s.class === undefined).map((s) => s.name));
+    for (const cls of ['chat', 'rag', 'batch']) expect(byClassname(`inferload.slo.ramp.class.${cls}`)).toEqual(run.classes![cls]!.slo.map((s) => s.name));
+    // a failed class SLO says which class failed it
+    const chatTtft = tcs.find((t) => t.attrs.name === 'class chat: ttft_ms: p(95)<400')!;
+    const verdict = run.classes!.chat!.slo[0]!;
+    const failure = chatTtft.children.find((c) => c.name === 'failure');
+    if (verdict.passed) expect(failure).toBeUndefined();
+    else expect(failure!.attrs.message).toMatch(/^class chat: ttft_ms p\(95\)<400 failed: observed [\d.]+ ms$/);
+  });
+
+  it('escapes class names with XML specials, quotes and line breaks, and stays well-formed', () => {
+    const hostile = withHostileStrings(run);
+    const xml = sloJUnit(hostile);
+    const tcs = testcases(parseXml(xml));
+    expect(xml).not.toContain('<script>');
+    const classes = Object.keys(hostile.classes!);
+    expect(classes).toEqual(HOSTILE_SLICE_NAMES.slice(0, 3));
+    for (const cls of classes) {
+      // round-trips through the parser (bar the control characters XML 1.0 cannot carry)
+      const expected = `inferload.slo.${hostile.run.scenario}.class.${cls}`.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '\ufffd');
+      expect(tcs.filter((t) => t.attrs.classname === expected)).toHaveLength(hostile.classes![cls]!.slo.length);
+    }
+    const onlyXmlSpecials = structuredClone(run);
+    const nasty = `a<b & "c" 'd' </testcase>\nnext`;
+    for (const v of onlyXmlSpecials.slo) if (v.class === 'chat') Object.assign(v, { class: nasty, name: v.name.replace('class chat: ', `class ${nasty}: `) });
+    const root = parseXml(sloJUnit(onlyXmlSpecials));
+    const nastyCases = testcases(root).filter((t) => t.attrs.classname === `inferload.slo.ramp.class.${nasty}`);
+    expect(nastyCases).toHaveLength(3);
+    expect(nastyCases[0]!.attrs.name).toBe(`class ${nasty}: ttft_ms: p(95)<400`);
   });
 });
 
