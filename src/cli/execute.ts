@@ -15,11 +15,12 @@ import { OpenAIBackend, type OpenAIBackendOptions } from '../backend/openai/clie
 import { WorkerPoolBackend } from '../backend/worker/pool.js';
 import { MAX_WORKERS, workersProblem } from '../backend/worker/limits.js';
 import type { Backend } from '../backend/types.js';
-import { Engine, type EngineOutcome } from '../engine/engine.js';
+import { Engine, type EngineOutcome, type SessionCounts } from '../engine/engine.js';
 import { descriptorWarning, HealthMonitor, openFilesLimit } from '../engine/health.js';
 import { Recorder, requestSlos, type RecorderSnapshot } from '../metrics/recorder.js';
 import { evaluateSlos } from '../analysis/slo.js';
 import { buildResult, buildSummary } from '../results/build.js';
+import { classRequestSlos, sliceResults } from '../results/slices.js';
 import type { RunMeta, RunResult, RunStatus, WorkloadSection } from '../results/types.js';
 import { RunOutput, prepareRunOutput } from '../results/writer.js';
 import { isOpenLoop, loadDurationS, type ArrivalLoad } from '../schedule/arrivals.js';
@@ -28,6 +29,7 @@ import { prepareTrace, type TraceReplay } from '../workload/trace.js';
 import { WorkloadTally } from '../workload/tally.js';
 import { loadTokenizer } from '../workload/tokenizer.js';
 import { spawnSimulator } from '../sim/spawn.js';
+import { resolveProfile } from '../sim/profiles.js';
 import { Scraper, type ScrapeEndpointOptions, type ScrapeSample } from '../scrape/poller.js';
 import { fetchExposition, setScrapeCredentials } from '../scrape/fetch.js';
 import { correlationAlignment, correlations, reconcileTokens } from '../analysis/server.js';
@@ -153,7 +155,11 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
   if (!spec.target.url) {
     // the simulator counts prompt tokens with the scenario's tokenizer, so that a run reconciles exactly
     const simTokenizer = byServer ? undefined : spec.workload.tokenizer;
-    sim = await spawnSimulator({ profile: spec.simulator.profile, speed: spec.simulator.speed, seed: spec.seed, faults: spec.simulator.faults, tokenizer: simTokenizer, prefixCaching: spec.simulator.prefixCaching ?? spec.workload.sharedPrefix !== undefined });
+    // a model mix is served as the profile's model and, for every other name, a LoRA adapter
+    const base = resolveProfile(spec.simulator.profile).modelName;
+    const adapters = (spec.target.models ?? []).map((m) => m.name).filter((name) => name !== base);
+    const prefixCaching = spec.simulator.prefixCaching ?? (spec.workload.sharedPrefix !== undefined || (spec.workload.classes ?? []).some((c) => c.sharedPrefix !== undefined) || spec.workload.sessions !== undefined);
+    sim = await spawnSimulator({ profile: spec.simulator.profile, speed: spec.simulator.speed, seed: spec.seed, faults: spec.simulator.faults, tokenizer: simTokenizer, prefixCaching, ...(adapters.length > 0 && { adapters }) });
   }
   const baseUrl: string = spec.target.url ?? sim!.url;
   const target = given ?? parseTarget(baseUrl);
@@ -167,7 +173,8 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
   let openTrace: TraceReplay | null = null;
   try {
     const clockAtPreflight = Date.now();
-    let model = spec.target.model;
+    // with a model mix, the first of it names the run's model (meta, the tokenizer's `server` lookup)
+    let model = spec.target.model ?? spec.target.models?.[0]?.name;
     let preflightError: string | null = null;
     if (!model) {
       try {
@@ -208,7 +215,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
 
     // the scraper's first look and the connection warm-up happen before the run clock starts;
     // everything holds this live view of the clock, which is restarted right before the load
-    const recorder = new Recorder({ windowS: spec.windowS, requestSlos: requestSlos(spec.slo) });
+    const recorder = new Recorder({ windowS: spec.windowS, requestSlos: requestSlos(spec.slo), classRequestSlos: classRequestSlos(spec) });
     let clock: Clock = runClock();
     const liveClock: Clock = {
       now: () => clock.now(),
@@ -263,7 +270,9 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
     type Precomputed = { alerts?: ReturnType<typeof evaluateAlerts>; correlation?: Record<string, number> };
     const snapshotResult = (status: RunStatus, reason: string | null, arrivalsEndUs: number, given?: RecorderSnapshot, pre: Precomputed = {}): RunResult => {
       const snapshot = given ?? recorder.snapshot();
-      const summary = buildSummary(snapshot, { warmupS: spec.warmupS, arrivalsEndUs, openLoop: isOpenLoop(spec.load) });
+      const facts = { warmupS: spec.warmupS, arrivalsEndUs, openLoop: isOpenLoop(spec.load) };
+      const summary = buildSummary(snapshot, facts);
+      const { slices, verdicts } = sliceResults(snapshot, spec, facts);
       const serverTokens = scraper.serverGenerationTokens();
       const prefixCache = scraper.serverPrefixCache();
       return buildResult({
@@ -282,9 +291,12 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
         meta: { ...meta, ended_at: status === 'running' ? null : new Date().toISOString() },
         summary,
         snapshot,
-        slo: evaluateSlos(spec.slo, summary, { windows: snapshot.windows, warmupS: spec.warmupS }),
+        // the classes' own SLOs count as the run's: a class that breaks its SLO fails the run
+        slo: [...evaluateSlos(spec.slo, summary, { windows: snapshot.windows, warmupS: spec.warmupS }), ...verdicts],
         generator: { ...health.report(summary.latency_ms.schedule_lag.p99), chunk_parsing: backend.parseStats?.() },
         errorSamples: errorSamples.list(),
+        slices,
+        ...(spec.workload.sessions && { sessions: sessionsSection(engine.sessions) }),
       });
     };
 
@@ -425,6 +437,11 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
  * Where the arrival period ended: the schedule's own end when it ran its course; one mean gap
  * after the last arrival when a request count ended it; the moment of the stop otherwise.
  */
+/** results.sessions from the engine's counts: a session neither ended nor cut is still under way. */
+function sessionsSection(c: SessionCounts): NonNullable<RunResult['sessions']> {
+  return { ...c, in_progress: Math.max(0, c.started - c.completed - c.broken - c.cut) };
+}
+
 function arrivalPeriodEndUs(outcome: EngineOutcome, spec: ScenarioSpec, recorder: Recorder): number {
   const c = recorder.counters;
   switch (outcome.stoppedBy) {
@@ -656,6 +673,7 @@ function runMeta(
       endpoint: spec.target.endpoint,
       api_key_env: apiKeyEnv,
       simulator: simulated ? { profile: spec.simulator.profile, speed: spec.simulator.speed } : null,
+      ...(spec.target.models && { models: spec.target.models.map((m) => ({ name: m.name, weight: m.weight })) }),
     },
     load: { executor, ...load },
     workload: { ...spec.workload },

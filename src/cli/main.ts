@@ -213,9 +213,13 @@ export function buildProgram(exit: (code: number) => void): Command {
     .option('--emit-timestamps', "put the simulator's own emit time into every chunk (for benchmarks)")
     .option('--tokenizer <name|path>', 'count prompt tokens with a family (llama3, qwen3) or a tokenizer.json (default: the approximation)')
     .option('--prefix-caching', 'cache prompt KV blocks across requests (vLLM V1 automatic prefix caching) and report cached_tokens')
+    .option('--adapters <names>', "LoRA adapters served beside the profile's model, comma-separated (vLLM's --lora-modules)")
+    .option('--max-loras <n>', 'distinct adapters in one running batch at most (default: min(adapters, 4))')
     .addHelpText('after', '\nProfiles:\n' + listProfiles().map((p) => `  ${p.name.padEnd(10)} ${p.description}`).join('\n'))
-    .action(async (flags: { port: string; host: string; profile: string; speed: string; seed: string; emitTimestamps?: boolean; tokenizer?: string; prefixCaching?: boolean }) => {
-      const problems = [];
+    .action(async (flags: { port: string; host: string; profile: string; speed: string; seed: string; emitTimestamps?: boolean; tokenizer?: string; prefixCaching?: boolean; adapters?: string; maxLoras?: string }) => {
+      const sim = await import('../sim/main.js');
+      const lora = sim.loraFlags(flags);
+      const problems = [...lora.problems];
       const port = Number(flags.port);
       const speed = Number(flags.speed);
       const seed = Number(flags.seed);
@@ -230,7 +234,7 @@ export function buildProgram(exit: (code: number) => void): Command {
         if (kind !== 'file' && kind !== 'family') problems.push({ path: '--tokenizer', message: kind === 'server' ? 'the simulator is the server: give a family (llama3, qwen3) or a tokenizer.json' : tokenizerValueHelp(flags.tokenizer) });
       }
       if (problems.length > 0) throw new InvalidInputError(problems);
-      await (await import('../sim/main.js')).runSimCommand({ port, host: flags.host, profile: flags.profile, speed, seed, emitTimestamps: flags.emitTimestamps, tokenizer: flags.tokenizer, prefixCaching: flags.prefixCaching === true });
+      await sim.runSimCommand({ port, host: flags.host, profile: flags.profile, speed, seed, emitTimestamps: flags.emitTimestamps, tokenizer: flags.tokenizer, prefixCaching: flags.prefixCaching === true, ...lora.options });
       exit(ExitCode.ok);
     });
 

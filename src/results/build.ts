@@ -1,5 +1,6 @@
 // Recorder snapshot + run facts → RunSummary and RunResult (metrics.md's per-run definitions).
 import type { RecorderSnapshot } from '../metrics/recorder.js';
+import type { TallySnapshot } from '../metrics/tally.js';
 import { summarizePromptPlanned } from '../metrics/prompt-planned.js';
 import type { GeneratorHealth, RunMeta, RunResult, RunStatus, RunSummary, ServerSection, SloVerdict, WorkloadSection } from './types.js';
 import { RESULTS_SCHEMA } from './types.js';
@@ -14,7 +15,7 @@ export interface SummaryFacts {
 
 const r3 = (x: number): number => Math.round(x * 1000) / 1000;
 
-export function buildSummary(snap: RecorderSnapshot, facts: SummaryFacts): RunSummary {
+export function buildSummary(snap: TallySnapshot, facts: SummaryFacts): RunSummary {
   const c = snap.counters;
   const warmupUs = facts.warmupS * 1e6;
   // metrics.md: from the end of warm-up to the last completion of a request that arrived inside
@@ -74,6 +75,9 @@ export interface ResultParts {
   workload?: WorkloadSection;
   correlation?: Record<string, number>;
   correlationAlignment?: RunResult['correlation_alignment'];
+  /** per class, turn and model (results/slices.ts) */
+  slices?: Pick<RunResult, 'classes' | 'turns' | 'models'>;
+  sessions?: RunResult['sessions'];
 }
 
 export function buildResult(p: ResultParts): RunResult {
@@ -90,6 +94,10 @@ export function buildResult(p: ResultParts): RunResult {
     ...(p.correlationAlignment && { correlation_alignment: p.correlationAlignment }),
     slo: p.slo,
     generator: p.generator,
+    ...(p.slices?.classes && { classes: p.slices.classes }),
+    ...(p.slices?.turns && { turns: p.slices.turns }),
+    ...(p.slices?.models && { models: p.slices.models }),
+    ...(p.sessions && { sessions: p.sessions }),
     error_samples: p.errorSamples,
   };
 }

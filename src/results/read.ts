@@ -227,6 +227,63 @@ const tokenDistribution = z.looseObject({
 });
 const askedServed = z.looseObject({ asked: tokenDistribution, served: tokenDistribution });
 
+/** results.summary, and every slice's (classes, turns, models) */
+const summary = z.looseObject({
+  duration_s: seconds,
+  requests: z.looseObject({
+    sent: count,
+    completed: count,
+    failed: count,
+    dropped: count,
+    interrupted: count.optional(),
+    good: count.optional(),
+    warmup_sent: count,
+    warmup_dropped: count,
+  }),
+  errors: z.record(z.string(), count).optional(),
+  throughput: z.looseObject({
+    request_per_s: nonNegative,
+    output_tokens_per_s: nonNegative,
+    total_tokens_per_s: nonNegative,
+    goodput_request_per_s: nonNegative,
+    goodput_ratio: ratio.nullable(),
+  }),
+  rate: z.looseObject({ target_per_s: nonNegative.nullable(), achieved_per_s: nonNegative.nullable(), arrival_period_s: seconds }),
+  latency_ms: z.looseObject(Object.fromEntries(LATENCY_METRICS.map((m) => [m, latencySummary])) as Record<(typeof LATENCY_METRICS)[number], typeof latencySummary>),
+  tokens: z.looseObject({
+    prompt: count,
+    output: count,
+    output_usage: count,
+    output_chunks: count,
+    output_estimated_requests: count,
+    prompt_planned_vs_server: z
+      .looseObject({
+        requests_compared: count,
+        mismatches: count,
+        relative_error_p50: nonNegative.nullable(),
+        relative_error_p99: nonNegative.nullable(),
+        relative_error_max: nonNegative.nullable(),
+        mean_difference_tokens: value.nullable(),
+        // keys are relative errors (merge reads them as numbers)
+        relative_errors: z.record(z.string().regex(/^\d+(\.\d+)?(e-\d+)?$/, 'expected a relative error such as "0.0125"'), count),
+      })
+      .optional(),
+  }),
+});
+
+const sloVerdict = z.looseObject({
+  name: z.string(),
+  metric: name,
+  threshold: z.string(),
+  observed: value.nullable(),
+  passed: z.boolean(),
+  abort_on_fail: z.boolean(),
+  class: z.string().max(64).optional(),
+});
+
+/** a request class's or a model's name: a key of results.classes or results.models */
+const sliceKey = z.string().min(1).max(256).refine((k) => !(k in Object.prototype), 'expected a class or model name');
+
 const resultsShape = z.looseObject({
   status: z.enum(['running', 'complete', 'interrupted', 'failed']),
   status_reason: z.string().nullable().optional(),
@@ -255,48 +312,7 @@ const resultsShape = z.looseObject({
     cpus: count.optional(),
     argv: strings.optional(),
   }),
-  summary: z.looseObject({
-    duration_s: seconds,
-    requests: z.looseObject({
-      sent: count,
-      completed: count,
-      failed: count,
-      dropped: count,
-      interrupted: count.optional(),
-      good: count.optional(),
-      warmup_sent: count,
-      warmup_dropped: count,
-    }),
-    errors: z.record(z.string(), count).optional(),
-    throughput: z.looseObject({
-      request_per_s: nonNegative,
-      output_tokens_per_s: nonNegative,
-      total_tokens_per_s: nonNegative,
-      goodput_request_per_s: nonNegative,
-      goodput_ratio: ratio.nullable(),
-    }),
-    rate: z.looseObject({ target_per_s: nonNegative.nullable(), achieved_per_s: nonNegative.nullable(), arrival_period_s: seconds }),
-    latency_ms: z.looseObject(Object.fromEntries(LATENCY_METRICS.map((m) => [m, latencySummary])) as Record<(typeof LATENCY_METRICS)[number], typeof latencySummary>),
-    tokens: z.looseObject({
-      prompt: count,
-      output: count,
-      output_usage: count,
-      output_chunks: count,
-      output_estimated_requests: count,
-      prompt_planned_vs_server: z
-        .looseObject({
-          requests_compared: count,
-          mismatches: count,
-          relative_error_p50: nonNegative.nullable(),
-          relative_error_p99: nonNegative.nullable(),
-          relative_error_max: nonNegative.nullable(),
-          mean_difference_tokens: value.nullable(),
-          // keys are relative errors (merge reads them as numbers)
-          relative_errors: z.record(z.string().regex(/^\d+(\.\d+)?(e-\d+)?$/, 'expected a relative error such as "0.0125"'), count),
-        })
-        .optional(),
-    }),
-  }),
+  summary,
   windows: z.array(window),
   server: z
     .looseObject({
@@ -321,16 +337,11 @@ const resultsShape = z.looseObject({
     .optional(),
   correlation: z.record(z.string(), z.number().min(-1).max(1)).optional(),
   correlation_alignment: z.record(z.string(), z.enum(['arrival', 'end'])).optional(),
-  slo: z.array(
-    z.looseObject({
-      name: z.string(),
-      metric: name,
-      threshold: z.string(),
-      observed: value.nullable(),
-      passed: z.boolean(),
-      abort_on_fail: z.boolean(),
-    }),
-  ),
+  slo: z.array(sloVerdict),
+  classes: z.record(sliceKey, z.looseObject({ weight: ratio, summary, slo: z.array(sloVerdict) })).optional(),
+  turns: z.array(z.looseObject({ turn: z.number().int().min(1).max(MAX_COUNT), summary })).max(100_000).optional(),
+  models: z.record(sliceKey, z.looseObject({ summary })).optional(),
+  sessions: z.looseObject({ started: count, completed: count, broken: count, cut: count, in_progress: count }).optional(),
   generator: z.looseObject({
     event_loop_lag_p99_ms: nonNegative.nullable(),
     event_loop_lag_max_ms: nonNegative.nullable(),

@@ -31,6 +31,8 @@ export interface RunMeta {
     /** the variable's name only; the key never reaches a file */
     api_key_env: string | null;
     simulator: { profile: string; speed: number } | null;
+    /** target.models: the model mix requests were spread over (absent without one) */
+    models?: { name: string; weight: number }[];
   };
   load: Record<string, unknown>;
   workload: Record<string, unknown>;
@@ -205,6 +207,19 @@ export interface TurnResult extends GroupResult {
   turn: number;
 }
 
+/** results.sessions: the run's sessions by how they ended. */
+export interface SessionsSection {
+  started: number;
+  /** every planned turn completed */
+  completed: number;
+  /** a turn failed or was dropped: the conversation could not go on without its reply */
+  broken: number;
+  /** the run ended (its duration, a request count, a stop) before the session's last turn */
+  cut: number;
+  /** still under way when the results were written (a checkpoint) */
+  in_progress: number;
+}
+
 export interface RunResult {
   schema: typeof RESULTS_SCHEMA;
   status: RunStatus;
@@ -240,6 +255,8 @@ export interface RunResult {
   classes?: Record<string, ClassResult>;
   /** workload.sessions: the requests of each turn index (turn 1 first); absent without sessions */
   turns?: TurnResult[];
+  /** workload.sessions: how the sessions went; absent without sessions */
+  sessions?: SessionsSection;
   /** target.models: the requests sent to each model name (base model or adapter); absent without a mix */
   models?: Record<string, GroupResult>;
   /** the first few distinct failure messages, scrubbed of secrets */

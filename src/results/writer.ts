@@ -97,6 +97,12 @@ function requestObject(r: RequestRecord, recordChunks: boolean): Record<string, 
   if (r.finishReason !== null) o.finish_reason = r.finishReason;
   if (r.cachedTokensUsage !== null) o.cached_tokens = r.cachedTokensUsage;
   if (r.prefixGroup !== null) o.prefix_group = r.prefixGroup;
+  if (r.className !== null) o.class = r.className;
+  if (r.session !== null) {
+    o.session = r.session;
+    o.turn = r.turn;
+  }
+  if (r.model !== null) o.model = r.model;
   if (recordChunks) o.chunk_ms = r.chunkUs.map((t) => Math.round(t) / 1000);
   if (r.emitMs !== null) o.emit_ms = r.emitMs;
   return o;

@@ -39,7 +39,7 @@ function summaryOf(c: Counts): RunSummary {
     lastEndUs: warmupUs + (c.durationS ?? 100) * 1e6,
   };
   return buildSummary(
-    { counters, latencyMs: template.summary.latency_ms, windows: [] },
+    { counters, latencyMs: template.summary.latency_ms },
     { warmupS: c.warmupS ?? 0, arrivalsEndUs: warmupUs + (c.arrivalPeriodS ?? c.durationS ?? 100) * 1e6, openLoop: true },
   );
 }

@@ -231,7 +231,7 @@ describe('vllm:lora_requests_info', () => {
     const family = parsed.families.find((f) => f.name === 'vllm:lora_requests_info')!;
     expect(family.type).toBe('gauge');
     expect(family.help).toBe('Running stats on lora requests.');
-    const series = family.samples.map((s) => ({ ...s.labels, value: s.value }));
+    const series: Array<Record<string, string> & { value: number }> = family.samples.map((s) => Object.assign({}, s.labels, { value: s.value }));
     const at = (running: string, waiting: string): number | undefined =>
       series.find((s) => s.running_lora_adapters === running && s.waiting_lora_adapters === waiting)?.value;
     for (const s of series) expect(s.max_lora).toBe('1');
