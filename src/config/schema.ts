@@ -1004,7 +1004,17 @@ function classesSchema() {
             .describe("the class's own thresholds, judged on its requests alone; a metric named here replaces the run's thresholds for the class"),
         },
         'a mapping like {name: rag, weight: 0.3, promptTokens: {dist: fixed, value: 4096}}',
-      ),
+      ).superRefine((c, ctx) => {
+        // the windows are the run's, not a class's: a windowed throughput has no data for one
+        for (const metric of ['request_throughput', 'output_token_throughput'] as const) {
+          (c.slo[metric] ?? []).forEach((t, i) => {
+            const threshold = typeof t === 'string' ? t : t.threshold;
+            const kind = parseThreshold(threshold)?.aggregation.kind;
+            if (kind !== undefined && kind !== 'avg' && kind !== 'rate')
+              ctx.addIssue({ code: 'custom', path: ['slo', metric, i], input: threshold, message: `a class's throughput is judged over the whole run: use avg or rate (e.g. "avg>5"), not \"${threshold}\"` });
+          });
+        }
+      }),
       { error: expect('a list like [{name: chat, weight: 0.7}, {name: rag, weight: 0.3}]') },
     )
     .min(1, { error: 'give at least one class, or remove workload.classes' })

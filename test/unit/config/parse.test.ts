@@ -333,7 +333,7 @@ describe('problems, all at once', () => {
       {
         path: 'workload.zzz',
         message:
-          'unknown key `zzz`: valid keys here are promptTokens, outputTokens, ignoreEos, minTokens, dataset, sharedPrefix, temperature, tokenizer (line 13)',
+          'unknown key `zzz`: valid keys here are promptTokens, outputTokens, ignoreEos, minTokens, dataset, sharedPrefix, sessions, classes, temperature, tokenizer (line 13)',
       },
       { path: 'executor', message: 'unknown key `executor`: `executor` belongs under `load` (line 2)' },
       { path: 'thresholds', message: 'unknown key `thresholds`: inferload calls thresholds `slo` (at the top level) (line 3)' },
