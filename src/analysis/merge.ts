@@ -6,7 +6,7 @@ import { availabilitySloOf, computeErrorBudget } from './error-budget.js';
 import { correlationAlignment, correlations } from './server.js';
 import { decodeHistogram, summarizeMs } from '../metrics/hdr.js';
 import { LATENCY_METRICS, mergeConcurrentWindows, type LatencyMetric, type WindowResult } from '../metrics/recorder.js';
-import type { RunResult, RunStatus, SloVerdict } from '../results/types.js';
+import type { ClassResult, GroupResult, RunResult, RunStatus, RunSummary, SessionsSection, SloVerdict, TurnResult } from '../results/types.js';
 import type { LatencySummaryMs } from '../metrics/hdr.js';
 import { mergePromptPlanned, type PromptPlannedVsServer } from '../metrics/prompt-planned.js';
 import { evaluateSlos } from './slo.js';
@@ -95,25 +95,33 @@ function comparability(results: readonly RunResult[], paths: readonly string[]):
       problems.push({ path: pathOf(i), message: `its workload differs from ${pathOf(0)}'s: these are not shards of one run` });
     if (r.run.window_s !== first.run.window_s)
       problems.push({ path: pathOf(i), message: `window ${r.run.window_s} s differs from ${pathOf(0)}'s ${first.run.window_s} s` });
+    // a class's share of arrivals is the scenario's: the merged class keeps the first's
+    for (const [name, c] of Object.entries(r.classes ?? {})) {
+      const theirs = first.classes?.[name];
+      if (theirs !== undefined && theirs.weight !== c.weight)
+        problems.push({ path: pathOf(i), message: `class "${name}" has weight ${c.weight}, ${pathOf(0)}'s ${theirs.weight}: shards of one run share their classes` });
+    }
   });
   return problems;
 }
 
-/** Merges N shard results into one, exactly. */
-export function mergeResults(results: readonly RunResult[], paths: readonly string[] = []): RunResult {
-  if (results.length === 0) throw new InvalidInputError([{ path: 'RESULTS', message: 'give at least one results.json' }]);
-  const problems = comparability(results, paths);
-  if (problems.length > 0) throw new InvalidInputError(problems);
-  const first = results[0]!;
-
+/**
+ * Merges the summaries of one run's shards (or of one slice of it: a class, a turn, a model)
+ * exactly: counts and token totals add, histograms add and every percentile is recomputed from
+ * them, each `max` is the largest of the exact maxima. Throughputs are the summed counts over
+ * `durationS`, by default the longest of the summaries' `duration_s`. `prefix` is left out (its
+ * warm and cold percentiles cannot be merged from summaries).
+ */
+export function mergeSummaries(summaries: readonly RunSummary[], durationS = Math.max(...summaries.map((s) => s.duration_s))): RunSummary {
+  if (summaries.length === 0) throw new Error('mergeSummaries: no summary to merge');
   const latency = {} as Record<LatencyMetric, LatencySummaryMs>;
   for (const m of LATENCY_METRICS) {
-    const hs = results.map((r) => r.summary.latency_ms[m]?.hdr).filter((x): x is string => typeof x === 'string');
+    const hs = summaries.map((s) => s.latency_ms[m]?.hdr).filter((x): x is string => typeof x === 'string');
     const merged = decodeHistogram(hs[0]!);
     for (const e of hs.slice(1)) merged.add(decodeHistogram(e));
     const summary = summarizeMs(merged);
     // the encoding keeps buckets, not the exact maximum: the shards' own maxima are exact
-    const maxes = results.map((r) => r.summary.latency_ms[m]?.max).filter((x): x is number => typeof x === 'number');
+    const maxes = summaries.map((s) => s.latency_ms[m]?.max).filter((x): x is number => typeof x === 'number');
     if (maxes.length > 0) {
       const max = Math.max(...maxes);
       summary.max = max;
@@ -121,29 +129,28 @@ export function mergeResults(results: readonly RunResult[], paths: readonly stri
     }
     latency[m] = summary;
   }
-  const sum = (f: (r: RunResult) => number): number => results.reduce((a, r) => a + f(r), 0);
+  const sum = (f: (s: RunSummary) => number): number => summaries.reduce((a, s) => a + f(s), 0);
   const errors: Record<string, number> = {};
-  for (const r of results) for (const [k, v] of Object.entries(r.summary.errors)) errors[k] = (errors[k] ?? 0) + v;
-  const durationS = Math.max(...results.map((r) => r.summary.duration_s));
-  const completed = sum((r) => r.summary.requests.completed);
+  for (const s of summaries) for (const [k, v] of Object.entries(s.errors)) errors[k] = (errors[k] ?? 0) + v;
+  const completed = sum((s) => s.requests.completed);
   // the exact count when the shards carry it (older results only have the rounded ratio)
-  const good = sum((r) => r.summary.requests.good ?? Math.round((r.summary.throughput.goodput_ratio ?? 0) * r.summary.requests.completed));
-  const promptTokens = sum((r) => r.summary.tokens.prompt);
-  const planned = results.map((r) => r.summary.tokens.prompt_planned_vs_server).filter((p): p is PromptPlannedVsServer => p !== undefined);
-  const outputTokens = sum((r) => r.summary.tokens.output);
+  const good = sum((s) => s.requests.good ?? Math.round((s.throughput.goodput_ratio ?? 0) * s.requests.completed));
+  const promptTokens = sum((s) => s.tokens.prompt);
+  const planned = summaries.map((s) => s.tokens.prompt_planned_vs_server).filter((p): p is PromptPlannedVsServer => p !== undefined);
+  const outputTokens = sum((s) => s.tokens.output);
   const perS = (n: number): number => (durationS > 0 ? r3(n / durationS) : 0);
-  const period = Math.max(...results.map((r) => r.summary.rate.arrival_period_s));
-  const summary: RunResult['summary'] = {
+  const period = Math.max(...summaries.map((s) => s.rate.arrival_period_s));
+  return {
     duration_s: durationS,
     requests: {
-      sent: sum((r) => r.summary.requests.sent),
+      sent: sum((s) => s.requests.sent),
       completed,
-      failed: sum((r) => r.summary.requests.failed),
-      dropped: sum((r) => r.summary.requests.dropped),
-      interrupted: sum((r) => r.summary.requests.interrupted ?? 0),
+      failed: sum((s) => s.requests.failed),
+      dropped: sum((s) => s.requests.dropped),
+      interrupted: sum((s) => s.requests.interrupted ?? 0),
       good,
-      warmup_sent: sum((r) => r.summary.requests.warmup_sent),
-      warmup_dropped: sum((r) => r.summary.requests.warmup_dropped),
+      warmup_sent: sum((s) => s.requests.warmup_sent),
+      warmup_dropped: sum((s) => s.requests.warmup_dropped),
     },
     errors,
     throughput: {
@@ -154,21 +161,90 @@ export function mergeResults(results: readonly RunResult[], paths: readonly stri
       goodput_ratio: completed > 0 ? r3(good / completed) : null,
     },
     rate: {
-      target_per_s: results.every((r) => r.summary.rate.target_per_s !== null) ? r3(sum((r) => r.summary.rate.target_per_s ?? 0)) : null,
-      achieved_per_s: r3(sum((r) => r.summary.rate.achieved_per_s ?? 0)),
+      target_per_s: summaries.every((s) => s.rate.target_per_s !== null) ? r3(sum((s) => s.rate.target_per_s ?? 0)) : null,
+      achieved_per_s: r3(sum((s) => s.rate.achieved_per_s ?? 0)),
       arrival_period_s: period,
     },
     latency_ms: latency,
     tokens: {
       prompt: promptTokens,
       output: outputTokens,
-      output_usage: sum((r) => r.summary.tokens.output_usage),
-      output_chunks: sum((r) => r.summary.tokens.output_chunks),
-      output_estimated_requests: sum((r) => r.summary.tokens.output_estimated_requests),
+      output_usage: sum((s) => s.tokens.output_usage),
+      output_chunks: sum((s) => s.tokens.output_chunks),
+      output_estimated_requests: sum((s) => s.tokens.output_estimated_requests),
       // distributions add up; shards written before the field leave it out
-      ...(planned.length === results.length && { prompt_planned_vs_server: mergePromptPlanned(planned) }),
+      ...(planned.length === summaries.length && { prompt_planned_vs_server: mergePromptPlanned(planned) }),
     },
   };
+}
+
+/** SLO thresholds back from their verdicts (metric, threshold, abort_on_fail), by metric in the order they first appear. */
+function sloSpecOf(verdicts: readonly SloVerdict[]): ScenarioSpec['slo'] {
+  // no prototype: a verdict's metric is a key here, and a file may name one "constructor"
+  const spec: ScenarioSpec['slo'] = Object.create(null) as ScenarioSpec['slo'];
+  for (const v of verdicts) (spec[v.metric] ??= []).push({ threshold: v.threshold, abortOnFail: v.abort_on_fail });
+  return spec;
+}
+
+/** Every key of the shards' slices, in the order they first appear. */
+function keysOf(records: readonly (Record<string, unknown> | undefined)[]): string[] {
+  const keys = new Set<string>();
+  for (const r of records) for (const k of Object.keys(r ?? {})) keys.add(k);
+  return [...keys];
+}
+
+/**
+ * The shards' slices merged (results/slices.ts): every class, turn index and model present in
+ * any shard, its summaries merged over the merged run's duration (as a run summarises its slices,
+ * so that their counts and throughputs still add up to the run's); a shard without the slice
+ * contributes nothing. A class keeps the first shard's weight (the scenario's: shards share it)
+ * and has its own SLOs judged again on its merged summary, named and tagged as in a run.
+ * Sessions add up.
+ */
+function mergeSlices(results: readonly RunResult[], durationS: number): Pick<RunResult, 'classes' | 'turns' | 'models' | 'sessions'> {
+  const out: Pick<RunResult, 'classes' | 'turns' | 'models' | 'sessions'> = {};
+  const merge = (summaries: (RunSummary | undefined)[]): RunSummary =>
+    mergeSummaries(
+      summaries.filter((s): s is RunSummary => s !== undefined),
+      durationS,
+    );
+  if (results.some((r) => r.classes)) {
+    const classes: Record<string, ClassResult> = {};
+    for (const name of keysOf(results.map((r) => r.classes))) {
+      const holders = results.map((r) => r.classes?.[name]).filter((c): c is ClassResult => c !== undefined);
+      const summary = merge(holders.map((c) => c.summary));
+      // judged as slices.ts judges a class: on its summary alone (no windows)
+      const slo = evaluateSlos(sloSpecOf(holders[0]!.slo), summary).map((v) => ({ ...v, name: `class ${name}: ${v.name}`, class: name }));
+      classes[name] = { weight: holders[0]!.weight, summary, slo };
+    }
+    out.classes = classes;
+  }
+  if (results.some((r) => r.turns)) {
+    const byTurn = new Map<number, RunSummary[]>();
+    for (const r of results) for (const t of r.turns ?? []) byTurn.set(t.turn, [...(byTurn.get(t.turn) ?? []), t.summary]);
+    out.turns = [...byTurn.entries()].sort(([a], [b]) => a - b).map(([turn, summaries]): TurnResult => ({ turn, summary: merge(summaries) }));
+  }
+  if (results.some((r) => r.models)) {
+    const models: Record<string, GroupResult> = {};
+    for (const name of keysOf(results.map((r) => r.models))) models[name] = { summary: merge(results.map((r) => r.models?.[name]?.summary)) };
+    out.models = models;
+  }
+  const sessions = results.map((r) => r.sessions).filter((s): s is SessionsSection => s !== undefined);
+  if (sessions.length > 0) {
+    const add = (k: keyof SessionsSection): number => sessions.reduce((a, s) => a + s[k], 0);
+    out.sessions = { started: add('started'), completed: add('completed'), broken: add('broken'), cut: add('cut'), in_progress: add('in_progress') };
+  }
+  return out;
+}
+
+/** Merges N shard results into one, exactly. */
+export function mergeResults(results: readonly RunResult[], paths: readonly string[] = []): RunResult {
+  if (results.length === 0) throw new InvalidInputError([{ path: 'RESULTS', message: 'give at least one results.json' }]);
+  const problems = comparability(results, paths);
+  if (problems.length > 0) throw new InvalidInputError(problems);
+  const first = results[0]!;
+
+  const summary = mergeSummaries(results.map((r) => r.summary));
 
   // windows: the same start and width across shards merge; others are kept as they are
   const byKey = new Map<string, WindowResult>();
@@ -181,15 +257,17 @@ export function mergeResults(results: readonly RunResult[], paths: readonly stri
   }
   const windows = [...byKey.values()].sort((a, b) => a.t_s - b.t_s);
 
-  // no prototype: a verdict's metric is a key here, and a file may name one "constructor"
-  const sloSpec: ScenarioSpec['slo'] = Object.create(null) as ScenarioSpec['slo'];
-  for (const v of first.slo) (sloSpec[v.metric] ??= []).push({ threshold: v.threshold, abortOnFail: v.abort_on_fail });
+  // the run's own SLOs: a class's verdicts (`class` set) are judged on the class's requests below
+  const sloSpec = sloSpecOf(first.slo.filter((v) => v.class === undefined));
   // throughput SLOs over windows need every window to hold every shard's share: on grids that
   // differ (shards started apart) a window would hold one shard's completions and read low, so
   // then the windowed aggregations get no windows and fail with no data rather than mislead
   const grid = (r: RunResult): string => r.windows.map((w) => `${Math.round(w.t_s * 1e6)}:${Math.round(w.window_s * 1e6)}`).join(',');
   const aligned = results.every((r) => grid(r) === grid(first));
   const slo: SloVerdict[] = evaluateSlos(sloSpec, summary, aligned ? { windows, warmupS: first.run.warmup_s } : undefined);
+  const slices = mergeSlices(results, summary.duration_s);
+  // as in a run: the classes' own verdicts count as the run's, after its own
+  for (const c of Object.values(slices.classes ?? {})) slo.push(...c.slo);
 
   const worst: RunStatus = results.some((r) => r.status === 'failed')
     ? 'failed'
@@ -204,8 +282,9 @@ export function mergeResults(results: readonly RunResult[], paths: readonly stri
     return xs.length > 0 ? Math.max(...xs) : null;
   };
   const endpoints = new Map(results.flatMap((r) => r.server.endpoints).map((e) => [e.url, e]));
+  const { classes: _classes, turns: _turns, models: _models, sessions: _sessions, ...rest } = first;
   const merged: RunResult = {
-    ...first,
+    ...rest,
     status: worst,
     status_reason: results.map((r) => r.status_reason).find((x) => x !== null) ?? null,
     run: { ...first.run, id: `${first.run.id}-merged-${results.length}`, argv: [...first.run.argv, `(merged from ${results.length} shards)`] },
@@ -222,11 +301,12 @@ export function mergeResults(results: readonly RunResult[], paths: readonly stri
       ),
     },
     slo,
+    ...slices,
     generator: {
       event_loop_lag_p99_ms: maxOf((r) => r.generator.event_loop_lag_p99_ms),
       event_loop_lag_max_ms: maxOf((r) => r.generator.event_loop_lag_max_ms),
       cpu_ratio: maxOf((r) => r.generator.cpu_ratio),
-      schedule_lag_p99_ms: latency.schedule_lag.p99,
+      schedule_lag_p99_ms: summary.latency_ms.schedule_lag.p99,
       rss_max_bytes: Math.max(...results.map((r) => r.generator.rss_max_bytes)),
       valid: results.every((r) => r.generator.valid),
       warnings,
