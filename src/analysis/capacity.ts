@@ -29,6 +29,12 @@ export interface SweepStep {
   /** where this step's full results are */
   results: string;
   /**
+   * workload.classes: the classes whose own SLOs failed at this rate, in the order of their
+   * verdicts (the scenario's); empty when none did, absent without classes. Sweeps written before
+   * it lack it.
+   */
+  failed_classes?: string[];
+  /**
    * this rate against the sweep's sustainable rate, set by capacityReport; null when no rate was
    * sustainable (capacity.headroom_note says why). Sweeps written before it lack it.
    */
@@ -113,6 +119,7 @@ export function judgeStep(rate: number, result: RunResult, resultsPath: string):
     if (vals.length > 0) server[k] = mean(vals);
   }
   const lat = s.latency_ms;
+  const failedClasses = [...new Set(failedSlos.flatMap((v) => (v.class !== undefined ? [v.class] : [])))];
   return {
     rate_per_s: rate,
     slo_passed: failedSlos.length === 0,
@@ -132,6 +139,7 @@ export function judgeStep(rate: number, result: RunResult, resultsPath: string):
     error_ratio: ended > 0 ? s.requests.failed / ended : null,
     server,
     results: resultsPath,
+    ...(result.classes !== undefined && { failed_classes: failedClasses }),
   };
 }
 
@@ -337,7 +345,9 @@ export function capacityReport(steps: SweepStep[], gpu: { count: number | null; 
     gpu_count: gpu.count,
     gpu_count_source: gpu.source,
     per_gpu: { request_per_s: per(rate), output_tokens_per_s: per(tokens) },
-    first_unsustainable: bad ? { rate_per_s: bad.rate_per_s, reasons: bad.reasons } : null,
+    first_unsustainable: bad
+      ? { rate_per_s: bad.rate_per_s, reasons: bad.reasons, ...(bad.failed_classes !== undefined && { binding_classes: bad.failed_classes }) }
+      : null,
     knee,
     finding: finding(good, bad, knee, gpu.count),
     headroom_note: headroomNote(good, bad),
@@ -370,6 +380,29 @@ function finding(good: SweepStep | null, bad: SweepStep | null, knee: Knee | nul
     else if ((s.preemptions_per_s ?? 0) > 0) why = `the server preempts requests (${(s.preemptions_per_s ?? 0).toFixed(2)}/s)`;
     parts.push(`Latency leaves its low-load level (${knee.metric} ${knee.baseline_ms.toFixed(0)} ms) at about ${knee.rate_per_s} req/s${why ? `, where ${why}` : ''}.`);
   }
-  if (bad) parts.push(`At ${bad.rate_per_s} req/s: ${bad.reasons.slice(0, 2).join('; ') || 'not sustainable'}.`);
+  if (bad) {
+    const binding = bindingText(bad);
+    if (binding) {
+      // the binding class first, then what else failed there (the whole run's reasons)
+      const others = bad.reasons.filter((r) => !(bad.failed_classes ?? []).some((c) => r.startsWith(`class ${c}: `)));
+      parts.push(`At ${bad.rate_per_s} req/s ${binding}${others.length > 0 ? `; also ${others.slice(0, 2).join('; ')}` : ''}.`);
+    } else parts.push(`At ${bad.rate_per_s} req/s: ${bad.reasons.slice(0, 2).join('; ') || 'not sustainable'}.`);
+  }
   return parts.join(' ');
+}
+
+/**
+ * The classes whose own SLOs failed at a step, in words, each by its first failed threshold:
+ * "the rag class's ttft_ms: p(95)<500 binds first (observed 612)"; null when no class's did.
+ */
+function bindingText(step: SweepStep): string | null {
+  const classes = step.failed_classes ?? [];
+  if (classes.length === 0) return null;
+  const named = classes.map((c) => {
+    // judgeStep writes a failed verdict as `class <name>: <metric>: <threshold> (observed …)`
+    const reason = step.reasons.find((r) => r.startsWith(`class ${c}: `));
+    return `the ${c} class's ${reason ? reason.slice(`class ${c}: `.length) : 'own SLOs'}`;
+  });
+  const shown = named.slice(0, 2).join(' and ') + (named.length > 2 ? ` (and ${named.length - 2} more class${named.length === 3 ? '' : 'es'})` : '');
+  return `${shown} ${named.length === 1 ? 'binds' : 'bind'} first`;
 }

@@ -5,6 +5,7 @@ import {
   findKnee,
   headroom,
   headroomText,
+  judgeStep,
   stepExporterGpuCount,
   SweepPlanner,
   type SweepStep,
@@ -12,7 +13,7 @@ import {
 import { renderSweepSummary } from '../../../src/cli/sweep.js';
 import { renderHtml } from '../../../src/report/html.js';
 import { renderMarkdown } from '../../../src/report/markdown.js';
-import type { RunResult } from '../../../src/results/types.js';
+import type { RunResult, SloVerdict } from '../../../src/results/types.js';
 import { syntheticResult } from '../report/fixtures.js';
 
 /** runs the planner against a server whose true sustainable rate is `truth` */
@@ -185,5 +186,103 @@ describe('headroom', () => {
     expect(text).toContain('warning: the scenario declares 2 GPUs');
     const none = capacityReport([step(1, 900, false)], { count: null, source: null });
     expect(renderSweepSummary(none, 'out')).toContain('headroom: no rate tried was sustainable (not even 1 req/s)');
+  });
+});
+
+describe('the binding class (first_unsustainable.binding_classes)', () => {
+  /** a verdict as results.slo holds it: the run's, or (with `cls`) a class's own, named as a run names it */
+  const verdict = (metric: string, threshold: string, observed: number, passed: boolean, cls?: string): SloVerdict => ({
+    name: `${cls !== undefined ? `class ${cls}: ` : ''}${metric}: ${threshold}`,
+    ...(cls !== undefined && { class: cls }),
+    metric,
+    threshold,
+    observed,
+    passed,
+    abort_on_fail: false,
+  });
+
+  /** a step's results at `rate` as judgeStep reads them: steady, every arrival completed, the given verdicts; with classes when `classes` */
+  const stepResult = (rate: number, slo: SloVerdict[], classes?: string[]): RunResult => {
+    const lat = { p50: 100, p90: 150, p95: 200, p99: 250, p999: 260, max: 270, mean: 110, count: rate * 60, hdr: '' };
+    return {
+      run: { warmup_s: 0, window_s: 1 },
+      summary: {
+        requests: { sent: rate * 60, completed: rate * 60, failed: 0, dropped: 0, interrupted: 0, good: rate * 60, warmup_sent: 0, warmup_dropped: 0 },
+        throughput: { request_per_s: rate, output_tokens_per_s: rate * 256, total_tokens_per_s: rate * 1280, goodput_request_per_s: rate, goodput_ratio: 1 },
+        latency_ms: { ttft: lat, itl: lat, e2e: lat },
+      },
+      windows: [],
+      slo,
+      ...(classes && { classes: Object.fromEntries(classes.map((c) => [c, { weight: 1 / classes.length, summary: {}, slo: slo.filter((v) => v.class === c) }])) }),
+    } as unknown as RunResult;
+  };
+
+  const RUN_OK = verdict('e2e_ms', 'p(95)<3000', 2000, true);
+  const sweep = (bad: SloVerdict[], classes?: string[]) =>
+    capacityReport(
+      [
+        judgeStep(7, stepResult(7, [RUN_OK, verdict('ttft_ms', 'p(95)<500', 300, true, 'rag'), verdict('ttft_ms', 'p(95)<200', 90, true, 'chat')], classes), 's7/results.json'),
+        judgeStep(14, stepResult(14, [RUN_OK, verdict('ttft_ms', 'p(95)<500', 450, true, 'rag'), verdict('ttft_ms', 'p(95)<200', 120, true, 'chat')], classes), 's14/results.json'),
+        judgeStep(28, stepResult(28, bad, classes), 's28/results.json'),
+      ],
+      { count: 1, source: 'simulator' },
+    );
+
+  it('judgeStep lists the classes whose own SLOs failed, once each, in their verdicts\' order', () => {
+    const s = judgeStep(
+      28,
+      stepResult(
+        28,
+        [
+          RUN_OK,
+          verdict('ttft_ms', 'p(95)<200', 150, true, 'chat'),
+          verdict('ttft_ms', 'p(95)<500', 612, false, 'rag'),
+          verdict('e2e_ms', 'p(95)<8000', 9100, false, 'rag'),
+        ],
+        ['chat', 'rag'],
+      ),
+      '',
+    );
+    expect(s.failed_classes).toEqual(['rag']);
+    expect(s.slo_passed).toBe(false);
+    expect(s.reasons).toEqual(['class rag: ttft_ms: p(95)<500 (observed 612)', 'class rag: e2e_ms: p(95)<8000 (observed 9100)']);
+    // with classes and none failing: empty; without classes: absent
+    expect(judgeStep(7, stepResult(7, [RUN_OK], ['chat', 'rag']), '').failed_classes).toEqual([]);
+    expect('failed_classes' in judgeStep(7, stepResult(7, [RUN_OK]), '')).toBe(false);
+  });
+
+  it('names the class whose own SLO failed at the first unsustainable rate, and says so in the finding', () => {
+    const c = sweep([RUN_OK, verdict('ttft_ms', 'p(95)<500', 612, false, 'rag'), verdict('ttft_ms', 'p(95)<200', 150, true, 'chat')], ['rag', 'chat']);
+    expect(c.sustainable_request_per_s).toBe(14);
+    expect(c.first_unsustainable).toEqual({ rate_per_s: 28, reasons: ['class rag: ttft_ms: p(95)<500 (observed 612)'], binding_classes: ['rag'] });
+    expect(c.finding).toBe('Sustainable at 14 req/s (3584 output tok/s), 14.00 req/s per GPU over 1 GPU. At 28 req/s the rag class\'s ttft_ms: p(95)<500 (observed 612) binds first.');
+  });
+
+  it('puts the whole run\'s reasons after the binding classes, and names every class that failed there', () => {
+    const c = sweep(
+      [verdict('e2e_ms', 'p(95)<3000', 4100, false), verdict('ttft_ms', 'p(95)<500', 612, false, 'rag'), verdict('ttft_ms', 'p(95)<200', 260, false, 'chat')],
+      ['rag', 'chat'],
+    );
+    expect(c.first_unsustainable!.binding_classes).toEqual(['rag', 'chat']);
+    expect(c.finding).toContain(
+      'At 28 req/s the rag class\'s ttft_ms: p(95)<500 (observed 612) and the chat class\'s ttft_ms: p(95)<200 (observed 260) bind first; also e2e_ms: p(95)<3000 (observed 4100).',
+    );
+  });
+
+  it('is empty when only the whole run\'s limits failed, and absent without classes; the finding as before', () => {
+    const runOnly = sweep([verdict('e2e_ms', 'p(95)<3000', 4100, false), verdict('ttft_ms', 'p(95)<500', 450, true, 'rag')], ['rag', 'chat']);
+    expect(runOnly.first_unsustainable!.binding_classes).toEqual([]);
+    expect(runOnly.finding).toContain('At 28 req/s: e2e_ms: p(95)<3000 (observed 4100).');
+    const plain = sweep([verdict('e2e_ms', 'p(95)<3000', 4100, false)]);
+    expect(plain.first_unsustainable).toEqual({ rate_per_s: 28, reasons: ['e2e_ms: p(95)<3000 (observed 4100)'] });
+    expect(plain.finding).toContain('At 28 req/s: e2e_ms: p(95)<3000 (observed 4100).');
+    // steps of sweeps written before it (no failed_classes) leave it out too
+    expect('binding_classes' in capacityReport([step(4, 40), step(8, 1400, false)], { count: 1, source: 'simulator' }).first_unsustainable!).toBe(false);
+  });
+
+  it('names the class when even the first rate tried broke on it', () => {
+    const c = capacityReport([judgeStep(1, stepResult(1, [RUN_OK, verdict('ttft_ms', 'p(95)<500', 700, false, 'rag')], ['rag']), '')], { count: null, source: null });
+    expect(c.first_unsustainable!.binding_classes).toEqual(['rag']);
+    expect(c.finding).toBe('No rate tried was sustainable under the SLOs. At 1 req/s the rag class\'s ttft_ms: p(95)<500 (observed 700) binds first.');
   });
 });
