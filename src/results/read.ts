@@ -421,7 +421,7 @@ const resultsShape = z.looseObject({
       gpu_count: count.nullable(),
       gpu_count_source: z.enum(['exporter', 'scenario', 'simulator']).nullable(),
       per_gpu: z.looseObject({ request_per_s: nonNegative.nullable(), output_tokens_per_s: nonNegative.nullable() }),
-      first_unsustainable: z.looseObject({ rate_per_s: nonNegative, reasons: strings }).nullable(),
+      first_unsustainable: z.looseObject({ rate_per_s: nonNegative, reasons: strings, binding_classes: strings.optional() }).nullable(),
       knee: z.looseObject({ rate_per_s: nonNegative, metric: z.string(), baseline_ms: ms, server: signals }).nullable(),
       finding: z.string(),
       headroom_note: z.string().nullable().optional(),
@@ -433,6 +433,7 @@ const resultsShape = z.looseObject({
           steady: z.boolean(),
           sustainable: z.boolean(),
           reasons: strings,
+          failed_classes: strings.optional(),
           request_per_s: nonNegative,
           output_tokens_per_s: nonNegative,
           ttft_p50_ms: ms.nullable(),
@@ -689,6 +690,13 @@ function resultsHistogramProblems(r: RunResult, check: HistogramCheck): InputPro
   };
   for (const m of LATENCY_METRICS) at(`summary.latency_ms.${m}.hdr`, r.summary.latency_ms[m].hdr, true);
   const all = check.decode === 'all';
+  // the slices' summaries: merge adds their histograms up, the reports read their figures only
+  const slice = (path: string, s: RunResult['summary']): void => {
+    for (const m of LATENCY_METRICS) at(`${path}.summary.latency_ms.${m}.hdr`, s.latency_ms[m].hdr, all);
+  };
+  for (const [name, c] of Object.entries(r.classes ?? {})) slice(`classes.${name}`, c.summary);
+  (r.turns ?? []).forEach((t, i) => slice(`turns[${i}]`, t.summary));
+  for (const [name, m] of Object.entries(r.models ?? {})) slice(`models.${name}`, m.summary);
   r.windows.forEach((w, i) => {
     for (const m of WINDOW_HISTOGRAMS) at(`windows[${i}].hdr.${m}`, w.hdr[m], all);
     if (w.by_arrival) for (const m of ARRIVAL_HISTOGRAMS) at(`windows[${i}].by_arrival.hdr.${m}`, w.by_arrival.hdr[m], all);

@@ -198,7 +198,10 @@ export interface GroupResult {
 export interface ClassResult extends GroupResult {
   /** the class's share of arrivals, normalised (weights / their sum) */
   weight: number;
-  /** the class's SLOs (the run's, each metric the class names replaced by its own), judged on its requests */
+  /**
+   * the class's own thresholds (those written under the class), judged on its requests alone; its
+   * requests' goodput is judged by the run's SLOs with each metric the class names replaced by its own
+   */
   slo: SloVerdict[];
 }
 

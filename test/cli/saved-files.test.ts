@@ -31,7 +31,7 @@ import { gateJUnit, sloJUnit } from '../../src/report/junit.js';
 import { renderMarkdown } from '../../src/report/markdown.js';
 import { baselineOf, baselineProblems, normalizeResults, resultsProblems } from '../../src/results/read.js';
 import type { RunResult } from '../../src/results/types.js';
-import { syntheticResult } from '../unit/report/fixtures.js';
+import { syntheticResult, withSlices } from '../unit/report/fixtures.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/results/', import.meta.url));
 const fx = (name: string): string => join(FIXTURES, `smoke-${name}.json`);
@@ -288,7 +288,13 @@ function withTokenizer(doc: Doc): Doc {
   return doc;
 }
 const ramp = withDataset(trimmed(RAMP));
-const full = withTrace(withTokenizer(JSON.parse(JSON.stringify(syntheticResult({ server: true, capacity: true, spikeSoak: true, windows: 8, warmupS: 2 }))) as Doc));
+// with every slice too (classes with their verdicts, turns, models) and the sessions' counts
+const full = withTrace(
+  withTokenizer({
+    ...(JSON.parse(JSON.stringify(withSlices(syntheticResult({ server: true, capacity: true, spikeSoak: true, windows: 8, warmupS: 2 })))) as Doc),
+    sessions: { started: 40, completed: 30, broken: 2, cut: 8, in_progress: 0 },
+  }),
+);
 const read = (doc: unknown): RunResult => normalizeResults(structuredClone(doc) as Doc);
 const same = read(trimmed(fx('same')));
 const baselineRuns = ['base-1', 'base-2', 'base-3'].map((n) => read(trimmed(fx(n))));

@@ -5,7 +5,7 @@ import { describe, expect, test } from 'vitest';
 import { loadScenario, SCENARIOS_DIR, shippedScenarios } from '../../../src/config/load.js';
 import type { ScenarioSpec } from '../../../src/core/types.js';
 
-const SHIPPED = ['chat-sharegpt', 'replay', 'shared-prefix', 'smoke', 'soak', 'soak-rate', 'spike', 'spike-rate', 'sustained', 'sustained-rate', 'sweep'];
+const SHIPPED = ['chat-sharegpt', 'mixed-classes', 'multi-turn', 'replay', 'shared-prefix', 'smoke', 'soak', 'soak-rate', 'spike', 'spike-rate', 'sustained', 'sustained-rate', 'sweep'];
 
 const PRODUCTION_SLO = {
   ttft_ms: [{ threshold: 'p(95)<500', abortOnFail: false }],
@@ -124,6 +124,22 @@ describe('shipped scenarios', () => {
     // left to the run: on because the workload has a sharedPrefix
     expect(spec.simulator.prefixCaching).toBeUndefined();
     expect(spec.load).toMatchObject({ executor: 'constant-arrival-rate', arrival: 'poisson', rate: 10 });
+  });
+
+  test('multi-turn holds 5-turn conversations behind shared system prompts', () => {
+    const spec = loadScenario('multi-turn');
+    expect(spec.workload.sessions).toEqual({ turns: { dist: 'fixed', value: 5 }, thinkTimeS: 5, thinkTimeDist: 'exponential', header: 'x-session-id' });
+    expect(spec.workload.sharedPrefix).toEqual({ groups: 4, prefixTokens: 512, share: 1 });
+  });
+
+  test('mixed-classes mixes three classes, each its own SLOs, over a base model and two adapters', () => {
+    const spec = loadScenario('mixed-classes');
+    expect(spec.workload.classes!.map((c) => [c.name, c.weight, Object.keys(c.slo)])).toEqual([
+      ['chat', 0.7, ['ttft_ms', 'tpot_ms']],
+      ['rag', 0.2, ['ttft_ms']],
+      ['generation', 0.1, ['e2e_ms']],
+    ]);
+    expect(spec.target.models!.map((m) => m.name)).toEqual(['meta-llama/Llama-3.1-8B-Instruct', 'support-lora', 'sql-lora']);
   });
 
   test('replay replays a trace at its own pace, the shipped Mooncake sample until given another file', () => {
