@@ -35,13 +35,16 @@ function spanOf(r: RunResult): { from: number; to: number } {
  * one, a shard id must tell them apart here.)
  */
 function sameRunProblems(results: readonly RunResult[], pathOf: (i: number) => string): InputProblem[] {
-  const problems: InputProblem[] = [];
+  const problems: InputProblem[] = shardProblems(results, pathOf);
+  if (problems.length > 0) return problems;
   const spans = results.map(spanOf);
   const iso = (ms: number): string => new Date(ms).toISOString();
   for (let j = 1; j < results.length; j++) {
     const b = results[j]!;
     for (let i = 0; i < j; i++) {
       const a = results[i]!;
+      // shards of one run share its id and start: their indices tell them apart (shardProblems)
+      if (a.shard !== undefined && b.shard !== undefined) continue;
       if (a.run.id === b.run.id && a.run.started_at === b.run.started_at) {
         problems.push({
           path: pathOf(j),
@@ -63,6 +66,46 @@ function sameRunProblems(results: readonly RunResult[], pathOf: (i: number) => s
     }
   }
   return problems;
+}
+
+/**
+ * Shards made with --shard/--shards say whose they are: the run id and the scenario's hash must
+ * be the same in all, each index must come once, and a shard does not merge with a whole run.
+ * Files written before shards carried these fields are judged by the other checks alone.
+ */
+function shardProblems(results: readonly RunResult[], pathOf: (i: number) => string): InputProblem[] {
+  const problems: InputProblem[] = [];
+  const first = results[0]!;
+  const seen = new Map<number, number>();
+  results.forEach((r, i) => {
+    if (i > 0 && r.run_id !== undefined && first.run_id !== undefined && r.run_id !== first.run_id)
+      problems.push({ path: pathOf(i), message: `is of run ${JSON.stringify(r.run_id)}, ${pathOf(0)} of run ${JSON.stringify(first.run_id)}: merge the shards of one run` });
+    else if (i > 0 && r.scenario_hash !== undefined && first.scenario_hash !== undefined && r.scenario_hash !== first.scenario_hash)
+      problems.push({
+        path: pathOf(i),
+        message: `ran another scenario than ${pathOf(0)} (scenario_hash ${r.scenario_hash.slice(0, 12)}… against ${first.scenario_hash.slice(0, 12)}…): shards of one run share the scenario and its overrides`,
+      });
+    if ((r.shard === undefined) !== (first.shard === undefined)) {
+      if (i > 0) problems.push({ path: pathOf(i), message: `${r.shard ? `is shard ${r.shard.index}/${r.shard.count}` : 'is a whole run'}, ${pathOf(0)} ${first.shard ? `shard ${first.shard.index}/${first.shard.count}` : 'a whole run'}: merge the shards of one run` });
+      return;
+    }
+    if (!r.shard) return;
+    if (r.shard.count !== first.shard!.count)
+      problems.push({ path: pathOf(i), message: `is shard ${r.shard.index} of ${r.shard.count}, ${pathOf(0)} of ${first.shard!.count}: the shards of one run agree on their count` });
+    const before = seen.get(r.shard.index);
+    if (before !== undefined) problems.push({ path: pathOf(i), message: `is shard ${r.shard.index}, as ${pathOf(before)} is: give each shard once` });
+    else seen.set(r.shard.index, i);
+  });
+  return problems;
+}
+
+/** The shards a merge had and the ones it lacked, when the files are shards (absent otherwise). */
+function mergedShards(results: readonly RunResult[]): RunResult['merged_shards'] {
+  const count = results[0]!.shard?.count;
+  if (count === undefined) return undefined;
+  const merged = results.map((r) => r.shard!.index).sort((a, b) => a - b);
+  const have = new Set(merged);
+  return { count, merged, missing: Array.from({ length: count }, (_, i) => i).filter((i) => !have.has(i)) };
 }
 
 /**
@@ -282,12 +325,17 @@ export function mergeResults(results: readonly RunResult[], paths: readonly stri
     return xs.length > 0 ? Math.max(...xs) : null;
   };
   const endpoints = new Map(results.flatMap((r) => r.server.endpoints).map((e) => [e.url, e]));
-  const { classes: _classes, turns: _turns, models: _models, sessions: _sessions, ...rest } = first;
+  const { classes: _classes, turns: _turns, models: _models, sessions: _sessions, shard: _shard, ...rest } = first;
+  const shards = mergedShards(results);
+  // the shards of one run share its id: the merge is that run (without ids, one made up)
+  const runId = first.shard !== undefined ? first.run.id : `${first.run.id}-merged-${results.length}`;
+  const missingReason = shards && shards.missing.length > 0 ? `merged ${shards.merged.length} of ${shards.count} shards: ${missingText(shards.missing)} missing` : null;
   const merged: RunResult = {
     ...rest,
+    ...(first.run_id !== undefined && { run_id: runId }),
     status: worst,
-    status_reason: results.map((r) => r.status_reason).find((x) => x !== null) ?? null,
-    run: { ...first.run, id: `${first.run.id}-merged-${results.length}`, argv: [...first.run.argv, `(merged from ${results.length} shards)`] },
+    status_reason: missingReason ?? results.map((r) => r.status_reason).find((x) => x !== null) ?? null,
+    run: { ...first.run, id: runId, argv: [...first.run.argv, `(merged from ${results.length} shards)`] },
     summary,
     windows,
     server: {
@@ -320,8 +368,16 @@ export function mergeResults(results: readonly RunResult[], paths: readonly stri
     spike: undefined,
     soak: undefined,
     capacity: undefined,
+    ...(shards && { merged_shards: shards }),
   };
   // at the SLO the shards were judged at (they agree: see comparability), else the default
   merged.error_budget = computeErrorBudget(merged, { availabilitySlo: results.map(availabilitySloOf).find((x): x is number => x !== null) });
   return merged;
+}
+
+/** "shard 3", "shards 1, 4 and 7", "shards 0, 1, 2, … (12)" */
+export function missingText(missing: readonly number[]): string {
+  if (missing.length === 1) return `shard ${missing[0]}`;
+  if (missing.length > 8) return `shards ${missing.slice(0, 8).join(', ')}, … (${missing.length})`;
+  return `shards ${missing.slice(0, -1).join(', ')} and ${missing[missing.length - 1]}`;
 }

@@ -7,7 +7,7 @@ import { runInNewContext } from 'node:vm';
 import { cpus, platform } from 'node:os';
 import { join } from 'node:path';
 import { request } from '../core/http.js';
-import { runClock } from '../core/clock.js';
+import { nowUs, runClock } from '../core/clock.js';
 import { ExitCode, InvalidInputError, InvalidRunError } from '../core/errors.js';
 import { RequestRecord } from '../core/record.js';
 import type { ScenarioSpec } from '../core/types.js';
@@ -21,7 +21,7 @@ import { Recorder, requestSlos, type RecorderSnapshot } from '../metrics/recorde
 import { evaluateSlos } from '../analysis/slo.js';
 import { buildResult, buildSummary } from '../results/build.js';
 import { classRequestSlos, sliceResults } from '../results/slices.js';
-import type { RunMeta, RunResult, RunStatus, WorkloadSection } from '../results/types.js';
+import type { RunIdentity, RunMeta, RunResult, RunStatus, WorkloadSection } from '../results/types.js';
 import { RunOutput, prepareRunOutput } from '../results/writer.js';
 import { isOpenLoop, loadDurationS, type ArrivalLoad } from '../schedule/arrivals.js';
 import { loadWorkload, type Workload } from '../workload/workload.js';
@@ -30,6 +30,8 @@ import { WorkloadTally } from '../workload/tally.js';
 import { loadTokenizer } from '../workload/tokenizer.js';
 import { spawnSimulator } from '../sim/spawn.js';
 import { resolveProfile } from '../sim/profiles.js';
+import { scenarioHash, type ShardSpec } from '../core/shard.js';
+import { rendezvous, type StartAt } from './start-at.js';
 import { Scraper, type ScrapeEndpointOptions, type ScrapeSample } from '../scrape/poller.js';
 import { fetchExposition, setScrapeCredentials } from '../scrape/fetch.js';
 import { correlationAlignment, correlations, reconcileTokens } from '../analysis/server.js';
@@ -66,6 +68,39 @@ export interface ExecuteOptions {
    * many worker threads (WorkerPoolBackend); schedule, recorder and outputs stay here. Default 1.
    */
   workers?: number;
+  /** this process is one shard of the run (`--shard i/N`, `--shards N`); needs `startAt` */
+  shard?: ShardSpec;
+  /** the run's common start (`--start-at`): the run clock's zero for every shard */
+  startAt?: StartAt;
+  /** the run's id (`--run-id`), shared by its shards; default: derived (see runIdOf) */
+  runId?: string;
+  /** `--start-at sync:DIR`: how long to wait for the other shards, seconds (default 600) */
+  syncTimeoutS?: number;
+}
+
+/**
+ * The run's id: given, or for shards started at a time `<scenario>-<hash 8>-<start, UTC>` (every
+ * shard derives the same), else `<scenario>-<UTC timestamp of the start>`. A rendezvous has no
+ * time to derive one from before it: its shards need --run-id.
+ */
+function runIdOf(spec: ScenarioSpec, hash: string, opts: ExecuteOptions): string | null {
+  if (opts.runId !== undefined) return opts.runId;
+  if (opts.startAt?.kind === 'time') return `${spec.name}-${hash.slice(0, 8)}-${utcStamp(new Date(opts.startAt.epochMs))}`;
+  return null;
+}
+
+/** What a sharded run needs beyond the scenario; [] when it has it. */
+function shardProblems(spec: ScenarioSpec, opts: ExecuteOptions): { path: string; message: string }[] {
+  const problems: { path: string; message: string }[] = [];
+  const shard = opts.shard;
+  if (shard === undefined || shard.count === 1) return problems;
+  if (opts.startAt === undefined)
+    problems.push({ path: '--start-at', message: 'shards of one run start together: give every shard the same --start-at (a time, or sync:DIR on a directory they share)' });
+  if (opts.startAt?.kind === 'sync' && opts.runId === undefined)
+    problems.push({ path: '--run-id', message: 'a rendezvous (--start-at sync:DIR) needs the run\'s id: give every shard the same --run-id' });
+  if (spec.requests !== undefined && spec.workload.sessions !== undefined)
+    problems.push({ path: '--requests', message: 'a request count of a run with sessions cannot be split over shards (later turns come when replies do): give a duration instead' });
+  return problems;
 }
 
 export interface RunControl {
@@ -113,10 +148,15 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
   const workers = opts.workers ?? 1;
   if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS)
     throw new InvalidInputError([{ path: '--workers', message: workersProblem(String(opts.workers)) }]);
+  const sharding = shardProblems(spec, opts);
+  if (sharding.length > 0) throw new InvalidInputError(sharding);
+  const shard = opts.shard !== undefined && opts.shard.count > 1 ? opts.shard : undefined;
   // a trace is read whole before anything starts: a bad record stops the run here (exit 104), and
   // a trace replayed to its end gets its length
   const trace = spec.load.executor === 'trace' ? await prepareTrace(spec) : null;
   if (trace !== null) spec = trace.spec;
+  const hash = scenarioHash(spec);
+  const runId = runIdOf(spec, hash, opts);
   // a user and password in the target URL go as HTTP Basic authorization, its query with every
   // request; every output shows the URL with both masked (parseTarget)
   const given = spec.target.url !== undefined ? parseTarget(spec.target.url) : null;
@@ -184,6 +224,9 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
       }
     }
     const meta = runMeta(spec, target, model ?? '(unknown)', apiKeyEnv ?? null, sim !== null, new Date(clockAtPreflight), opts.argv ?? []);
+    if (runId !== null) meta.id = runId;
+    /** who this run is: shards of one run share the id and the hash (merge checks both) */
+    const identity: RunIdentity = { run_id: meta.id, scenario_hash: hash, ...(shard && { shard: { index: shard.index, count: shard.count } }) };
     if (preflightError !== null || !model) {
       // the target never answered: write a results.json that says so, then exit 107
       const recorder = new Recorder({ windowS: spec.windowS });
@@ -199,6 +242,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
         slo: evaluateSlos(spec.slo, summary, { windows: snapshot.windows, warmupS: spec.warmupS }),
         generator: health.report(null),
         errorSamples: [],
+        identity,
       });
       health.stop();
       output.writeFinal(result);
@@ -297,6 +341,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
         errorSamples: errorSamples.list(),
         slices,
         ...(spec.workload.sessions && { sessions: sessionsSection(engine.sessions) }),
+        identity,
       });
     };
 
@@ -305,6 +350,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
       backend,
       workload,
       recorder,
+      ...(shard && { shard }),
       clock: liveClock,
       onRequestEnd: (r: RequestRecord) => {
         tally.add(r);
@@ -362,6 +408,13 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
       output.writeFinal(result);
       return result;
     };
+    // the common start: a rendezvous with the other shards, or a time given
+    const startMs =
+      opts.startAt?.kind === 'sync'
+        ? await rendezvous(opts.startAt.dir, shard ?? { index: 0, count: 1 }, meta.id, { timeoutMs: (opts.syncTimeoutS ?? 600) * 1000, log })
+        : opts.startAt?.kind === 'time'
+          ? opts.startAt.epochMs
+          : null;
     opts.onStart?.({
       interrupt: (reason) => engine.stop('interrupted', reason, INTERRUPT_GRACE_S),
       abortNow: (reason) => (abortWrite ??= abortNow(reason)),
@@ -375,8 +428,19 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
     // Unhandled, undici's pool still held those connections busy and opened a new one for the
     // first request: 4-8 ms of connect in the smoke run's first send, flagged as schedule lag.
     await new Promise((resolve) => setTimeout(resolve, 20));
-    // the run clock starts now: intended times are relative to this instant
-    clock = runClock();
+    if (startMs === null) {
+      // the run clock starts now: intended times are relative to this instant
+      clock = runClock();
+    } else {
+      // every shard's clock counts from the common start, so their schedules and windows align
+      const ahead = startMs - Date.now();
+      if (ahead > 2000) log(`inferload: starting at ${new Date(startMs).toISOString()} (in ${(ahead / 1000).toFixed(1)} s)`);
+      if (ahead > 0) await new Promise((resolve) => setTimeout(resolve, ahead));
+      const late = Date.now() - startMs;
+      // a shard that starts late keeps the schedule: what was due meanwhile goes now, late
+      if (late > 1000) log(`inferload: warning: started ${(late / 1000).toFixed(1)} s after the common start (${new Date(startMs).toISOString()}); the arrivals due until now leave late and count as schedule lag`);
+      clock = runClock(nowUs() - Math.max(0, late) * 1000);
+    }
     meta.started_at = new Date(clock.epochMs).toISOString();
     try {
       outcome = await engine.run();
@@ -758,6 +822,12 @@ function settleHeap(): void {
   try {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as (() => void) | undefined;
+    gc?.();
+    // The collection returns before its sweeping is done: V8's background threads go on sweeping
+    // (and giving back the pages of) whatever it found dead. After a released tokenizer that is
+    // ~50 ms of a core in the run's first 100 ms (the process's threads' CPU beside the main
+    // thread's, from /proc), on a machine whose other core the simulator shares. A second
+    // collection first finishes that sweeping, here; the heap it marks is the live one (~20 MB).
     gc?.();
   } catch {
     // no gc to be had: the run goes on as before

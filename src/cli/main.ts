@@ -29,9 +29,10 @@ export function buildProgram(exit: (code: number) => void): Command {
     .description('run a scenario: a YAML file or the name of a shipped one (smoke, sustained, spike, soak, ...)')
     .argument('[scenario]', 'scenario file or shipped name', 'smoke');
   addRunOptions(runCommand, 'run').action(async (scenario: string, allFlags: SharedFlags) => {
-    const { out, recordChunks, quiet, strict, checkpoint, workers: workersFlag, ...flags } = allFlags;
+    const { out, recordChunks, quiet, strict, checkpoint, workers: workersFlag, shard: shardFlag, shards, startAt: startFlag, runId, ...flags } = allFlags;
     const problems: InputProblem[] = [];
     const { checkpointS, workers } = parseSharedFlags(checkpoint, workersFlag, problems);
+    const sharding = await parseShardFlags({ shard: shardFlag, shards, startAt: startFlag, runId }, problems);
     if (problems.length > 0) throw new InvalidInputError(problems);
     const { resolveScenario } = await import('./scenario.js');
     const spec = resolveScenario(scenario, flags);
@@ -71,6 +72,7 @@ export function buildProgram(exit: (code: number) => void): Command {
       strict,
       checkpointS,
       workers,
+      ...sharding,
       argv: redactArgv(process.argv.slice(2)),
       onStart: (c) => {
         control = c;
@@ -173,9 +175,11 @@ export function buildProgram(exit: (code: number) => void): Command {
   program
     .command('merge')
     .description('combine the results of shards of one run (exact: histograms add)')
-    .argument('<results...>', 'results.json of each shard')
+    .argument('<results...>', "results.json of each shard, or a directory holding the shards' directories")
     .option('--out <dir>', 'where the merged results.json and reports go')
-    .action(async (results: string[], flags: { out?: string }) => {
+    .option('--wait-for <n>', "with a directory: wait until n shards' results are final (a Kubernetes merge Job)")
+    .option('--timeout <d>', 'how long --wait-for waits (default 1h); then the final ones are merged', undefined)
+    .action(async (results: string[], flags: { out?: string; waitFor?: string; timeout?: string }) => {
       exit(await (await import('./merge-command.js')).runMergeCommand(results, flags, io));
     });
 
@@ -242,7 +246,18 @@ export function buildProgram(exit: (code: number) => void): Command {
 }
 
 /** The flags `run` and `sweep` share, as commander hands them over. */
-type SharedFlags = RunFlags & { out?: string; recordChunks?: boolean; quiet?: boolean; strict?: boolean; checkpoint: string; workers: string };
+type SharedFlags = RunFlags & {
+  out?: string;
+  recordChunks?: boolean;
+  quiet?: boolean;
+  strict?: boolean;
+  checkpoint: string;
+  workers: string;
+  shard?: string;
+  shards?: string;
+  startAt?: string;
+  runId?: string;
+};
 
 /** One option of `run`, and how `sweep` takes it. */
 interface RunOptionDef {
@@ -343,6 +358,26 @@ const RUN_OPTIONS: readonly RunOptionDef[] = [
     defaultValue: '5',
   },
   {
+    flags: '--shard <i/N>',
+    description: 'run shard i (from 0) of N of the run: its share of the schedule, from the same seed (needs --start-at)',
+    sweep: { refused: 'a sweep runs its steps one after another in one process: shard a single run (inferload run --shard i/N), or give the client more threads with --workers' },
+  },
+  {
+    flags: '--shards <n>',
+    description: 'one of N shards, the index from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job sets it)',
+    sweep: { refused: 'a sweep runs its steps one after another in one process: shard a single run (inferload run --shards N), or give the client more threads with --workers' },
+  },
+  {
+    flags: '--start-at <time>',
+    description: "the shards' common start: epoch seconds or ms, ISO-8601 with a zone (2026-12-02T10:00:00Z), or sync:DIR (start together once every shard is ready in DIR)",
+    sweep: { refused: 'a sweep starts each step when the last one ended: start it when you like; --start-at belongs to the shards of a run' },
+  },
+  {
+    flags: '--run-id <id>',
+    description: "the run's id, shared by its shards (default: derived from the scenario and --start-at)",
+    sweep: { refused: "every step of a sweep is a run with its own id: --run-id names one run's shards" },
+  },
+  {
     flags: '--workers <n>',
     description: `client threads, 1-${MAX_WORKERS}: above 1, HTTP and stream parsing run in N worker threads`,
     sweep: `client threads of every step, 1-${MAX_WORKERS} (see run --workers)`,
@@ -405,6 +440,33 @@ async function liveProgress(quiet: boolean | undefined): Promise<ExecuteOptions[
   if (quiet || process.stderr.isTTY !== true) return undefined;
   const { startProgress } = await import('./progress.js');
   return (engine, recorder, totalS, now) => startProgress(engine, recorder, totalS, now);
+}
+
+/** `--shard`, `--shards`, `--start-at` and `--run-id`, checked: each bad one becomes a problem. */
+async function parseShardFlags(
+  flags: { shard?: string; shards?: string; startAt?: string; runId?: string },
+  problems: InputProblem[],
+): Promise<Pick<ExecuteOptions, 'shard' | 'startAt' | 'runId'>> {
+  const [{ parseShard, shardFromEnv }, { parseStartAt }] = await Promise.all([import('../core/shard.js'), import('./start-at.js')]);
+  const out: Pick<ExecuteOptions, 'shard' | 'startAt' | 'runId'> = {};
+  const take = (f: () => void): void => {
+    try {
+      f();
+    } catch (err) {
+      if (err instanceof InvalidInputError) problems.push(...err.problems);
+      else throw err;
+    }
+  };
+  if (flags.shard !== undefined && flags.shards !== undefined)
+    problems.push({ path: '--shards', message: 'give --shard INDEX/COUNT or --shards COUNT (the index from JOB_COMPLETION_INDEX), not both' });
+  else if (flags.shard !== undefined) take(() => (out.shard = parseShard(flags.shard!)));
+  else if (flags.shards !== undefined) take(() => (out.shard = shardFromEnv(flags.shards!)));
+  if (flags.startAt !== undefined) take(() => (out.startAt = parseStartAt(flags.startAt!)));
+  if (flags.runId !== undefined) {
+    if (/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/.test(flags.runId)) out.runId = flags.runId;
+    else problems.push({ path: '--run-id', message: `expected letters, digits, "_", ".", ":" or "-" (at most 128), found "${flags.runId}"` });
+  }
+  return out;
 }
 
 /** `--workers`: an integer 1..MAX_WORKERS; otherwise a problem that says so (and the value 1). */

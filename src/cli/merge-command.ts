@@ -1,7 +1,9 @@
 // `inferload merge RESULTS.json... --out DIR`: combine shards of one run into one result, with
 // its reports. Percentiles come from the added histograms, so the merge is exact.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ExitCode, InferloadError, InvalidInputError } from '../core/errors.js';
+import { parseDurationS } from '../config/duration.js';
+import { ExitCode, InferloadError, InvalidInputError, InvalidRunError } from '../core/errors.js';
 import { mergeResults } from '../analysis/merge.js';
 import { analyzeSoak, analyzeSpike } from '../analysis/spike-soak.js';
 import { renderConsoleSummary } from '../report/console.js';
@@ -16,7 +18,15 @@ import { writeReports } from './execute.js';
  * 0 otherwise, and 104 when `--out` is missing or cannot be written, a file cannot be read or is
  * not inferload's results, or the files are not shards of one run (see analysis/merge.ts).
  */
-export async function runMergeCommand(paths: string[], opts: { out?: string }, io: CommandIo): Promise<number> {
+export interface MergeFlags {
+  out?: string;
+  /** with a directory: wait until this many shards' results are final */
+  waitFor?: string;
+  /** how long --wait-for waits (a duration, default 1h) */
+  timeout?: string;
+}
+
+export async function runMergeCommand(paths: string[], opts: MergeFlags, io: CommandIo): Promise<number> {
   try {
     return await merge(paths, opts, io);
   } catch (err) {
@@ -28,9 +38,10 @@ export async function runMergeCommand(paths: string[], opts: { out?: string }, i
   }
 }
 
-async function merge(paths: string[], opts: { out?: string }, io: CommandIo): Promise<number> {
+async function merge(given: string[], opts: MergeFlags, io: CommandIo): Promise<number> {
   const out = opts.out;
   if (out === undefined) throw new InvalidInputError([{ path: '--out', message: 'say where the merged results go: --out DIR' }]);
+  const paths = await shardFiles(given, opts, io);
   // checked before the work: a bad place would otherwise fail only at the first write
   const outProblem = outputDirProblem(out);
   if (outProblem) throw new InvalidInputError([outProblem]);
@@ -53,5 +64,62 @@ async function merge(paths: string[], opts: { out?: string }, io: CommandIo): Pr
   writeReports(merged, out, (l) => io.stderr(l + '\n'));
   io.stdout(renderConsoleSummary(merged, { dir: out }) + '\n');
   io.stdout(`  merged ${paths.length} shard(s) into ${join(out, 'results.json')}\n`);
+  const missing = merged.merged_shards?.missing ?? [];
+  if (missing.length > 0) {
+    // less load reached the server than the run meant: no verdict stands on it
+    io.stderr(`inferload: ${merged.status_reason ?? ''}: the merged run is short of its load (exit 107)\n`);
+    return ExitCode.invalidRun;
+  }
   return merged.slo.some((v) => !v.passed) ? ExitCode.thresholdFailed : ExitCode.ok;
+}
+
+/**
+ * The shards' results files: the paths given, where a directory stands for the results.json of
+ * each of its subdirectories (a Kubernetes Job's shard-0, shard-1, …). With --wait-for N, waits
+ * until N of them are final (not a checkpoint of a run under way), up to --timeout.
+ */
+async function shardFiles(given: string[], opts: MergeFlags, io: CommandIo): Promise<string[]> {
+  const expand = (): string[] =>
+    given.flatMap((p) => {
+      if (!existsSync(p) || !statSync(p).isDirectory()) return [p];
+      return readdirSync(p, { withFileTypes: true })
+        .filter((e) => e.isDirectory() && existsSync(join(p, e.name, 'results.json')))
+        .map((e) => join(p, e.name, 'results.json'))
+        .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+    });
+  if (opts.waitFor === undefined) {
+    const paths = expand();
+    if (paths.length === 0) throw new InvalidInputError([{ path: 'RESULTS', message: `no results.json in ${given.join(', ')}: give the shards' results files or the directory holding their directories` }]);
+    return paths;
+  }
+  const n = Number(opts.waitFor);
+  if (!/^\s*\d+\s*$/.test(opts.waitFor) || n < 1) throw new InvalidInputError([{ path: '--wait-for', message: `expected a number of shards >= 1, found "${opts.waitFor}"` }]);
+  const timeoutS = opts.timeout === undefined ? 3600 : parseDurationS(opts.timeout);
+  if (timeoutS === undefined || !(timeoutS > 0)) throw new InvalidInputError([{ path: '--timeout', message: `expected a duration like 90m, found "${opts.timeout}"` }]);
+  const until = Date.now() + timeoutS * 1000;
+  let lastSaid = 0;
+  for (;;) {
+    const final = expand().filter(isFinal);
+    if (final.length >= n) return final;
+    if (Date.now() > until) {
+      if (final.length === 0) throw new InvalidRunError(`no shard's results became final within ${opts.timeout ?? '1h'} in ${given.join(', ')}`);
+      io.stderr(`inferload: ${final.length} of ${n} shards' results are final after ${opts.timeout ?? '1h'}: merging those\n`);
+      return final;
+    }
+    if (Date.now() - lastSaid > 30_000) {
+      io.stderr(`inferload: waiting for shards: ${final.length} of ${n} final\n`);
+      lastSaid = Date.now();
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+/** A results file whose run has ended (its status is no longer `running`); false while it is being written. */
+function isFinal(path: string): boolean {
+  try {
+    const status = (JSON.parse(readFileSync(path, 'utf8')) as { status?: unknown }).status;
+    return typeof status === 'string' && status !== 'running';
+  } catch {
+    return false;
+  }
 }

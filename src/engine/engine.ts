@@ -11,6 +11,7 @@ import type { Recorder } from '../metrics/recorder.js';
 import { arrivalSchedule, isOpenLoop, loadDurationS, tailLevel, vuTargetAt, type VuLoad } from '../schedule/arrivals.js';
 import type { Workload } from '../workload/workload.js';
 import type { Conversation } from '../workload/sessions.js';
+import { ownerOf, ownsUser, requestsShare, type ShardSpec } from '../core/shard.js';
 import { sleepUntil } from './pacer.js';
 
 /** Why the load phase ended. */
@@ -29,6 +30,11 @@ export interface EngineOptions {
   tickMs?: number;
   /** failures in a row, with no success ever, that mean the target is down (default 20) */
   targetDownAfter?: number;
+  /**
+   * this process is one shard of the run: it walks the whole run's schedule and sends its own
+   * part (core/shard.ts); request ids stay the whole run's. Default: the whole run.
+   */
+  shard?: ShardSpec;
 }
 
 export interface EngineOutcome {
@@ -65,6 +71,9 @@ export class Engine {
   private readonly clock: Clock;
   private readonly inflight = new Map<RequestRecord, InFlight>();
   private nextId = 0;
+  /** closed loop and later turns: arrivals taken against the request count */
+  private claimed = 0;
+  private readonly shard: ShardSpec;
   private stopping: StopReason | null = null;
   private stopMessage: string | null = null;
   private stopGraceS: number;
@@ -75,6 +84,8 @@ export class Engine {
   private shortenDrain: ((ms: number) => void) | null = null;
   private readonly timeoutUs: number;
   private readonly limit: number | undefined;
+  /** the request count this process claims arrivals against: the whole run's, or a shard's share */
+  private readonly claimLimit: number | undefined;
   private readonly warmupUs: number;
   private vuRunning: boolean[] = [];
   private vuLoops: Promise<void>[] = [];
@@ -102,7 +113,11 @@ export class Engine {
     this.clock = opts.clock;
     this.stopGraceS = opts.spec.load.gracefulStopS;
     this.timeoutUs = opts.spec.target.timeoutS * 1e6;
+    this.shard = opts.shard ?? { index: 0, count: 1 };
+    // a request count is the whole run's: an open loop's schedule counts it over every shard's
+    // arrivals; a closed loop (and later turns) claim this shard's share of it
     this.limit = opts.spec.requests;
+    this.claimLimit = this.limit !== undefined && this.shard.count > 1 ? requestsShare(this.limit, this.shard) : this.limit;
     this.warmupUs = opts.spec.warmupS * 1e6;
   }
 
@@ -170,17 +185,26 @@ export class Engine {
       load.executor === 'trace' ? this.opts.workload.arrivals() : arrivalSchedule(load, Rng.derive(this.spec.seed, 'arrivals'), { requests: this.limit });
     const shouldStop = (): boolean => this.stopping !== null;
     const workload = this.opts.workload;
+    const shard = this.shard;
+    const process = load.executor === 'trace' ? 'trace' : load.arrival;
+    const mine = (g: number): boolean => ownerOf(g, shard, process, this.spec.seed) === shard.index;
+    if (load.executor === 'trace' && shard.count > 1) workload.arrivals().owns = mine;
+    // the arrival's number in the whole run's schedule (every shard walks all of it)
+    let g = -1;
     for (;;) {
       const due = await schedule.next();
       if (due === null) {
-        if (this.limit !== undefined && this.nextId >= this.limit) this.stop('requests');
+        if (this.limit !== undefined && g + 1 >= this.limit) this.stop('requests');
         if (workload.sessions) await this.laterTurns(loadDurationS(load) * 1e6);
         return;
       }
+      g++;
+      if (shard.count > 1 && !mine(g)) continue;
       // build the request before its time comes, so building never delays the send
       if (workload.sessions) {
-        // an arrival starts a session; its later turns follow their replies (continueSession)
-        const conv = workload.startSession(this.nextSession++);
+        // an arrival starts a session (numbered as the run's arrivals); its later turns follow
+        // their replies (continueSession)
+        const conv = workload.startSession(g);
         this.sessions.started++;
         const req = workload.turnRequest(conv);
         await sleepUntil(this.clock, due, shouldStop);
@@ -188,7 +212,8 @@ export class Engine {
         if (this.stopping) return;
         continue;
       }
-      const id = this.nextId++;
+      const id = g;
+      this.nextId = g + 1;
       const req = workload.request(id);
       await sleepUntil(this.clock, due, shouldStop);
       if (this.stopping) return;
@@ -327,18 +352,23 @@ export class Engine {
    * requests in flight (the N-th among them) up to the graceful stop, as the open loop does.
    */
   private claimArrival(): number | null {
-    if (this.limit !== undefined && this.nextId >= this.limit) {
+    const limit = this.claimLimit;
+    if (limit !== undefined && this.claimed >= limit) {
       this.stop('requests');
       return null;
     }
-    const id = this.nextId++;
-    if (this.limit !== undefined && this.nextId >= this.limit) this.stop('requests');
-    return id;
+    this.claimed++;
+    if (limit !== undefined && this.claimed >= limit) this.stop('requests');
+    // a shard's ids interleave with the other shards' (k·N + i), so the run's ids stay unique
+    if (this.shard.count === 1) return this.nextId++;
+    return this.shard.index + this.shard.count * this.nextId++;
   }
 
   private controlVus(load: VuLoad, nowUs: number): void {
     const target = vuTargetAt(load, nowUs / 1e6, { requests: this.limit });
     for (let i = 0; i < target; i++) {
+      // users are numbered over the whole run; this shard runs every N-th
+      if (this.shard.count > 1 && !ownsUser(i, this.shard)) continue;
       if (!this.vuRunning[i]) {
         this.vuRunning[i] = true;
         this.vuLoops.push(this.vuLoop(load, i, nowUs));
@@ -411,7 +441,8 @@ export class Engine {
    */
   private async userSession(firstUs: number): Promise<boolean> {
     const workload = this.opts.workload;
-    const conv = workload.startSession(this.nextSession++);
+    // numbered over the whole run: a shard's sessions interleave with the others' (k·N + i)
+    const conv = workload.startSession(this.shard.index + this.shard.count * this.nextSession++);
     this.sessions.started++;
     let intended = firstUs;
     for (;;) {

@@ -2,7 +2,7 @@
 import type { RecorderSnapshot } from '../metrics/recorder.js';
 import type { TallySnapshot } from '../metrics/tally.js';
 import { summarizePromptPlanned } from '../metrics/prompt-planned.js';
-import type { GeneratorHealth, RunMeta, RunResult, RunStatus, RunSummary, ServerSection, SloVerdict, WorkloadSection } from './types.js';
+import type { GeneratorHealth, RunIdentity, RunMeta, RunResult, RunStatus, RunSummary, ServerSection, SloVerdict, WorkloadSection } from './types.js';
 import { RESULTS_SCHEMA } from './types.js';
 
 export interface SummaryFacts {
@@ -78,11 +78,13 @@ export interface ResultParts {
   /** per class, turn and model (results/slices.ts) */
   slices?: Pick<RunResult, 'classes' | 'turns' | 'models'>;
   sessions?: RunResult['sessions'];
+  identity?: RunIdentity;
 }
 
 export function buildResult(p: ResultParts): RunResult {
   return {
     schema: RESULTS_SCHEMA,
+    ...(p.identity && { run_id: p.identity.run_id, scenario_hash: p.identity.scenario_hash, ...(p.identity.shard && { shard: p.identity.shard }) }),
     status: p.status,
     status_reason: p.statusReason,
     run: p.meta,

@@ -342,6 +342,13 @@ const resultsShape = z.looseObject({
   turns: z.array(z.looseObject({ turn: z.number().int().min(1).max(MAX_COUNT), summary })).max(100_000).optional(),
   models: z.record(sliceKey, z.looseObject({ summary })).optional(),
   sessions: z.looseObject({ started: count, completed: count, broken: count, cut: count, in_progress: count }).optional(),
+  run_id: z.string().min(1).max(256).optional(),
+  scenario_hash: z.string().regex(/^[0-9a-f]{64}$/, 'expected a sha256 in hex').optional(),
+  shard: z
+    .looseObject({ index: count, count: z.number().int().min(1).max(100_000) })
+    .refine((s) => s.index < s.count, 'expected an index below the count')
+    .optional(),
+  merged_shards: z.looseObject({ count: z.number().int().min(1).max(100_000), merged: z.array(count).max(100_000), missing: z.array(count).max(100_000) }).optional(),
   generator: z.looseObject({
     event_loop_lag_p99_ms: nonNegative.nullable(),
     event_loop_lag_max_ms: nonNegative.nullable(),

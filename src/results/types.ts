@@ -223,7 +223,17 @@ export interface SessionsSection {
   in_progress: number;
 }
 
-export interface RunResult {
+/** Who a run is: shards of one run share the id and the scenario's hash, and say which part they are. */
+export interface RunIdentity {
+  /** run.id: shared by a run's shards (`--run-id`, or derived from the common start) */
+  run_id: string;
+  /** sha256 of the validated scenario (overrides applied): shards of one run have the same */
+  scenario_hash: string;
+  /** this file is shard `index` of `count` (`--shard`, `--shards`); absent: the whole run */
+  shard?: { index: number; count: number };
+}
+
+export interface RunResult extends Partial<RunIdentity> {
   schema: typeof RESULTS_SCHEMA;
   status: RunStatus;
   /** why the run ended early, when it did */
@@ -262,6 +272,8 @@ export interface RunResult {
   sessions?: SessionsSection;
   /** target.models: the requests sent to each model name (base model or adapter); absent without a mix */
   models?: Record<string, GroupResult>;
+  /** merged results: the shards merged and the ones missing (absent: not a merge of shards) */
+  merged_shards?: { count: number; merged: number[]; missing: number[] };
   /** the first few distinct failure messages, scrubbed of secrets */
   error_samples: { error_class: string; message: string; count: number }[];
 }

@@ -511,12 +511,16 @@ export class TraceReplay {
       // the scan's window: the spec's duration of a trace replayed to its end reaches its last record
       if (rel >= this.scan.endRelS) return this.finish();
       const id = this.nextId++;
-      this.built.set(id, await this.build(r, id));
+      // another shard's record: its time still counts the rows, but nothing is built for it
+      if (this.owns === null || this.owns(id)) this.built.set(id, await this.build(r, id));
       return ((rel - this.load.startS) / this.load.speedup) * 1e6;
     }
   }
 
   /** The request of arrival `id`, once `next()` returned its time (each is handed out once). */
+  /** Shards: whether this process sends record `id` (null: all); `request` is asked only for those. */
+  owns: ((id: number) => boolean) | null = null;
+
   request(id: number): GenRequest {
     const req = this.built.get(id);
     if (req === undefined) throw new Error(`trace replay: request ${id} asked before its arrival was read`);
