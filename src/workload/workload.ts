@@ -156,7 +156,7 @@ export class Workload {
 
   /** Request number `id` of the run (deterministic for the seed). */
   request(id: number): GenRequest {
-    if (this.trace) return this.trace.request(id);
+    if (this.trace) return this.withModel(this.trace.request(id), id);
     const rng = keyRng(this.seed, id, 'request');
     if (this.dataset) {
       // the sample is in a random order already; a run longer than it cycles through it
