@@ -49,6 +49,8 @@ export interface Backend {
    */
   send(req: GenRequest, record: RequestRecord, done: (record: RequestRecord) => void): RequestHandle;
   close(): Promise<void>;
+  /** runs the send path's code on `req` once without sending it (before the run clock starts) */
+  warm?(req: GenRequest): void;
   /** events per parsing path so far, over every request sent (a backend that parses streams) */
   parseStats?(): ParseStats;
 }

@@ -420,6 +420,8 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
       abortNow: (reason) => (abortWrite ??= abortNow(reason)),
     });
     const stopProgress = opts.progress?.(engine, recorder, loadDurationS(spec.load), () => clock.now());
+    // the first arrival's code, run once now rather than on the clock
+    engine.warm();
     // what only counting needed goes before the run clock starts: a vocabulary would pause the run in collections
     tokenizer.release();
     settleHeap();

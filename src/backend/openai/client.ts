@@ -6,7 +6,7 @@ import type { Dispatcher, Pool as PoolInstance } from 'undici';
 import { Pool, requestOn } from '../../core/http.js';
 import type { Clock } from '../../core/clock.js';
 import { clientSecrets, oneLineRedacted, parseTarget, type Secrets } from '../../core/secret.js';
-import type { RequestRecord } from '../../core/record.js';
+import { RequestRecord } from '../../core/record.js';
 import type { AbortClass, Endpoint, ErrorClass } from '../../core/types.js';
 import type { Backend, GenRequest, ParseStats, RequestHandle } from '../types.js';
 import { believedUsage, isTokenCount } from '../../metrics/derive.js';
@@ -228,6 +228,12 @@ export class OpenAIBackend implements Backend {
         }
       }),
     );
+  }
+
+  warm(req: GenRequest): void {
+    // the body's building and the handler's construction, as a send does them, sent nowhere
+    requestBody(this.opts, req);
+    new StreamHandler(new RequestRecord(-1, 0, req.promptTokens, true), this.opts, this.maxEventBytes, this.secrets, req.maxTokens, this.stats, () => undefined, req.captureReply === true);
   }
 
   parseStats(): ParseStats {
