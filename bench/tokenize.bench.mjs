@@ -1,6 +1,9 @@
 // Prompt preparation under a real tokenizer: what workload.tokenizer costs a run, all of it before
 // the run clock starts or off the send path.
 //   - load: reading a family's tokenizer.json and finding its one-token words (once per run);
+//   - retained: the heap a loaded tokenizer keeps (after full collections) and a full collection's
+//     time with it: the simulator holds one for the whole run, on the cores the load generator
+//     uses, and the load generator collects its own before the run clock (settleHeap);
 //   - synthesis: building exact-length prompts (what the workload does per request; no tokenizing),
 //     in prompt tokens per second, with every prompt checked afterwards against the tokenizer;
 //   - counting: tokenizing text with the chat template (what a dataset's prompts cost when loaded);
@@ -14,7 +17,21 @@ import { startSimServer } from '../dist/sim/server.js';
 const PROMPTS = long ? 20_000 : 4_000;
 const MEAN_TOKENS = 512;
 
-for (const family of ['llama3', 'qwen3']) {
+// bench/run.mjs runs each benchmark with --expose-gc
+const gc = globalThis.gc;
+/** The heap in use after full collections, or null without gc. */
+const heapUsed = () => {
+  if (!gc) return null;
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+};
+// the libraries loaded first, so that only the tokenizer counts as retained
+await Promise.all([import('@huggingface/tokenizers'), import('@huggingface/jinja')]);
+
+// a function per family: its frame, and the tokenizer with it, is gone before the next is measured
+async function benchFamily(family) {
+  const heapBefore = heapUsed();
   let t0 = performance.now();
   const local = await LocalTokenizer.load({ kind: 'family', family });
   const loadMs = performance.now() - t0;
@@ -22,6 +39,13 @@ for (const family of ['llama3', 'qwen3']) {
   const tok = local.forEndpoint('chat');
   const bindMs = performance.now() - t0;
   report({ bench: `tokenize.load.${family}`, value: loadMs + bindMs, unit: 'ms', better: 'lower', params: { read_and_build_ms: Math.round(loadMs), one_token_words_ms: Math.round(bindMs) } });
+  if (heapBefore !== null) {
+    const retained = heapUsed() - heapBefore;
+    t0 = performance.now();
+    gc();
+    const fullGcMs = performance.now() - t0;
+    report({ bench: `tokenize.retained.${family}`, value: retained / 1e6, unit: 'MB', better: 'lower', params: { full_gc_ms: Math.round(fullGcMs) } });
+  }
 
   // the workload's own draws: a length, then the prompt
   const rng = new Rng(7);
@@ -45,6 +69,8 @@ for (const family of ['llama3', 'qwen3']) {
   report({ bench: `tokenize.count.${family}`, value: tokens / countS, unit: 'tokens/s', better: 'higher', params: { prompts: PROMPTS, endpoint: 'chat' } });
   report({ bench: `tokenize.mismatches.${family}`, value: mismatches, unit: 'prompts', better: 'lower', target: 0, params: { prompts: PROMPTS } });
 }
+
+for (const family of ['llama3', 'qwen3']) await benchFamily(family);
 
 const sim = await startSimServer({ tokenizer: 'llama3', speed: 50 });
 try {
