@@ -650,7 +650,8 @@ function labelValue(s: string): string {
 /** The pod command of shard $(JOB_COMPLETION_INDEX), as the Job runs it (Kubernetes expands $(VAR) from the container's env). */
 export function shardArgs(plan: Pick<K8sPlan, 'shards' | 'runId'>): string[] {
   const dir = `${RESULTS_IN_POD}/${plan.runId}`;
-  return ['run', SCENARIO_IN_POD, '--shards', String(plan.shards), '--run-id', plan.runId, '--start-at', `sync:${dir}/start`, '--out', `${dir}/shard-$(JOB_COMPLETION_INDEX)`];
+  // the rendezvous waits as long as the Job allows its pods to start
+  return ['run', SCENARIO_IN_POD, '--shards', String(plan.shards), '--run-id', plan.runId, '--start-at', `sync:${dir}/start`, '--start-timeout', `${START_ALLOWANCE_S}s`, '--out', `${dir}/shard-$(JOB_COMPLETION_INDEX)`];
 }
 
 /** The merge pod's command. */

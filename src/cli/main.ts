@@ -29,10 +29,10 @@ export function buildProgram(exit: (code: number) => void): Command {
     .description('run a scenario: a YAML file or the name of a shipped one (smoke, sustained, spike, soak, ...)')
     .argument('[scenario]', 'scenario file or shipped name', 'smoke');
   addRunOptions(runCommand, 'run').action(async (scenario: string, allFlags: SharedFlags) => {
-    const { out, recordChunks, quiet, strict, checkpoint, workers: workersFlag, shard: shardFlag, shards, startAt: startFlag, runId, ...flags } = allFlags;
+    const { out, recordChunks, quiet, strict, checkpoint, workers: workersFlag, shard: shardFlag, shards, startAt: startFlag, startTimeout, runId, ...flags } = allFlags;
     const problems: InputProblem[] = [];
     const { checkpointS, workers } = parseSharedFlags(checkpoint, workersFlag, problems);
-    const sharding = await parseShardFlags({ shard: shardFlag, shards, startAt: startFlag, runId }, problems);
+    const sharding = await parseShardFlags({ shard: shardFlag, shards, startAt: startFlag, startTimeout, runId }, problems);
     if (problems.length > 0) throw new InvalidInputError(problems);
     const { resolveScenario } = await import('./scenario.js');
     const spec = resolveScenario(scenario, flags);
@@ -173,6 +173,23 @@ export function buildProgram(exit: (code: number) => void): Command {
     });
 
   program
+    .command('k8s')
+    .description('write the Kubernetes manifests that run a scenario as N shards of an Indexed Job against one server, and merge them')
+    .argument('<scenario>', 'scenario file or shipped name')
+    .option('--shards <n>', 'pods of the Indexed Job, each sending 1/N of the load (required)')
+    .option('--image <image>', 'the image the pods run, with inferload on its PATH (the Dockerfile), e.g. ghcr.io/you/inferload:0.1.0 (required)')
+    .option('--namespace <ns>', "namespace of every object (default: kubectl's current one)")
+    .option('--target <url>', "the server's OpenAI-compatible base URL, written into the scenario as target.url (required when the scenario has none)")
+    .option('--out <dir>', 'write one file per object into DIR, in apply order (default: one multi-document YAML stream on stdout)')
+    .option('--api-key-secret <name[:key]>', "the Secret (and key; default the variable's name) the pods read the API key from, as the scenario's target.apiKeyEnv (default OPENAI_API_KEY)")
+    .option('--storage-class <sc>', 'storage class of the results claim; it must offer ReadWriteMany (default: the cluster default)')
+    .option('--results-pvc <name>', 'write the results to this existing ReadWriteMany claim instead of a new one')
+    .option('--run-id <id>', "the run's id: results under /results/<id>/, the objects' names (default: UTC time and 4 random hex digits)")
+    .action(async (scenario: string, flags: import('./k8s-command.js').K8sFlags) => {
+      exit(await (await import('./k8s-command.js')).runK8sCommand(scenario, flags, io));
+    });
+
+  program
     .command('merge')
     .description('combine the results of shards of one run (exact: histograms add)')
     .argument('<results...>', "results.json of each shard, or a directory holding the shards' directories")
@@ -256,6 +273,7 @@ type SharedFlags = RunFlags & {
   shard?: string;
   shards?: string;
   startAt?: string;
+  startTimeout?: string;
   runId?: string;
 };
 
@@ -373,6 +391,11 @@ const RUN_OPTIONS: readonly RunOptionDef[] = [
     sweep: { refused: 'a sweep starts each step when the last one ended: start it when you like; --start-at belongs to the shards of a run' },
   },
   {
+    flags: '--start-timeout <d>',
+    description: '--start-at sync:DIR: how long to wait for the other shards (default 10m); then exit 107 naming the missing',
+    sweep: { refused: 'a sweep starts each step when the last one ended: --start-timeout belongs to the shards of a run' },
+  },
+  {
     flags: '--run-id <id>',
     description: "the run's id, shared by its shards (default: derived from the scenario and --start-at)",
     sweep: { refused: "every step of a sweep is a run with its own id: --run-id names one run's shards" },
@@ -444,11 +467,20 @@ async function liveProgress(quiet: boolean | undefined): Promise<ExecuteOptions[
 
 /** `--shard`, `--shards`, `--start-at` and `--run-id`, checked: each bad one becomes a problem. */
 async function parseShardFlags(
-  flags: { shard?: string; shards?: string; startAt?: string; runId?: string },
+  flags: { shard?: string; shards?: string; startAt?: string; startTimeout?: string; runId?: string },
   problems: InputProblem[],
-): Promise<Pick<ExecuteOptions, 'shard' | 'startAt' | 'runId'>> {
-  const [{ parseShard, shardFromEnv }, { parseStartAt }] = await Promise.all([import('../core/shard.js'), import('./start-at.js')]);
-  const out: Pick<ExecuteOptions, 'shard' | 'startAt' | 'runId'> = {};
+): Promise<Pick<ExecuteOptions, 'shard' | 'startAt' | 'runId' | 'syncTimeoutS'>> {
+  const [{ parseShard, shardFromEnv }, { parseStartAt }, { parseDurationS }] = await Promise.all([
+    import('../core/shard.js'),
+    import('./start-at.js'),
+    import('../config/duration.js'),
+  ]);
+  const out: Pick<ExecuteOptions, 'shard' | 'startAt' | 'runId' | 'syncTimeoutS'> = {};
+  if (flags.startTimeout !== undefined) {
+    const s = parseDurationS(flags.startTimeout);
+    if (s === undefined || !(s > 0)) problems.push({ path: '--start-timeout', message: `expected a duration like 15m, found "${flags.startTimeout}"` });
+    else out.syncTimeoutS = s;
+  }
   const take = (f: () => void): void => {
     try {
       f();

@@ -79,13 +79,17 @@ async function merge(given: string[], opts: MergeFlags, io: CommandIo): Promise<
  * until N of them are final (not a checkpoint of a run under way), up to --timeout.
  */
 async function shardFiles(given: string[], opts: MergeFlags, io: CommandIo): Promise<string[]> {
+  // a directory: its shard-* subdirectories (a Kubernetes Job's), else every subdirectory with
+  // results; never the merge's own output (a rerun would take it for a shard)
+  const outDir = opts.out === undefined ? null : resolve(opts.out);
   const expand = (): string[] =>
     given.flatMap((p) => {
       if (!existsSync(p) || !statSync(p).isDirectory()) return [p];
-      return readdirSync(p, { withFileTypes: true })
-        .filter((e) => e.isDirectory() && existsSync(join(p, e.name, 'results.json')))
-        .map((e) => join(p, e.name, 'results.json'))
-        .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+      const dirs = readdirSync(p, { withFileTypes: true }).filter(
+        (e) => e.isDirectory() && resolve(p, e.name) !== outDir && existsSync(join(p, e.name, 'results.json')),
+      );
+      const shards = dirs.filter((e) => /^shard-\d+$/.test(e.name));
+      return (shards.length > 0 ? shards : dirs).map((e) => join(p, e.name, 'results.json')).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
     });
   if (opts.waitFor === undefined) {
     const paths = expand();
