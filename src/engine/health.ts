@@ -1,7 +1,7 @@
 // The load generator watching itself: event-loop delay, CPU, memory. A saturated client
 // reports its own slowness as the server's, so a run says when its numbers are not trustworthy.
 import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { GeneratorHealth } from '../results/types.js';
 import { pacerSpinUs } from './pacer.js';
@@ -11,11 +11,15 @@ export const HEALTH_LIMITS = {
   eventLoopLagP99Ms: 2,
   cpuRatio: 0.8,
   scheduleLagP99Ms: 5,
+  /** the main thread waiting for a CPU this share of the run: the machine, not the client, was busy */
+  cpuWaitRatio: 0.02,
 } as const;
 
 export interface HealthOptions {
   /** client worker threads (`--workers`); 1 = the client runs on the main thread */
   workers?: number;
+  /** reads the main thread's scheduler statistics (tests pass their own) */
+  schedstat?: () => string;
 }
 
 /**
@@ -39,7 +43,25 @@ export class HealthMonitor {
     this.loop.enable();
     this.cpuStart = process.cpuUsage();
     this.wallStartMs = performance.now();
+    this.schedstat = opts.schedstat;
+    this.waitStartNs = mainThreadWaitNs(this.schedstat);
     this.sample();
+  }
+
+  /** the main thread's time runnable but waiting for a CPU, at the start (ns; null off Linux) */
+  private readonly waitStartNs: number | null;
+  private readonly schedstat: (() => string) | undefined;
+
+  /**
+   * The share of the run the main thread spent ready to run but waiting for a CPU that other
+   * processes (or this one's other threads) held: a busy machine, not a busy client. Null where
+   * the kernel does not say (not Linux).
+   */
+  cpuWaitRatio(): number | null {
+    const now = mainThreadWaitNs(this.schedstat);
+    const wallMs = performance.now() - this.wallStartMs;
+    if (now === null || this.waitStartNs === null || wallMs <= 0) return null;
+    return Math.max(0, (now - this.waitStartNs) / 1e6 / wallMs);
   }
 
   /** closed loop: users started that never sent a request before the load's schedule ended */
@@ -107,11 +129,16 @@ export class HealthMonitor {
     const lagMax = has ? Math.max(0, this.loop.max / 1e6 - 10) : null;
     const cpu = this.cpuRatio();
     const workCpu = this.workCpuRatio();
+    const waitRatio = this.cpuWaitRatio();
+    const load = loadavg()[0]!;
+    // a thread kept from a CPU by other processes lags as a busy one does; the warning says which
+    const machineBusy = waitRatio !== null && waitRatio > HEALTH_LIMITS.cpuWaitRatio;
+    const why = machineBusy
+      ? `the machine was busy: the client's thread waited for a CPU ${(waitRatio * 100).toFixed(1)} % of the run (load average ${load.toFixed(1)} on ${availableParallelism()} cores); latencies include those waits`
+      : 'the client was busy; latencies include its delays';
     const warnings: string[] = [];
     if (lagP99 !== null && lagP99 > HEALTH_LIMITS.eventLoopLagP99Ms)
-      warnings.push(
-        `event-loop lag p99 ${lagP99.toFixed(2)} ms > ${HEALTH_LIMITS.eventLoopLagP99Ms} ms: the client was busy; latencies include its delays`,
-      );
+      warnings.push(`event-loop lag p99 ${lagP99.toFixed(2)} ms > ${HEALTH_LIMITS.eventLoopLagP99Ms} ms: ${why}`);
     const cores = clientCores(this.workers);
     if (cores === 1 && workCpu > HEALTH_LIMITS.cpuRatio)
       warnings.push(
@@ -127,13 +154,15 @@ export class HealthMonitor {
       );
     if (scheduleLagP99Ms !== null && scheduleLagP99Ms > HEALTH_LIMITS.scheduleLagP99Ms)
       warnings.push(
-        `schedule lag p99 ${scheduleLagP99Ms.toFixed(2)} ms > ${HEALTH_LIMITS.scheduleLagP99Ms} ms: requests left later than intended (client saturated or max-in-flight reached)`,
+        `schedule lag p99 ${scheduleLagP99Ms.toFixed(2)} ms > ${HEALTH_LIMITS.scheduleLagP99Ms} ms: requests left later than intended (${machineBusy ? 'the machine was busy, see above' : 'client saturated or max-in-flight reached'})`,
       );
     return {
       event_loop_lag_p99_ms: lagP99 === null ? null : round3(lagP99),
       event_loop_lag_max_ms: lagMax === null ? null : round3(lagMax),
       cpu_ratio: round3(cpu),
       cpu_work_ratio: round3(workCpu),
+      cpu_wait_ratio: waitRatio === null ? null : round3(waitRatio),
+      load_average: Math.round(load * 100) / 100,
       schedule_lag_p99_ms: scheduleLagP99Ms,
       rss_max_bytes: this.rssMax,
       rss_samples: this.rss(),
@@ -211,4 +240,19 @@ export function descriptorWarning(connections: { count: number; what: string }, 
     `${connections.what} may hold ${connections.count} connections at once, about ${need} file descriptors with the run's own, ` +
     `and this process may open ${limit.soft} (ulimit -n): connections past it fail (counted as connect errors); ${fix}`
   );
+}
+
+/**
+ * The main thread's time spent runnable but not running (ns), from the kernel's scheduler
+ * statistics (/proc/thread-self/schedstat: run time, wait time, time slices). Read on the main
+ * thread, so `thread-self` is the thread that stamps the chunks. Null where there is none.
+ */
+function mainThreadWaitNs(read: (() => string) | undefined): number | null {
+  try {
+    read ??= () => readFileSync('/proc/thread-self/schedstat', 'utf8');
+    const wait = Number(read().split(' ')[1]);
+    return Number.isFinite(wait) ? wait : null;
+  } catch {
+    return null;
+  }
 }

@@ -354,6 +354,8 @@ const resultsShape = z.looseObject({
     event_loop_lag_max_ms: nonNegative.nullable(),
     cpu_ratio: nonNegative.nullable(),
     cpu_work_ratio: nonNegative.nullable().optional(),
+    cpu_wait_ratio: nonNegative.nullable().optional(),
+    load_average: nonNegative.optional(),
     schedule_lag_p99_ms: nonNegative.nullable(),
     rss_max_bytes: count,
     rss_samples: z.array(z.tuple([seconds, count])).optional(),

@@ -50,6 +50,14 @@ export interface GeneratorHealth {
   cpu_ratio: number | null;
   /** CPU less the pacer's deliberate spin before sends: what the saturation warning judges */
   cpu_work_ratio?: number | null;
+  /**
+   * the share of the run the client's main thread was ready to run but waited for a CPU (Linux:
+   * /proc/thread-self/schedstat): other processes held the cores. Above 2 % the lag warnings say
+   * the machine, not the client, was busy. Absent in older results; null off Linux.
+   */
+  cpu_wait_ratio?: number | null;
+  /** the machine's 1-minute load average at the end of the run */
+  load_average?: number;
   schedule_lag_p99_ms: number | null;
   rss_max_bytes: number;
   /** [seconds since start, RSS bytes], every 10 s (bounded: halved when long) */
