@@ -172,6 +172,38 @@ export function buildProgram(exit: (code: number) => void): Command {
       exit(await (await import('./baseline-command.js')).runBaselineCommand('show', baseline, undefined, flags, io));
     });
 
+  const exportCmd = program.command('export').description('write the scenario for another tool');
+  exportCmd
+    .command('k6')
+    .description('write a k6 test (TypeScript, typed with @types/k6, streaming through xk6-sse) of the scenario, its precomputed requests and a k6-operator TestRun')
+    .argument('<scenario>', 'scenario file or shipped name')
+    .option('--out <file.ts>', "the script (.ts); its requests, the xk6-sse types and the k6-operator TestRun are written beside it")
+    .option('--prompts <n>', 'distinct requests precomputed (default: the expected arrivals, at most 10000)')
+    .option('--parallelism <n>', 'k6 runners in the TestRun (default 1)')
+    .option('--image <image>', "the runners' image: k6 with the xk6-sse extension (default grafana/k6:latest)")
+    .option('--namespace <ns>', "the TestRun's namespace")
+    .option('--api-key-secret <name[:key]>', 'the Secret the runners read the API key from')
+    .option('--set <key=value>', 'override any scenario field by its path; repeatable', collect)
+    .option('--seed <n>', 'override the seed')
+    .option('--requests <n>', 'make the run exactly N arrivals')
+    .option('--target <url>', 'OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1')
+    .option('--model <name>', 'model name')
+    .option('--api-key-env <var>', 'environment variable holding the API key (default OPENAI_API_KEY when set)')
+    .action(async (scenario: string, flags: import('./k6-export.js').ExportK6Flags) => {
+      exit(await (await import('./k6-export.js')).runExportK6Command(scenario, flags, io));
+    });
+  const importCmd = program.command('import').description("read another tool's output into inferload results");
+  importCmd
+    .command('k6')
+    .description("read k6's JSON output of an exported script into results.json, requests.jsonl and the reports (SLOs, windows, the regression gate)")
+    .argument('<output...>', "k6's JSON output files (k6 run --out json=FILE; .gz too)")
+    .option('--out <dir>', 'where results.json, requests.jsonl and the reports go')
+    .option('--scenario <scenario>', 'the scenario the script was exported from (its SLOs, classes, load and workload)')
+    .option('--set <key=value>', "the export's overrides (repeatable)", collect)
+    .action(async (files: string[], flags: import('./k6-import.js').ImportK6Flags) => {
+      exit(await (await import('./k6-import.js')).runImportK6Command(files, { ...flags, argv: redactArgv(process.argv.slice(2)) }, io));
+    });
+
   program
     .command('k8s')
     .description('write the Kubernetes manifests that run a scenario as N shards of an Indexed Job against one server, and merge them')
