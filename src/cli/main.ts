@@ -205,6 +205,20 @@ export function buildProgram(exit: (code: number) => void): Command {
     });
 
   program
+    .command('history')
+    .description('the trend of many saved runs of one scenario (nightly runs), each judged by the regression gate against the runs before it: history.html, history.md, history.json')
+    .argument('<runs...>', 'run directories, directories of run directories, results.json files or baseline files')
+    .option('--out <dir>', 'where history.html, history.md and history.json go (required)')
+    .option('--baseline-runs <k>', 'judge each run against the last K runs before it that passed the gate', '10')
+    .option('--tolerance <pct>', 'a change must exceed this relative change (%) to count as a regression', '20')
+    .option('--metric <list>', 'the metrics shown and gated, comma-separated or repeated (default: all)', collect)
+    .option('--scenario <name>', "keep only this scenario's runs (needed when the inputs hold several)")
+    .option('--seed <n>', 'seed of the bootstrap', '1')
+    .action(async (runs: string[], flags: import('./history-command.js').HistoryCommandOptions) => {
+      exit(await (await import('./history-command.js')).runHistoryCommand(runs, flags, io));
+    });
+
+  program
     .command('k8s')
     .description('write the Kubernetes manifests that run a scenario as N shards of an Indexed Job against one server, and merge them')
     .argument('<scenario>', 'scenario file or shipped name')
