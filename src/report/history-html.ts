@@ -5,80 +5,17 @@
 // charts and its row in the table link to its report.html (a relative path: the page and the runs
 // move together).
 import { createHash } from 'node:crypto';
-import { escapeHtml, jsonForScript, oneLine } from './common.js';
+import { jsonForScript, oneLine } from './common.js';
 import { fmtChange, fmtMetricValue } from './compare-markdown.js';
 import { buildHistoryCharts, REGRESSION_COLOR, type HistoryChart } from './history-charts.js';
 import { HISTORY_METRIC_INFO, historyNotes, newestSentence, regressionLine, type History, type HistoryRun } from './history.js';
-import { loadVegaAssets, type VegaAssets } from './html.js';
+import { chartClientScript, html, inlineScript, loadVegaAssets, Markup, type Interpolated, type VegaAssets } from './html.js';
 import { PERCENTILE_COLORS } from './charts.js';
 
 /** Runs listed in the page's tables at most (the newest); the charts and history.json have them all. */
 export const HISTORY_HTML_MAX_ROWS = 1000;
 
-class Markup {
-  constructor(readonly text: string) {}
-  toString(): string {
-    return this.text;
-  }
-}
-
-type Interpolated = Markup | string | number | boolean | null | undefined | Interpolated[];
-
-/** HTML escaping with control characters flattened (common.ts's oneLine keeps no line breaks either). */
-const escapeText = (s: string): string => escapeHtml(oneLine(s, 100_000));
-
-function interpolate(v: Interpolated): string {
-  if (v instanceof Markup) return v.text;
-  if (Array.isArray(v)) return v.map(interpolate).join('');
-  if (v === null || v === undefined || v === false) return '';
-  return escapeText(String(v));
-}
-
-/** Tagged template: interpolated values are escaped unless they are Markup. */
-function html(strings: TemplateStringsArray, ...values: Interpolated[]): Markup {
-  let out = strings[0]!;
-  for (let i = 0; i < values.length; i++) out += interpolate(values[i]!) + strings[i + 1]!;
-  return new Markup(out);
-}
-
-/** Makes third-party code safe to inline in a `<script>` element (no early `</script>`, no `<!--`). */
-function inlineScript(code: string): string {
-  return code.replace(/<\/(script)/gi, '<\\/$1').replace(/<!--/g, '<\\!--');
-}
-
-const CLIENT_SCRIPT = `(function () {
-  'use strict';
-  var block = document.getElementById('inferload-charts');
-  var charts = block ? JSON.parse(block.textContent || '[]') : [];
-  var failed = 0;
-  var options = {
-    renderer: 'svg',
-    ast: true,
-    actions: { export: true, source: false, compiled: false, editor: false },
-    downloadFileName: 'inferload-history'
-  };
-  if (typeof vegaEmbed !== 'function') {
-    document.body.setAttribute('data-charts', 'failed');
-    console.error('inferload: vega-embed did not load; charts cannot be drawn');
-    return;
-  }
-  var jobs = charts.map(function (chart) {
-    var el = document.getElementById('chart-' + chart.id);
-    if (!el) return Promise.resolve();
-    el.textContent = '';
-    return vegaEmbed(el, chart.spec, options).then(function () {
-      el.setAttribute('data-rendered', 'true');
-    }, function (err) {
-      failed++;
-      el.textContent = 'This chart could not be drawn: ' + (err && err.message ? err.message : String(err));
-      console.error('inferload: chart ' + chart.id + ' failed', err);
-    });
-  });
-  Promise.all(jobs).then(function () {
-    document.body.setAttribute('data-charts', failed > 0 ? 'failed' : 'done');
-  });
-})();
-`;
+const CLIENT_SCRIPT = chartClientScript('inferload-history');
 
 const CSS = `
 :root { --fg: #1b1f24; --muted: #5b6470; --line: #d9dde3; --bg-soft: #f5f7fa; --ok: #1a7f37; --ok-bg: #e6f4ea;

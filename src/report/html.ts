@@ -67,7 +67,7 @@ function stripSourceMap(code: string): string {
 }
 
 /** Makes third-party code safe to inline in a `<script>` element (no early `</script>`, no `<!--`). */
-function inlineScript(code: string): string {
+export function inlineScript(code: string): string {
   return code.replace(/<\/(script)/gi, '<\\/$1').replace(/<!--/g, '<\\!--');
 }
 
@@ -75,14 +75,14 @@ function inlineScript(code: string): string {
 // Markup that escapes by default.
 
 /** A piece of HTML that is already safe (built by `html` or from constants). */
-class Markup {
+export class Markup {
   constructor(readonly text: string) {}
   toString(): string {
     return this.text;
   }
 }
 
-type Interpolated = Markup | string | number | boolean | null | undefined | Interpolated[];
+export type Interpolated = Markup | string | number | boolean | null | undefined | Interpolated[];
 
 function interpolate(v: Interpolated): string {
   if (v instanceof Markup) return v.text;
@@ -92,7 +92,7 @@ function interpolate(v: Interpolated): string {
 }
 
 /** Tagged template: interpolated values are escaped unless they are Markup. */
-function html(strings: TemplateStringsArray, ...values: Interpolated[]): Markup {
+export function html(strings: TemplateStringsArray, ...values: Interpolated[]): Markup {
   let out = strings[0]!;
   for (let i = 0; i < values.length; i++) out += interpolate(values[i]!) + strings[i + 1]!;
   return new Markup(out);
@@ -108,7 +108,12 @@ function escapeText(s: string): string {
 
 // ---------------------------------------------------------------------------------------------
 
-const CLIENT_SCRIPT = `(function () {
+/**
+ * The page's script that draws every chart of the `inferload-charts` JSON block with vega-embed
+ * (report.html, history.html); `downloadFileName` names the charts' exported images.
+ */
+export function chartClientScript(downloadFileName: string): string {
+  return `(function () {
   'use strict';
   var block = document.getElementById('inferload-charts');
   var charts = block ? JSON.parse(block.textContent || '[]') : [];
@@ -117,7 +122,7 @@ const CLIENT_SCRIPT = `(function () {
     renderer: 'svg',
     ast: true,
     actions: { export: true, source: false, compiled: false, editor: false },
-    downloadFileName: 'inferload-chart'
+    downloadFileName: '${downloadFileName}'
   };
   if (typeof vegaEmbed !== 'function') {
     document.body.setAttribute('data-charts', 'failed');
@@ -141,6 +146,9 @@ const CLIENT_SCRIPT = `(function () {
   });
 })();
 `;
+}
+
+const CLIENT_SCRIPT = chartClientScript('inferload-chart');
 
 const CSS = `
 :root { --fg: #1b1f24; --muted: #5b6470; --line: #d9dde3; --bg-soft: #f5f7fa; --ok: #1a7f37; --ok-bg: #e6f4ea;
