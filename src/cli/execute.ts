@@ -32,6 +32,7 @@ import { spawnSimulator } from '../sim/spawn.js';
 import { resolveProfile } from '../sim/profiles.js';
 import { scenarioHash, type ShardSpec } from '../core/shard.js';
 import { rendezvous, type StartAt } from './start-at.js';
+import type { LiveLabels, LiveSink } from '../live/sink.js';
 import { Scraper, type ScrapeEndpointOptions, type ScrapeSample } from '../scrape/poller.js';
 import { fetchExposition, setScrapeCredentials } from '../scrape/fetch.js';
 import { correlationAlignment, correlations, reconcileTokens } from '../analysis/server.js';
@@ -76,6 +77,68 @@ export interface ExecuteOptions {
   runId?: string;
   /** `--start-at sync:DIR`: how long to wait for the other shards, seconds (default 600) */
   syncTimeoutS?: number;
+  /** live outputs during the run: a Prometheus endpoint, remote-write, the dashboard */
+  live?: LiveOptions;
+}
+
+export interface LiveOptions {
+  /** `--metrics-listen HOST:PORT`: inferload's own series for Prometheus to scrape */
+  metricsListen?: { host: string; port: number };
+  /** `--remote-write URL`: the same series pushed (Prometheus remote-write 1.0) */
+  remoteWrite?: string;
+  /** `--dashboard [PORT]`, `--dashboard-host`: the live page */
+  dashboard?: { host: string; port: number };
+}
+
+/**
+ * The run's live outputs, started once the run knows its id: each is told every request's end,
+ * every tick and every checkpoint, and closed (bounded) when the run is over. A sink that fails
+ * to start stops the run before anything is sent (a port taken, a bad URL: exit 104).
+ */
+async function startLiveSinks(live: LiveOptions | undefined, labels: LiveLabels, title: string, log: (line: string) => void): Promise<LiveSink[]> {
+  const sinks: LiveSink[] = [];
+  if (live === undefined) return sinks;
+  const start = async (path: string, f: () => Promise<LiveSink>): Promise<void> => {
+    try {
+      sinks.push(await f());
+    } catch (err) {
+      await Promise.all(sinks.map((x) => x.close().catch(() => undefined)));
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new InvalidInputError([{ path, message: `could not start: ${code ?? (err as Error).message}; choose another ${code === undefined ? 'value' : 'port or address'}` }]);
+    }
+  };
+  if (live.metricsListen || live.remoteWrite)
+    await start(live.metricsListen ? '--metrics-listen' : '--remote-write', async () => {
+      const { startPrometheusSink } = await import('../live/prometheus.js');
+      const prom = await startPrometheusSink({
+        ...(live.metricsListen && { listen: live.metricsListen }),
+        ...(live.remoteWrite !== undefined && { remoteWrite: { url: live.remoteWrite } }),
+        labels,
+        log,
+      });
+      return prom;
+    });
+  if (live.dashboard) {
+    const where = live.dashboard;
+    await start('--dashboard', async () => {
+      const { startDashboard } = await import('../live/dashboard.js');
+      const dash = await startDashboard({ host: where.host, port: where.port, log, title });
+      log(`inferload: dashboard at ${dash.url}`);
+      return dash;
+    });
+  }
+  return sinks;
+}
+
+/** Tells every sink; a sink's own failure never reaches the run. */
+function tellSinks(sinks: readonly LiveSink[], f: (s: LiveSink) => void): void {
+  for (const s of sinks) {
+    try {
+      f(s);
+    } catch {
+      // sinks say their own problems once; the run goes on
+    }
+  }
 }
 
 /**
@@ -211,6 +274,8 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
   let openBackend: Backend | null = null;
   /** the trace's reader, until the run is over: a run that ends early leaves it mid-file */
   let openTrace: TraceReplay | null = null;
+  /** the live outputs (--metrics-listen, --remote-write, --dashboard), closed however the run ends */
+  let sinks: LiveSink[] = [];
   try {
     const clockAtPreflight = Date.now();
     // with a model mix, the first of it names the run's model (meta, the tokenizer's `server` lookup)
@@ -227,6 +292,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
     if (runId !== null) meta.id = runId;
     /** who this run is: shards of one run share the id and the hash (merge checks both) */
     const identity: RunIdentity = { run_id: meta.id, scenario_hash: hash, ...(shard && { shard: { index: shard.index, count: shard.count } }) };
+    sinks = await startLiveSinks(opts.live, { scenario: spec.name, run_id: meta.id, shard: shard ? `${shard.index}/${shard.count}` : '0/1' }, spec.name, log);
     if (preflightError !== null || !model) {
       // the target never answered: write a results.json that says so, then exit 107
       const recorder = new Recorder({ windowS: spec.windowS });
@@ -355,12 +421,17 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
       onRequestEnd: (r: RequestRecord) => {
         tally.add(r);
         output.writeRequest(r);
+        if (sinks.length > 0) tellSinks(sinks, (x) => x.requestEnded(r));
         if (!r.dropped) clientTokensAll += r.outputTokens;
         if (!r.ok && !r.dropped) errorSamples.add(r.errorClass ?? 'invalid_response', r.errorMessage ?? '');
       },
       onTick: (nowUs) => {
         health.sample();
         output.tick(nowUs);
+        if (sinks.length > 0) {
+          const t = { nowUs, epochMs: clock.epochMs + nowUs / 1000, inFlight: engine.inFlight, sent: engine.sent, dropped: engine.dropped, ended: engine.ended, failed: engine.failed };
+          tellSinks(sinks, (x) => x.tick(t));
+        }
         if (nowUs >= nextCheckpointUs && !checkpointing) {
           nextCheckpointUs = nowUs + checkpointUs;
           checkpointing = true;
@@ -379,6 +450,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
             await nextTurn();
             if (finished) return;
             output.checkpoint(partial);
+            if (sinks.length > 0) tellSinks(sinks, (x) => x.checkpoint(partial));
             // k6's abortOnFail: a threshold so marked stops the run once it fails on enough data
             const broken = partial.slo.find((v) => v.abort_on_fail && !v.passed && v.observed !== null);
             if (broken && nowUs >= spec.warmupS * 1e6 + ABORT_MIN_MEASURED_US && partial.summary.requests.completed >= ABORT_MIN_COMPLETED)
@@ -406,6 +478,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
       // a checkpoint whose write is under way must not land after the final file
       await output.settle();
       output.writeFinal(result);
+      tellSinks(sinks, (x) => x.checkpoint(result));
       return result;
     };
     // the common start: a rendezvous with the other shards, or a time given
@@ -479,6 +552,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
     if (!aborted) {
       output.writeFinal(result);
       writeReports(result, dir, log);
+      tellSinks(sinks, (x) => x.checkpoint(result));
     }
     await output.close();
     if (outcome.abortedInFlight > 0) {
@@ -498,6 +572,8 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
     }
     return { result, exitCode, dir };
   } finally {
+    // bounded: the last remote-write push, a dashboard page loading the final report
+    await Promise.all(sinks.map((x) => x.close().catch(() => undefined)));
     await openBackend?.close().catch(() => undefined);
     await output.settle();
     await output.close();

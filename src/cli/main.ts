@@ -5,7 +5,7 @@ import { parseTarget } from '../core/secret.js';
 import { ExitCode, InferloadError, InvalidInputError, type InputProblem } from '../core/errors.js';
 import { MAX_WORKERS, workersProblem } from '../backend/worker/limits.js';
 import { listProfiles } from '../sim/profiles.js';
-import type { ExecuteOptions, RunControl } from './execute.js';
+import type { ExecuteOptions, LiveOptions, RunControl } from './execute.js';
 import type { RunFlags } from './scenario.js';
 import { VERSION } from './version.js';
 // Each command loads what it needs when it runs (dynamic imports below): the scenario schema,
@@ -29,10 +29,11 @@ export function buildProgram(exit: (code: number) => void): Command {
     .description('run a scenario: a YAML file or the name of a shipped one (smoke, sustained, spike, soak, ...)')
     .argument('[scenario]', 'scenario file or shipped name', 'smoke');
   addRunOptions(runCommand, 'run').action(async (scenario: string, allFlags: SharedFlags) => {
-    const { out, recordChunks, quiet, strict, checkpoint, workers: workersFlag, shard: shardFlag, shards, startAt: startFlag, startTimeout, runId, ...flags } = allFlags;
+    const { out, recordChunks, quiet, strict, checkpoint, workers: workersFlag, shard: shardFlag, shards, startAt: startFlag, startTimeout, runId, metricsListen, remoteWrite, dashboard, dashboardHost, ...flags } = allFlags;
     const problems: InputProblem[] = [];
     const { checkpointS, workers } = parseSharedFlags(checkpoint, workersFlag, problems);
     const sharding = await parseShardFlags({ shard: shardFlag, shards, startAt: startFlag, startTimeout, runId }, problems);
+    const live = parseLiveFlags({ metricsListen, remoteWrite, dashboard, dashboardHost }, problems);
     if (problems.length > 0) throw new InvalidInputError(problems);
     const { resolveScenario } = await import('./scenario.js');
     const spec = resolveScenario(scenario, flags);
@@ -73,6 +74,7 @@ export function buildProgram(exit: (code: number) => void): Command {
       checkpointS,
       workers,
       ...sharding,
+      ...(live && { live }),
       argv: redactArgv(process.argv.slice(2)),
       onStart: (c) => {
         control = c;
@@ -321,6 +323,10 @@ type SharedFlags = RunFlags & {
   startAt?: string;
   startTimeout?: string;
   runId?: string;
+  metricsListen?: string;
+  remoteWrite?: string;
+  dashboard?: string | boolean;
+  dashboardHost?: string;
 };
 
 /** One option of `run`, and how `sweep` takes it. */
@@ -447,6 +453,26 @@ const RUN_OPTIONS: readonly RunOptionDef[] = [
     sweep: { refused: "every step of a sweep is a run with its own id: --run-id names one run's shards" },
   },
   {
+    flags: '--metrics-listen <host:port>',
+    description: "serve inferload's own metrics for Prometheus at http://HOST:PORT/metrics during the run (e.g. 127.0.0.1:9464; 0.0.0.0:9464 in a pod)",
+    sweep: { refused: 'each step of a sweep is a run of its own: watch one rate with inferload run --metrics-listen' },
+  },
+  {
+    flags: '--remote-write <url>',
+    description: 'push the same series to a Prometheus remote-write receiver (1.0) every 5 s; a slow or down receiver never slows the run',
+    sweep: { refused: 'each step of a sweep is a run of its own: push one rate with inferload run --remote-write' },
+  },
+  {
+    flags: '--dashboard [port]',
+    description: "serve a live page of the run's charts, SLOs and health (default: a free port; the URL is printed)",
+    sweep: { refused: 'each step of a sweep is a run of its own: watch one rate with inferload run --dashboard' },
+  },
+  {
+    flags: '--dashboard-host <addr>',
+    description: 'the address the dashboard binds (default 127.0.0.1; anything else shows the run to whoever reaches the port)',
+    sweep: { refused: 'each step of a sweep is a run of its own: watch one rate with inferload run --dashboard' },
+  },
+  {
     flags: '--workers <n>',
     description: `client threads, 1-${MAX_WORKERS}: above 1, HTTP and stream parsing run in N worker threads`,
     sweep: `client threads of every step, 1-${MAX_WORKERS} (see run --workers)`,
@@ -509,6 +535,46 @@ async function liveProgress(quiet: boolean | undefined): Promise<ExecuteOptions[
   if (quiet || process.stderr.isTTY !== true) return undefined;
   const { startProgress } = await import('./progress.js');
   return (engine, recorder, totalS, now) => startProgress(engine, recorder, totalS, now);
+}
+
+/** `HOST:PORT`, `[::1]:PORT` or `:PORT` (loopback); null when it is not one. */
+export function parseHostPort(text: string): { host: string; port: number } | null {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text.trim());
+  if (!m) return null;
+  const port = Number(m[3]);
+  if (port > 65535) return null;
+  const host = m[1] ?? (m[2] === '' || m[2] === undefined ? '127.0.0.1' : m[2]);
+  return { host, port };
+}
+
+/** `--metrics-listen`, `--remote-write`, `--dashboard`, `--dashboard-host`, checked; undefined when none is given. */
+function parseLiveFlags(
+  flags: { metricsListen?: string; remoteWrite?: string; dashboard?: string | boolean; dashboardHost?: string },
+  problems: InputProblem[],
+): LiveOptions | undefined {
+  const live: LiveOptions = {};
+  if (flags.metricsListen !== undefined) {
+    const at = parseHostPort(flags.metricsListen);
+    if (at === null) problems.push({ path: '--metrics-listen', message: `expected HOST:PORT like 127.0.0.1:9464 (or :9464 on loopback), found "${flags.metricsListen}"` });
+    else live.metricsListen = at;
+  }
+  if (flags.remoteWrite !== undefined) {
+    let ok = false;
+    try {
+      ok = /^https?:$/.test(new URL(flags.remoteWrite).protocol);
+    } catch {
+      ok = false;
+    }
+    // never echoed: a receiver's URL may carry a token
+    if (!ok) problems.push({ path: '--remote-write', message: 'expected an http(s) URL of a remote-write receiver, like http://127.0.0.1:9090/api/v1/write' });
+    else live.remoteWrite = flags.remoteWrite;
+  }
+  if (flags.dashboard !== undefined) {
+    const port = flags.dashboard === true ? 0 : Number(flags.dashboard);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push({ path: '--dashboard', message: `expected a port 0-65535 (or nothing: any free port), found "${String(flags.dashboard)}"` });
+    else live.dashboard = { host: flags.dashboardHost ?? '127.0.0.1', port };
+  } else if (flags.dashboardHost !== undefined) problems.push({ path: '--dashboard-host', message: 'give --dashboard too: the host is where the dashboard binds' });
+  return Object.keys(live).length > 0 ? live : undefined;
 }
 
 /** `--shard`, `--shards`, `--start-at` and `--run-id`, checked: each bad one becomes a problem. */
