@@ -440,17 +440,17 @@ const RUN_OPTIONS: readonly RunOptionDef[] = [
   {
     flags: '--start-at <time>',
     description: "the shards' common start: epoch seconds or ms, ISO-8601 with a zone (2026-12-02T10:00:00Z), or sync:DIR (start together once every shard is ready in DIR)",
-    sweep: { refused: 'a sweep starts each step when the last one ended: start it when you like; --start-at belongs to the shards of a run' },
+    sweep: { refused: 'a sweep starts each step when the last one ended: shard a single run instead (inferload run --shard i/N --start-at T)' },
   },
   {
     flags: '--start-timeout <d>',
     description: '--start-at sync:DIR: how long to wait for the other shards (default 10m); then exit 107 naming the missing',
-    sweep: { refused: 'a sweep starts each step when the last one ended: --start-timeout belongs to the shards of a run' },
+    sweep: { refused: 'a sweep starts each step when the last one ended: shard a single run instead (inferload run --shards N --start-at sync:DIR --start-timeout D)' },
   },
   {
     flags: '--run-id <id>',
     description: "the run's id, shared by its shards (default: derived from the scenario and --start-at)",
-    sweep: { refused: "every step of a sweep is a run with its own id: --run-id names one run's shards" },
+    sweep: { refused: "every step of a sweep is a run with its own id: --run-id names the shards of one run (inferload run --shard i/N --run-id ID)" },
   },
   {
     flags: '--metrics-listen <host:port>',

@@ -160,7 +160,7 @@ describe('inferload k8s: the manifests', () => {
     for (const [i, line] of lines.entries())
       expect(line).toEqual([
         'inferload', 'run', '/etc/inferload/scenario.yaml', '--shards', '3', '--run-id', 'nightly-7',
-        '--start-at', 'sync:/results/nightly-7/start', '--out', `/results/nightly-7/shard-${i}`,
+        '--start-at', 'sync:/results/nightly-7/start', '--start-timeout', '900s', '--out', `/results/nightly-7/shard-${i}`,
       ]);
     const m = merge.spec!.template.spec!.containers[0]!;
     const mergeLine = [...m.command!, ...m.args!];
@@ -184,7 +184,7 @@ describe('inferload k8s: the manifests', () => {
     };
     const shard2 = await parsed(lines[2]!);
     expect(shard2.args).toEqual(['/etc/inferload/scenario.yaml']);
-    expect(shard2.flags).toMatchObject({ shards: '3', runId: 'nightly-7', startAt: 'sync:/results/nightly-7/start', out: '/results/nightly-7/shard-2' });
+    expect(shard2.flags).toMatchObject({ shards: '3', runId: 'nightly-7', startAt: 'sync:/results/nightly-7/start', startTimeout: '900s', out: '/results/nightly-7/shard-2' });
     const merged = await parsed(mergeLine);
     expect(merged.args).toEqual([['/results/nightly-7']]);
     expect(merged.flags).toMatchObject({ waitFor: '3', timeout: '3030s', out: '/results/nightly-7/merged' });
