@@ -2,7 +2,7 @@
 // with the spec's headers, retries on 5xx and network errors, none on 4xx; a down or slow receiver
 // never blocks requestEnded or tick, the queue stays bounded, and close() keeps to its bound.
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startPrometheusSink, type LivePrometheus, type PrometheusSinkOptions } from '../../../src/live/prometheus.js';
 import { decodeWriteRequest, RemoteWriter, type WriteRequest } from '../../../src/live/remote-write.js';
@@ -121,6 +121,39 @@ describe('/metrics', () => {
     s.tick(TICK);
     expect(await count()).toBe(2);
     expect(s.stats()).toMatchObject({ scrapes: 4, renders: 2 });
+  });
+
+  it('a scraper that reads slowly gets the text as it was, while later renders go on', async () => {
+    const s = await sink({ listen: { host: '127.0.0.1', port: 0 } });
+    // ~17 MB of text (100 classes × 10 models): more than loopback sockets take at once, so the
+    // first response waits on its reader
+    const feed = (ttftUs: number): void => {
+      for (let i = 0; i < 1_000; i++) s.requestEnded(completed(i, 0, ttftUs, 4, 20_000, { className: `class-${i % 100}`, model: `model-${Math.floor(i / 100)}` }));
+    };
+    feed(10_000);
+    s.tick(TICK);
+    const { port } = new URL(s.url!);
+    const slow = connect(Number(port), '127.0.0.1');
+    slow.pause();
+    slow.write('GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    await sleep(200);
+    for (let k = 0; k < 3; k++) {
+      feed(5_000);
+      s.tick(TICK);
+      expect((await fetch(s.url!)).status).toBe(200);
+    }
+    const chunks: Buffer[] = [];
+    slow.on('data', (c: Buffer) => chunks.push(c));
+    slow.resume();
+    await new Promise((resolve) => slow.on('end', resolve));
+    const raw = Buffer.concat(chunks).toString('utf8');
+    const body = raw.slice(raw.indexOf('\r\n\r\n') + 4);
+    expect(body.length).toBeGreaterThan(10_000_000);
+    const parsed = parseExposition(body);
+    expect(parsed.problems).toEqual([]);
+    const req = parsed.families.find((f) => f.name === 'inferload_requests_total')!;
+    expect(req.samples.reduce((a, x) => a + x.value, 0)).toBe(1_000);
+    expect(s.stats().renders).toBe(4);
   });
 
   it('a taken port fails the start, not the run', async () => {
