@@ -1,15 +1,17 @@
 // The live series in a real Prometheus (Debian's package; CI installs it): one scrapes the sink's
 // /metrics every second and takes its remote-write pushes; PromQL over its HTTP API gives back the
 // request count that was fed, and histogram_quantile(0.95) of TTFT within the bucket holding the
-// true p95, for the scraped and the remote-written series alike.
+// true p95, for the scraped and the remote-written series alike; and a real run of the binary
+// (dist/, built by `npm test`) with --remote-write agrees with its own results.json.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPrometheusSink, type LivePrometheus } from '../../src/live/prometheus.js';
 import { TTFT_BUCKETS_S } from '../../src/live/series.js';
+import { inferload } from '../helpers/cli.js';
 import { bucketAround, checkpointOf, exactQuantile, fedRun, verdict } from '../helpers/live.js';
 
 const PROMETHEUS = '/usr/bin/prometheus';
@@ -168,4 +170,27 @@ describe.skipIf(!HAVE)('live metrics in a real Prometheus', () => {
     expect(sink.stats().remoteWrite).toMatchObject({ dropped: 0, rejected: 0 });
     expect(await poll(`sum(inferload_requests_total{${PUSHED}})`, (v) => v === run.measured + 20, 5_000)).toBe(220);
   });
+  it('a real run (the binary, --remote-write): PromQL agrees with its results.json', async () => {
+    const out = join(dir, 'run');
+    const ran = await inferload(['run', 'smoke', '--remote-write', `${promUrl}/api/v1/write`, '--out', out, '--quiet']);
+    expect(ran.code, ran.stderr).toBe(0);
+    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as {
+      run_id: string;
+      summary: { requests: { completed: number; failed: number; interrupted: number; dropped: number }; latency_ms: { ttft: { p95: number } } };
+    };
+    const q = results.summary.requests;
+    const id = `run_id="${results.run_id}"`;
+    const total = q.completed + q.failed + q.interrupted + q.dropped;
+    expect(total).toBe(25);
+    expect(await poll(`sum(inferload_requests_total{${id}})`, (v) => v === total, 5_000)).toBe(total);
+    expect(await poll(`sum(inferload_requests_total{${id},outcome="completed"})`, () => true)).toBe(q.completed);
+    expect(await poll(`sum(inferload_time_to_first_token_seconds_count{${id}})`, () => true)).toBe(q.completed);
+    // the p95 of results.json (HDR, within 0.1 %) and PromQL's, within the same bucket
+    const p95 = results.summary.latency_ms.ttft.p95 / 1000;
+    const [lo] = bucketAround(TTFT_BUCKETS_S, p95 * 0.999);
+    const [, hi] = bucketAround(TTFT_BUCKETS_S, p95 * 1.001);
+    const prom = await poll(`histogram_quantile(0.95, sum by (le) (inferload_time_to_first_token_seconds_bucket{${id}}))`, Number.isFinite);
+    expect(prom).toBeGreaterThan(lo);
+    expect(prom).toBeLessThanOrEqual(hi);
+  }, 25_000);
 });
