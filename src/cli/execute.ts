@@ -32,8 +32,9 @@ import { spawnSimulator } from '../sim/spawn.js';
 import { resolveProfile } from '../sim/profiles.js';
 import { scenarioHash, type ShardSpec } from '../core/shard.js';
 import { rendezvous, type StartAt } from './start-at.js';
+import { serverSignalSource } from '../scrape/promql.js';
 import type { LiveLabels, LiveSink } from '../live/sink.js';
-import { Scraper, type ScrapeEndpointOptions, type ScrapeSample } from '../scrape/poller.js';
+import type { ScrapeEndpointOptions, ScrapeSample } from '../scrape/poller.js';
 import { fetchExposition, setScrapeCredentials } from '../scrape/fetch.js';
 import { correlationAlignment, correlations, reconcileTokens } from '../analysis/server.js';
 import { defaultAlertRules, evaluateAlerts } from '../analysis/alerts.js';
@@ -333,9 +334,11 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
         return clock.epochMs;
       },
     };
-    const endpoints = await scrapeEndpoints(spec, baseUrl, sim !== null);
+    // with Prometheus as the source, nothing is scraped directly (its queries see every replica)
+    const endpoints = spec.target.prometheus ? [] : await scrapeEndpoints(spec, baseUrl, sim !== null);
     const rawLog = new RawSampleLog();
-    const scraper = new Scraper(
+    const scraper = serverSignalSource(
+      spec.target.prometheus,
       endpoints,
       liveClock,
       {
@@ -392,6 +395,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
           gpu_count: scraper.gpuCount() ?? spec.target.gpuCount ?? null,
           alerts: pre.alerts ?? evaluateAlerts(alertRules, snapshot.windows),
           ...(prefixCache !== null && { prefix_cache: prefixCache }),
+          ...(scraper.replicas && { replicas: scraper.replicas() }),
         },
         workload: { ...workloadSection, ...workloadFigures(workload, tally) },
         correlation: pre.correlation ?? correlations(snapshot.windows),

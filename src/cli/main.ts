@@ -361,6 +361,11 @@ const RUN_OPTIONS: readonly RunOptionDef[] = [
   },
   { flags: '--metrics <url>', description: 'a Prometheus endpoint to scrape; repeatable', sweep: 'same', repeatable: true },
   {
+    flags: '--prometheus <url>',
+    description: 'take the server and GPU signals from this Prometheus by PromQL (every replica it scrapes) instead of scraping endpoints (target.prometheus)',
+    sweep: 'same',
+  },
+  {
     flags: '--out <dir>',
     description: 'output directory (default reports/runs/<scenario>-<UTC timestamp>/)',
     sweep: 'output directory, one subdirectory per step (default reports/runs/<scenario>-sweep-<UTC timestamp>/)',

@@ -385,6 +385,7 @@ function toSpec(parsed: ParsedScenario, outputTokensWritten: boolean): ScenarioS
       ...(target.gpuCount !== undefined && { gpuCount: target.gpuCount }),
       ...(target.maxEventBytes !== undefined && { maxEventBytes: target.maxEventBytes }),
       ...(target.models !== undefined && { models: target.models.map((m) => ({ name: m.name, weight: m.weight })) }),
+      ...(target.prometheus !== undefined && { prometheus: target.prometheus }),
     },
     simulator: {
       profile: simulator.profile,

@@ -30,6 +30,8 @@ export interface ScenarioCliOptions {
   apiKeyEnv?: string;
   /** repeatable `--metrics URL` */
   metrics?: string[];
+  /** `--prometheus URL`: server signals by PromQL (target.prometheus) */
+  prometheus?: string;
 }
 
 /** Overrides to apply and the problems of flags that do not fit the scenario. */
@@ -297,6 +299,7 @@ export function cliOverrides(options: ScenarioCliOptions, executor: unknown): Cl
   if (options.model !== undefined) set('--model', 'target.model', yamlString(options.model));
   if (options.apiKeyEnv !== undefined) set('--api-key-env', 'target.apiKeyEnv', yamlString(options.apiKeyEnv));
   if (options.metrics !== undefined) set('--metrics', 'target.metrics', JSON.stringify(options.metrics));
+  if (options.prometheus !== undefined) set('--prometheus', 'target.prometheus', yamlString(options.prometheus));
 
   return { overrides, problems };
 }

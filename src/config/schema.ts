@@ -8,6 +8,7 @@ import { parseTarget } from '../core/secret.js';
 import { DURATION_PATTERN, formatDuration, parseDurationS, suggestDuration } from './duration.js';
 import { closest, describeFound, listOr } from './messages.js';
 import { tokenizerSource, tokenizerValueHelp } from '../workload/tokenizer.js';
+import { prometheusTargetSchema } from './prometheus-schema.js';
 
 // ---------------------------------------------------------------------------------------------
 // Messages: every issue of a field reads "expected <what>, found <value>[: <how to fix>]".
@@ -739,6 +740,7 @@ function targetSchema() {
       endpoint: oneOf(['chat', 'completions']).prefault('chat').describe('chat | completions (default chat)'),
       apiKeyEnv: apiKeyEnv().optional(),
       models: modelsSchema().optional(),
+      prometheus: prometheusTargetSchema().optional(),
       metrics: z
         .array(
           z.union([

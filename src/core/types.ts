@@ -78,6 +78,8 @@ export interface TargetSpec {
   maxEventBytes?: number;
   /** requests spread over these model names by weight (per session, with sessions); `model` is then unused */
   models?: ModelShare[];
+  /** server and GPU signals by PromQL from this Prometheus instead of direct scrapes */
+  prometheus?: import('../scrape/promql.js').PrometheusTarget;
 }
 
 /** How `inferload sweep` searches the sustainable rate. */

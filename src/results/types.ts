@@ -192,6 +192,8 @@ export interface ServerSection {
    * tokens looked up, tokens found, found / looked up; absent when no server counts them
    */
   prefix_cache?: { queries_tokens: number; hits_tokens: number; hit_ratio: number | null };
+  /** with Prometheus as the source (target.prometheus): each replica over the run (queue, KV cache, tokens, its share) */
+  replicas?: import('../scrape/promql.js').ServerReplica[];
 }
 
 /**
