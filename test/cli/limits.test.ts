@@ -79,7 +79,9 @@ describe('a load the client cannot keep up with', () => {
     const results = JSON.parse(readFileSync(join(d, 'results.json'), 'utf8'));
     expect(results.status).toBe('interrupted');
     const s = results.summary.requests;
-    expect(s.dropped).toBeGreaterThan(50_000);
+    // tens of thousands a second on a quiet machine; far fewer on a loaded CI one, and the signal
+    // comes once the summaries have begun: well past the first thousand either way
+    expect(s.dropped).toBeGreaterThan(5 * DROPS_WRITTEN_EACH);
     const lines = readJsonl(file);
     const dropped = lines.filter((l) => l.dropped === true);
     // the first thousand a line each, then at most a few lines a second, each with its count

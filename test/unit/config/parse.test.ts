@@ -489,7 +489,7 @@ describe('YAML and file problems', () => {
         path: 'SCENARIO',
         message:
           'unknown scenario "smok": not a file, and no shipped scenario has that name; ' +
-          'shipped: chat-sharegpt, replay, shared-prefix, smoke, soak, soak-rate, spike, spike-rate, sustained, sustained-rate, sweep; did you mean "smoke"?',
+          'shipped: chat-sharegpt, mixed-classes, multi-turn, replay, shared-prefix, smoke, soak, soak-rate, spike, spike-rate, sustained, sustained-rate, sweep; did you mean "smoke"?',
       },
     ]);
     const missing = join(tmpdir(), 'inferload-does-not-exist', 'smoke.yaml');
