@@ -12,7 +12,7 @@ export const HEALTH_LIMITS = {
   cpuRatio: 0.8,
   scheduleLagP99Ms: 5,
   /** the main thread waiting for a CPU this share of the run: the machine, not the client, was busy */
-  cpuWaitRatio: 0.02,
+  cpuWaitRatio: 0.05,
 } as const;
 
 export interface HealthOptions {

@@ -52,7 +52,7 @@ export interface GeneratorHealth {
   cpu_work_ratio?: number | null;
   /**
    * the share of the run the client's main thread was ready to run but waited for a CPU (Linux:
-   * /proc/thread-self/schedstat): other processes held the cores. Above 2 % the lag warnings say
+   * /proc/thread-self/schedstat): other processes held the cores. Above 5 % the lag warnings say
    * the machine, not the client, was busy. Absent in older results; null off Linux.
    */
   cpu_wait_ratio?: number | null;

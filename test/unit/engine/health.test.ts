@@ -20,11 +20,11 @@ async function busyLoop(ms: number): Promise<void> {
 
 describe('the generator self-check', () => {
   it('a thread kept from the CPU: the lag warning says the machine was busy, with the share of the run', async () => {
-    const m = new HealthMonitor({ schedstat: schedstat(40) });
+    const m = new HealthMonitor({ schedstat: schedstat(60) });
     await busyLoop(120);
     const h = m.report(20);
     m.stop();
-    expect(h.cpu_wait_ratio).toBeGreaterThan(0.02);
+    expect(h.cpu_wait_ratio).toBeGreaterThan(0.05);
     expect(h.load_average).toBeGreaterThanOrEqual(0);
     expect(h.valid).toBe(false);
     expect(h.warnings.find((w) => w.startsWith('event-loop lag'))).toMatch(/the machine was busy: the client's thread waited for a CPU \d+\.\d % of the run \(load average [\d.]+ on \d+ cores\)/);
