@@ -33,6 +33,7 @@ import { resolveProfile } from '../sim/profiles.js';
 import { scenarioHash, type ShardSpec } from '../core/shard.js';
 import { rendezvous, type StartAt } from './start-at.js';
 import { serverSignalSource } from '../scrape/promql.js';
+import { BalancedBackend } from '../backend/balanced.js';
 import type { LiveLabels, LiveSink } from '../live/sink.js';
 import type { ScrapeEndpointOptions, ScrapeSample } from '../scrape/poller.js';
 import { fetchExposition, setScrapeCredentials } from '../scrape/fetch.js';
@@ -214,6 +215,8 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
     throw new InvalidInputError([{ path: '--workers', message: workersProblem(String(opts.workers)) }]);
   const sharding = shardProblems(spec, opts);
   if (sharding.length > 0) throw new InvalidInputError(sharding);
+  if ((spec.target.urls?.length ?? 0) > 1 && workers > 1)
+    throw new InvalidInputError([{ path: '--workers', message: 'client threads and replicas (target.urls) do not go together yet: drive the replicas from one thread, or run a shard per replica' }]);
   const shard = opts.shard !== undefined && opts.shard.count > 1 ? opts.shard : undefined;
   // a trace is read whole before anything starts: a bad record stops the run here (exit 104), and
   // a trace replayed to its end gets its length
@@ -362,8 +365,18 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
       clock: liveClock,
       ...(spec.target.maxEventBytes !== undefined && { maxEventBytes: spec.target.maxEventBytes }),
     };
-    // --workers N > 1: the same client in N worker threads (each preconnects its share)
-    const backend = workers > 1 ? new WorkerPoolBackend({ ...backendOptions, workers }) : new OpenAIBackend(backendOptions);
+    // --workers N > 1: the same client in N worker threads (each preconnects its share); replicas
+    // (target.urls): a client each, the requests spread over them
+    const urls = spec.target.urls;
+    const backend =
+      urls && urls.length > 1
+        ? new BalancedBackend(
+            urls.map((u) => new OpenAIBackend({ ...backendOptions, baseUrl: u })),
+            spec.target.balance ?? 'least-in-flight',
+          )
+        : workers > 1
+          ? new WorkerPoolBackend({ ...backendOptions, workers })
+          : new OpenAIBackend(backendOptions);
     openBackend = backend;
     await backend.preconnect(Math.min(4, expectedConcurrency(spec)));
     warmHousekeeping(alertRulesOf(spec));
@@ -624,12 +637,19 @@ async function scrapeEndpoints(spec: ScenarioSpec, baseUrl: string, simulated: b
   if (spec.target.metrics.length > 0) return spec.target.metrics.map((m) => ({ url: m.url, intervalS: m.intervalS }));
   const origin = new URL(baseUrl).origin;
   if (simulated) return [`${origin}/metrics`, `${origin}/gpu/metrics`].map((url) => ({ url, intervalS: 1 }));
-  try {
-    const res = await fetchExposition(`${origin}/metrics`, { timeoutMs: 2000 });
-    return res.status === 200 ? [{ url: `${origin}/metrics`, intervalS: 1 }] : [];
-  } catch {
-    return [];
-  }
+  // each replica's own /metrics, when it answers
+  const origins = [...new Set((spec.target.urls ?? [baseUrl]).map((u) => new URL(u).origin))];
+  const found = await Promise.all(
+    origins.map(async (o) => {
+      try {
+        const res = await fetchExposition(`${o}/metrics`, { timeoutMs: 2000 });
+        return res.status === 200 ? [{ url: `${o}/metrics`, intervalS: 1 }] : [];
+      } catch {
+        return [];
+      }
+    }),
+  );
+  return found.flat();
 }
 
 /** Every this many seconds a server-metrics.jsonl line carries all raw samples, not just the changed ones. */
@@ -827,6 +847,7 @@ function runMeta(
       api_key_env: apiKeyEnv,
       simulator: simulated ? { profile: spec.simulator.profile, speed: spec.simulator.speed } : null,
       ...(spec.target.models && { models: spec.target.models.map((m) => ({ name: m.name, weight: m.weight })) }),
+      ...(spec.target.urls && spec.target.urls.length > 1 && { replicas: spec.target.urls.map((u) => parseTarget(u).display), balance: spec.target.balance ?? 'least-in-flight' }),
     },
     load: { executor, ...load },
     workload: { ...spec.workload },

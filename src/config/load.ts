@@ -385,6 +385,8 @@ function toSpec(parsed: ParsedScenario, outputTokensWritten: boolean): ScenarioS
       ...(target.gpuCount !== undefined && { gpuCount: target.gpuCount }),
       ...(target.maxEventBytes !== undefined && { maxEventBytes: target.maxEventBytes }),
       ...(target.models !== undefined && { models: target.models.map((m) => ({ name: m.name, weight: m.weight })) }),
+      // the first replica is the run's url (the model list, the tokenizer, the reports' target)
+      ...(target.urls !== undefined && { url: target.urls[0]!, urls: [...target.urls], balance: target.balance ?? 'least-in-flight' }),
       ...(target.prometheus !== undefined && { prometheus: target.prometheus }),
     },
     simulator: {

@@ -740,6 +740,15 @@ function targetSchema() {
       endpoint: oneOf(['chat', 'completions']).prefault('chat').describe('chat | completions (default chat)'),
       apiKeyEnv: apiKeyEnv().optional(),
       models: modelsSchema().optional(),
+      urls: z
+        .array(httpUrl(), { error: expect('a list of base URLs like [http://10.0.0.1:8000/v1, http://10.0.0.2:8000/v1]') })
+        .min(1, { error: 'give at least one URL, or remove target.urls' })
+        .max(1000)
+        .describe('replicas of one deployment behind no gateway: the run spreads its requests over them (balance); instead of url')
+        .optional(),
+      balance: oneOf(['least-in-flight', 'round-robin'])
+        .describe('target.urls: each request to the replica with the fewest in flight (ties in turn), or to each in turn (default least-in-flight)')
+        .optional(),
       prometheus: prometheusTargetSchema().optional(),
       metrics: z
         .array(
@@ -1118,6 +1127,15 @@ function checkSharedPrefix(value: { load: { executor: string }; workload: { data
   });
 }
 
+/** One place to send requests: url, or urls (replicas), not both; balance only with urls. */
+function checkUrls(value: { target: { url?: unknown; urls?: unknown; balance?: unknown } }, ctx: z.RefinementCtx): void {
+  const t = value.target;
+  if (t.url !== undefined && t.urls !== undefined)
+    ctx.addIssue({ code: 'custom', path: ['target', 'urls'], input: t.urls, message: 'give target.url (one server) or target.urls (replicas: the first takes its place), not both' });
+  if (t.balance !== undefined && t.urls === undefined)
+    ctx.addIssue({ code: 'custom', path: ['target', 'balance'], input: t.balance, message: 'balance spreads requests over target.urls: give the replicas, or remove balance' });
+}
+
 /** Sessions and classes shape synthetic prompts; a trace or a dataset brings its own. */
 function checkShapes(value: { load: { executor: string }; workload: { dataset?: unknown; sessions?: unknown; classes?: readonly { sharedPrefix?: unknown }[] } }, ctx: z.RefinementCtx): void {
   const w = value.workload;
@@ -1186,6 +1204,7 @@ export const scenarioSchema = mapping(
   .superRefine(checkTraceWorkload, { when: fieldsParsed(['load', 'workload']) })
   .superRefine(checkSharedPrefix, { when: fieldsParsed(['load', 'workload']) })
   .superRefine(checkShapes, { when: fieldsParsed(['load', 'workload']) })
+  .superRefine(checkUrls, { when: fieldsParsed(['target']) })
   .meta({
     title: 'inferload scenario',
     description: 'A load test for an OpenAI-compatible LLM inference server (see docs/scenarios.md).',

@@ -41,6 +41,8 @@ export class RequestRecord {
   /** sessions: the session's number and the turn (1 = the first); null without sessions */
   session: number | null = null;
   turn: number | null = null;
+  /** target.urls: the replica (its index in the list) the request went to; null with one URL */
+  replica: number | null = null;
   /** the reply's text as streamed, kept only when the request asked (captureReply); null otherwise */
   reply: string | null = null;
   finishReason: string | null = null;

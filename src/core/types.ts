@@ -78,6 +78,12 @@ export interface TargetSpec {
   maxEventBytes?: number;
   /** requests spread over these model names by weight (per session, with sessions); `model` is then unused */
   models?: ModelShare[];
+  /**
+   * target.urls: replicas of one deployment, each request sent to one by `balance` (the first is
+   * also `url`: the model list, the tokenizer); undefined: the one `url`
+   */
+  urls?: string[];
+  balance?: 'least-in-flight' | 'round-robin';
   /** server and GPU signals by PromQL from this Prometheus instead of direct scrapes */
   prometheus?: import('../scrape/promql.js').PrometheusTarget;
 }

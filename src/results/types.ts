@@ -33,6 +33,9 @@ export interface RunMeta {
     simulator: { profile: string; speed: number } | null;
     /** target.models: the model mix requests were spread over (absent without one) */
     models?: { name: string; weight: number }[];
+    /** target.urls: the replicas requests were spread over (masked as url is), and how */
+    replicas?: string[];
+    balance?: 'least-in-flight' | 'round-robin';
   };
   load: Record<string, unknown>;
   workload: Record<string, unknown>;

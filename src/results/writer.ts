@@ -103,6 +103,7 @@ function requestObject(r: RequestRecord, recordChunks: boolean): Record<string, 
     o.turn = r.turn;
   }
   if (r.model !== null) o.model = r.model;
+  if (r.replica !== null) o.replica = r.replica;
   if (recordChunks) o.chunk_ms = r.chunkUs.map((t) => Math.round(t) / 1000);
   if (r.emitMs !== null) o.emit_ms = r.emitMs;
   return o;

@@ -68,3 +68,16 @@ describe('sessions, classes and models', () => {
     ]);
   });
 });
+
+describe('replicas', () => {
+  test('target.urls: the first is the url, balance defaults to least in flight; url and urls together are refused', () => {
+    const spec = parse(LOAD + 'target: {urls: ["http://10.0.0.1:8000/v1", "http://10.0.0.2:8000/v1"]}\n');
+    expect(spec.target.url).toBe('http://10.0.0.1:8000/v1');
+    expect(spec.target.urls).toEqual(['http://10.0.0.1:8000/v1', 'http://10.0.0.2:8000/v1']);
+    expect(spec.target.balance).toBe('least-in-flight');
+    const both = problemsOf(() => parse(LOAD + 'target: {url: "http://a:1/v1", urls: ["http://b:1/v1"], balance: round-robin}\n'));
+    expect(both.map((p) => p.path)).toEqual(['target.urls']);
+    const lone = problemsOf(() => parse(LOAD + 'target: {balance: round-robin}\n'));
+    expect(lone.map((p) => p.path)).toEqual(['target.balance']);
+  });
+});
