@@ -92,6 +92,11 @@ function shardProblems(results: readonly RunResult[], pathOf: (i: number) => str
     if (!r.shard) return;
     if (r.shard.count !== first.shard!.count)
       problems.push({ path: pathOf(i), message: `is shard ${r.shard.index} of ${r.shard.count}, ${pathOf(0)} of ${first.shard!.count}: the shards of one run agree on their count` });
+    // shards of one run count from one common start (--start-at): a shard of another attempt of
+    // the same run id (a Job applied again) started elsewhere in time
+    const apartMs = Math.abs(Date.parse(r.run.started_at) - Date.parse(first.run.started_at));
+    if (i > 0 && apartMs > 2000)
+      problems.push({ path: pathOf(i), message: `started at ${r.run.started_at}, ${pathOf(0)} at ${first.run.started_at}: shards of one run start together (another attempt of the run?)` });
     const before = seen.get(r.shard.index);
     if (before !== undefined) problems.push({ path: pathOf(i), message: `is shard ${r.shard.index}, as ${pathOf(before)} is: give each shard once` });
     else seen.set(r.shard.index, i);
@@ -333,7 +338,8 @@ export function mergeResults(results: readonly RunResult[], paths: readonly stri
   const merged: RunResult = {
     ...rest,
     ...(first.run_id !== undefined && { run_id: runId }),
-    status: worst,
+    // a run short of shards is short of its load: failed, as merge's exit code (107) says
+    status: missingReason !== null ? 'failed' : worst,
     status_reason: missingReason ?? results.map((r) => r.status_reason).find((x) => x !== null) ?? null,
     run: { ...first.run, id: runId, argv: [...first.run.argv, `(merged from ${results.length} shards)`] },
     summary,

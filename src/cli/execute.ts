@@ -23,7 +23,7 @@ import { buildResult, buildSummary } from '../results/build.js';
 import { classRequestSlos, sliceResults } from '../results/slices.js';
 import type { RunIdentity, RunMeta, RunResult, RunStatus, WorkloadSection } from '../results/types.js';
 import { RunOutput, prepareRunOutput } from '../results/writer.js';
-import { isOpenLoop, loadDurationS, type ArrivalLoad } from '../schedule/arrivals.js';
+import { isOpenLoop, loadDurationS, tailLevel, type ArrivalLoad } from '../schedule/arrivals.js';
 import { loadWorkload, type Workload } from '../workload/workload.js';
 import { prepareTrace, type TraceReplay } from '../workload/trace.js';
 import { WorkloadTally } from '../workload/tally.js';
@@ -165,6 +165,16 @@ function shardProblems(spec: ScenarioSpec, opts: ExecuteOptions): { path: string
     problems.push({ path: '--run-id', message: 'a rendezvous (--start-at sync:DIR) needs the run\'s id: give every shard the same --run-id' });
   if (spec.requests !== undefined && spec.workload.sessions !== undefined)
     problems.push({ path: '--requests', message: 'a request count of a run with sessions cannot be split over shards (later turns come when replies do): give a duration instead' });
+  else if (spec.requests !== undefined && !isOpenLoop(spec.load)) {
+    // each shard's users claim its share of the count: a shard that has no user left at the
+    // load's last level would wait for its share for ever
+    const last = tailLevel(spec.load);
+    if (spec.load.executor !== 'constant-vus' || last < shard.count)
+      problems.push({
+        path: '--requests',
+        message: `a request count over shards of a closed loop needs every shard to keep a user to the end (${spec.load.executor === 'constant-vus' ? `${last} users for ${shard.count} shards` : 'ramping-vus stages change the users'}): give a duration, or at least ${shard.count} constant users`,
+      });
+  }
   return problems;
 }
 
@@ -201,6 +211,9 @@ export function writeReports(result: RunResult, dir: string, log: (line: string)
 const ABORT_MIN_MEASURED_US = 5e6;
 const ABORT_MIN_COMPLETED = 20;
 
+/** A shard (or a run given --start-at) ready later than this after the common start is refused. */
+const MAX_LATE_START_MS = 60_000;
+
 /** Interrupted runs give in-flight requests at most this long. */
 export const INTERRUPT_GRACE_S = 10;
 
@@ -216,7 +229,7 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
   const sharding = shardProblems(spec, opts);
   if (sharding.length > 0) throw new InvalidInputError(sharding);
   if ((spec.target.urls?.length ?? 0) > 1 && workers > 1)
-    throw new InvalidInputError([{ path: '--workers', message: 'client threads and replicas (target.urls) do not go together yet: drive the replicas from one thread, or run a shard per replica' }]);
+    throw new InvalidInputError([{ path: '--workers', message: 'client threads and replicas (target.urls) do not go together yet: drive the replicas from one thread (--workers 1), or shard the run (--shard i/N), each shard spreading its part over the replicas' }]);
   const shard = opts.shard !== undefined && opts.shard.count > 1 ? opts.shard : undefined;
   // a trace is read whole before anything starts: a bad record stops the run here (exit 104), and
   // a trace replayed to its end gets its length
@@ -297,6 +310,14 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
     /** who this run is: shards of one run share the id and the hash (merge checks both) */
     const identity: RunIdentity = { run_id: meta.id, scenario_hash: hash, ...(shard && { shard: { index: shard.index, count: shard.count } }) };
     sinks = await startLiveSinks(opts.live, { scenario: spec.name, run_id: meta.id, shard: shard ? `${shard.index}/${shard.count}` : '0/1' }, spec.name, log);
+    // the common start: a rendezvous with the other shards (before the connections are opened and
+    // the server's baseline is scraped, which the margin after it leaves time for), or a time given
+    const startMs =
+      opts.startAt?.kind === 'sync'
+        ? await rendezvous(opts.startAt.dir, shard ?? { index: 0, count: 1 }, meta.id, { timeoutMs: (opts.syncTimeoutS ?? 600) * 1000, log })
+        : opts.startAt?.kind === 'time'
+          ? opts.startAt.epochMs
+          : null;
     if (preflightError !== null || !model) {
       // the target never answered: write a results.json that says so, then exit 107
       const recorder = new Recorder({ windowS: spec.windowS });
@@ -340,13 +361,16 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
     // with Prometheus as the source, nothing is scraped directly (its queries see every replica)
     const endpoints = spec.target.prometheus ? [] : await scrapeEndpoints(spec, baseUrl, sim !== null);
     const rawLog = new RawSampleLog();
+    let clockStarted = false;
     const scraper = serverSignalSource(
       spec.target.prometheus,
       endpoints,
       liveClock,
       {
         onSample: (sample) => {
-          if (sample.ok) recorder.addServerSample(Math.max(0, sample.tUs), sample.signals, sample.perGpu);
+          // before the run clock starts (a wait for the common start) the idle server's samples
+          // would land in the run's first windows: the raw line is kept, the windows are not fed
+          if (sample.ok && clockStarted) recorder.addServerSample(Math.max(0, sample.tUs), sample.signals, sample.perGpu);
           output.writeServerSample(serverLine(sample, rawLog));
         },
       },
@@ -496,17 +520,17 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
       await output.settle();
       output.writeFinal(result);
       tellSinks(sinks, (x) => x.checkpoint(result));
+      // the process exits once this resolves: the sinks' last push now (each bounded)
+      await Promise.all(sinks.map((x) => x.close().catch(() => undefined)));
       return result;
     };
-    // the common start: a rendezvous with the other shards, or a time given
-    const startMs =
-      opts.startAt?.kind === 'sync'
-        ? await rendezvous(opts.startAt.dir, shard ?? { index: 0, count: 1 }, meta.id, { timeoutMs: (opts.syncTimeoutS ?? 600) * 1000, log })
-        : opts.startAt?.kind === 'time'
-          ? opts.startAt.epochMs
-          : null;
+    /** ends the wait for the common start early (an interrupt) */
+    let cancelWait: (() => void) | null = null;
     opts.onStart?.({
-      interrupt: (reason) => engine.stop('interrupted', reason, INTERRUPT_GRACE_S),
+      interrupt: (reason) => {
+        engine.stop('interrupted', reason, INTERRUPT_GRACE_S);
+        cancelWait?.();
+      },
       abortNow: (reason) => (abortWrite ??= abortNow(reason)),
     });
     const stopProgress = opts.progress?.(engine, recorder, loadDurationS(spec.load), () => clock.now());
@@ -527,13 +551,30 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
       // every shard's clock counts from the common start, so their schedules and windows align
       const ahead = startMs - Date.now();
       if (ahead > 2000) log(`inferload: starting at ${new Date(startMs).toISOString()} (in ${(ahead / 1000).toFixed(1)} s)`);
-      if (ahead > 0) await new Promise((resolve) => setTimeout(resolve, ahead));
+      if (ahead > 0)
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, ahead);
+          cancelWait = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      cancelWait = null;
       const late = Date.now() - startMs;
+      // arrivals due a minute ago and more would all leave at once, as one burst, and be measured
+      // from when they were due: not a run of the scenario (a wrong time, a clock off, a shard far too late)
+      if (late > MAX_LATE_START_MS)
+        throw new InvalidRunError(
+          `the common start (${new Date(startMs).toISOString()}) was ${(late / 1000).toFixed(0)} s ago when this ${shard ? 'shard' : 'run'} was ready: its arrivals until now would all leave late at once; give a start ahead of time (or sync:DIR), and check the clock`,
+        );
       // a shard that starts late keeps the schedule: what was due meanwhile goes now, late
       if (late > 1000) log(`inferload: warning: started ${(late / 1000).toFixed(1)} s after the common start (${new Date(startMs).toISOString()}); the arrivals due until now leave late and count as schedule lag`);
       clock = runClock(nowUs() - Math.max(0, late) * 1000);
     }
     meta.started_at = new Date(clock.epochMs).toISOString();
+    clockStarted = true;
+    // the generator's figures count from the run's start, not from the setup or a wait before it
+    health.reset();
     try {
       outcome = await engine.run();
     } finally {

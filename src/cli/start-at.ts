@@ -13,7 +13,7 @@ export type StartAt = { kind: 'time'; epochMs: number } | { kind: 'sync'; dir: s
 /** How far ahead a start may be: beyond it a typo is likelier than a plan. */
 const MAX_AHEAD_MS = 7 * 24 * 3600 * 1000;
 /** The start after the last shard said it was ready: time for every shard to read that it was. */
-export const SYNC_MARGIN_MS = 3000;
+export const SYNC_MARGIN_MS = 5000;
 
 export function parseStartAt(text: string, nowMs = Date.now()): StartAt {
   const bad = (message: string): never => {
@@ -53,9 +53,9 @@ interface Ready {
  * directory is one run's. Gives up after `timeoutMs` naming the shards that never came (exit 107).
  */
 export async function rendezvous(dir: string, shard: ShardSpec, runId: string, opts: { timeoutMs: number; log: (line: string) => void; pollMs?: number }): Promise<number> {
+  const mine: Ready = { run_id: runId, index: shard.index, count: shard.count, ready_ms: Date.now(), host: hostname() };
   try {
     mkdirSync(dir, { recursive: true });
-    const mine: Ready = { run_id: runId, index: shard.index, count: shard.count, ready_ms: Date.now(), host: hostname() };
     // written whole under another name, then renamed: a reader never sees half a file
     const tmp = join(dir, `.shard-${shard.index}.ready.tmp`);
     writeFileSync(tmp, JSON.stringify(mine));
@@ -76,6 +76,11 @@ export async function rendezvous(dir: string, shard: ShardSpec, runId: string, o
       } catch {
         continue;
       }
+      // a file from an earlier attempt of the same run (a Job applied again): its shard is not here now
+      if (r.ready_ms < mine.ready_ms - opts.timeoutMs)
+        throw new InvalidInputError([
+          { path: '--start-at', message: `${join(dir, name)} was written ${new Date(r.ready_ms).toISOString()}, longer ago than the wait allows: an earlier attempt's; give each attempt its own run id, or empty ${dir}` },
+        ]);
       if (r.run_id !== runId || r.count !== shard.count)
         throw new InvalidInputError([
           { path: '--start-at', message: `${join(dir, name)} is of run ${JSON.stringify(r.run_id)} with ${r.count} shards, not ${JSON.stringify(runId)} with ${shard.count}: give each run a directory of its own` },

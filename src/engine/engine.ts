@@ -107,6 +107,8 @@ export class Engine {
   private nextSession = 0;
   /** open loop: later turns waiting for their think time to pass */
   private pendingTurns = 0;
+  /** the arrivals are over (the schedule's end, a stop): a session's next turn is no longer sent */
+  private arrivalsOver = false;
 
   constructor(private readonly opts: EngineOptions) {
     this.spec = opts.spec;
@@ -170,7 +172,11 @@ export class Engine {
       if (isOpenLoop(this.spec.load)) await this.openLoop();
       else await this.closedLoop(this.spec.load);
       const arrivalsEndUs = this.clock.now();
+      this.arrivalsOver = true;
       const abortedInFlight = await this.drain();
+      // sessions: turns that were waiting for their think time when the run stopped are cut
+      // before the run returns, so that its counts are final
+      await this.settleTurns();
       // closed-loop users end once their request has ended (or been cut by the drain)
       await Promise.all(this.vuLoops);
       const stoppedBy: StopReason = this.stopping ?? 'schedule';
@@ -247,12 +253,23 @@ export class Engine {
    * waits for the turns waiting and the requests in flight, or that end, or a stop.
    */
   private async laterTurns(loadEndUs: number): Promise<void> {
-    while (!this.stopping && (this.pendingTurns > 0 || this.inflight.size > 0)) {
+    const endUs = this.limit === undefined ? loadEndUs : Number.POSITIVE_INFINITY;
+    for (;;) {
+      if (this.stopping) break;
       const now = this.clock.now();
-      const endUs = this.limit === undefined ? loadEndUs : Number.POSITIVE_INFINITY;
-      if (now >= endUs) break;
-      await sleepUntil(this.clock, Math.min(endUs, now + 20_000), () => this.stopping !== null);
+      // a turn waiting was due before the load's end: it is sent within a pacer step, so wait
+      // for it even past the end; a request in flight may still bring one, until the end
+      if (this.pendingTurns === 0 && (this.inflight.size === 0 || now >= endUs)) break;
+      if (now >= endUs) await new Promise((r) => setTimeout(r, 2));
+      else await sleepUntil(this.clock, Math.min(endUs, now + 20_000), () => this.stopping !== null);
     }
+    // from here on no new turn is sent (continueSession counts them cut)
+    this.arrivalsOver = true;
+  }
+
+  /** Turns waiting when the run stopped: each wakes within a pacer step and counts itself cut. */
+  private async settleTurns(): Promise<void> {
+    for (const until = Date.now() + 1000; this.pendingTurns > 0 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 2));
   }
 
   /**
@@ -260,7 +277,7 @@ export class Engine {
    * sent, or dropped at the in-flight cap (which ends the session: no reply to go on with).
    */
   private sendTurn(conv: Conversation, due: number, req: GenRequest): void {
-    if (this.stopping) {
+    if (this.stopping || (this.arrivalsOver && isOpenLoop(this.spec.load))) {
       this.sessions.cut++;
       return;
     }
@@ -296,7 +313,7 @@ export class Engine {
     workload.noteReply(conv, r);
     const due = r.endUs + workload.thinkUs(conv);
     // a request count ends the run by itself: the load's length does not cut sessions then
-    if (this.stopping || !isOpenLoop(load) || (this.limit === undefined && due >= loadDurationS(load) * 1e6)) {
+    if (this.stopping || this.arrivalsOver || !isOpenLoop(load) || (this.limit === undefined && due >= loadDurationS(load) * 1e6)) {
       this.sessions.cut++;
       return;
     }

@@ -32,8 +32,8 @@ export function clientCores(workers: number): number {
 
 export class HealthMonitor {
   private readonly loop: IntervalHistogram;
-  private readonly cpuStart: NodeJS.CpuUsage;
-  private readonly wallStartMs: number;
+  private cpuStart: NodeJS.CpuUsage;
+  private wallStartMs: number;
   private readonly workers: number;
   private rssMax = 0;
 
@@ -49,7 +49,7 @@ export class HealthMonitor {
   }
 
   /** the main thread's time runnable but waiting for a CPU, at the start (ns; null off Linux) */
-  private readonly waitStartNs: number | null;
+  private waitStartNs: number | null;
   private readonly schedstat: (() => string) | undefined;
 
   /**
@@ -62,6 +62,20 @@ export class HealthMonitor {
     const wallMs = performance.now() - this.wallStartMs;
     if (now === null || this.waitStartNs === null || wallMs <= 0) return null;
     return Math.max(0, (now - this.waitStartNs) / 1e6 / wallMs);
+  }
+
+  /**
+   * Counts from now: the run's clock has started. Setup and a wait for a common start (shards)
+   * would otherwise dilute every ratio and the event-loop lag with idle time.
+   */
+  reset(): void {
+    this.loop.reset();
+    this.cpuStart = process.cpuUsage();
+    this.wallStartMs = performance.now();
+    this.waitStartNs = mainThreadWaitNs(this.schedstat);
+    this.spinStartUs = pacerSpinUs;
+    this.rssSamples = [];
+    this.nextRssSampleMs = 0;
   }
 
   /** closed loop: users started that never sent a request before the load's schedule ended */
@@ -101,7 +115,7 @@ export class HealthMonitor {
     return this.rssSamples.slice();
   }
 
-  private readonly spinStartUs = pacerSpinUs;
+  private spinStartUs = pacerSpinUs;
 
   /** CPU used by this process as a share of one core since the start. */
   cpuRatio(): number {

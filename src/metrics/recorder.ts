@@ -7,7 +7,7 @@ import { compare, parseThreshold, type Comparison } from '../core/threshold.js';
 import type { ScenarioSpec } from '../core/types.js';
 import { derive, forEachItl } from './derive.js';
 import { decodeHistogram, encodeHistogram, newHistogram, percentileMs, percentilesMs, recordUs, type Histogram } from './hdr.js';
-import { RequestTally, type Counters, type LatencyMetric, type TallySnapshot } from './tally.js';
+import { RequestTally, summarizeCaptured, type Counters, type LatencyMetric, type TallySnapshot } from './tally.js';
 
 export { LATENCY_METRICS, type Counters, type LatencyMetric } from './tally.js';
 
@@ -151,6 +151,12 @@ interface Groups {
 
 const CLOSE_SLACK_US = 50_000;
 
+/**
+ * Turn indices kept apart: a slice is ~1 MB of histograms, and a session may have thousands of
+ * turns; the last slice holds every turn from this one on.
+ */
+export const MAX_TURN_SLICES = 50;
+
 export class Recorder {
   readonly windowUs: number;
   private currentWidthUs: number;
@@ -199,7 +205,7 @@ export class Recorder {
   private groupsOf(r: RequestRecord, into: RequestTally[]): RequestTally[] {
     into.length = 0;
     if (r.className !== null) into.push(slice(this.groups.classes, r.className));
-    if (r.turn !== null) into.push(slice(this.groups.turns, r.turn));
+    if (r.turn !== null) into.push(slice(this.groups.turns, Math.min(r.turn, MAX_TURN_SLICES)));
     if (r.model !== null) into.push(slice(this.groups.models, r.model));
     return into;
   }
@@ -610,16 +616,26 @@ export class Recorder {
    * the run must not hold up a send for the few milliseconds nine summaries cost together.
    */
   async snapshotSliced(): Promise<RecorderSnapshot> {
-    // the windows as of the moment the counters are copied (the tally copies them synchronously)
+    // one consistent moment: the windows, and every tally's counters and histogram copies, in
+    // one synchronous step; then the summaries one after another, a piece per turn
     const windows = this.closed.slice();
     const take = (): Histogram => this.take();
     const give = (h: Histogram): void => {
       this.pool.push(h);
     };
-    const total = this.total.snapshotSliced(take, give);
-    const groups = this.hasGroups() ? this.groupSnapshots((t) => t.snapshotSliced(take, give)) : undefined;
-    const out: RecorderSnapshot = { ...(await total), windows };
-    if (groups) out.groups = await groups;
+    const g = this.groups;
+    const total = this.total.capture(take);
+    const classes = [...g.classes].map(([k, t]) => [k, t.capture(take)] as const);
+    const turns = [...g.turns].sort((a, b) => a[0] - b[0]).map(([turn, t]) => [turn, t.capture(take)] as const);
+    const models = [...g.models].map(([k, t]) => [k, t.capture(take)] as const);
+    const out: RecorderSnapshot = { ...(await summarizeCaptured(total, give)), windows };
+    if (classes.length + turns.length + models.length > 0) {
+      const groups: GroupSnapshots = { classes: {}, turns: [], models: {} };
+      for (const [k, c] of classes) groups.classes[k] = await summarizeCaptured(c, give);
+      for (const [turn, c] of turns) groups.turns.push({ turn, tally: await summarizeCaptured(c, give) });
+      for (const [k, c] of models) groups.models[k] = await summarizeCaptured(c, give);
+      out.groups = groups;
+    }
     return out;
   }
 
@@ -642,23 +658,7 @@ export class Recorder {
     return g.classes.size + g.turns.size + g.models.size > 0;
   }
 
-  /** Every slice's snapshot, each taken (its counters copied) before the first await. */
-  private async groupSnapshots(snap: (t: RequestTally) => Promise<TallySnapshot>): Promise<GroupSnapshots> {
-    const g = this.groups;
-    const classes = [...g.classes].map(([k, t]) => [k, snap(t)] as const);
-    const turns = [...g.turns].sort((a, b) => a[0] - b[0]).map(([turn, t]) => [turn, snap(t)] as const);
-    const models = [...g.models].map(([k, t]) => [k, snap(t)] as const);
-    const all = async <K>(list: readonly (readonly [K, Promise<TallySnapshot>])[]): Promise<[K, TallySnapshot][]> => {
-      const out: [K, TallySnapshot][] = [];
-      for (const [k, p] of list) out.push([k, await p]);
-      return out;
-    };
-    return {
-      classes: Object.fromEntries(await all(classes)),
-      turns: (await all(turns)).map(([turn, tally]) => ({ turn, tally })),
-      models: Object.fromEntries(await all(models)),
-    };
-  }
+
 
 }
 

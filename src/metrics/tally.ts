@@ -169,38 +169,50 @@ export class RequestTally {
   }
 
   /**
-   * The same as `snapshot()`, one histogram per turn of the event loop: a checkpoint taken during
-   * the run must not hold up a send for the few milliseconds nine summaries cost together.
-   * `take`/`give` lend the copies (the recorder's pool of histograms).
+   * The first half of a sliced snapshot, at one moment: the counters and a copy of every run
+   * histogram (nine typed-array copies, ~0.1 ms), lent by `take`. `summarizeCaptured` does the
+   * rest on turns of its own; a recorder captures all its tallies first, then summarises them one
+   * after another, so that they agree with each other and no turn does more than one piece.
    */
-  async snapshotSliced(take: () => Histogram, give: (h: Histogram) => void): Promise<TallySnapshot> {
-    // one consistent moment: the counters and a copy of every run histogram, together (nine
-    // typed-array copies, ~0.1 ms); then each copy summarised and encoded on turns of its own
-    // (each ~0.1-0.3 ms), so that requests recorded meanwhile change neither
-    const counters = structuredClone(this.counters);
-    // two small percentile scans: cheap enough for the same turn
-    const prefix = this.prefix.summary();
+  capture(take: () => Histogram): CapturedTally {
     const copies = LATENCY_METRICS.map((m) => {
       const copy = take();
       copyHistogramInto(copy, this.run[m]);
       return copy;
     });
-    const latencyMs = {} as Record<LatencyMetric, LatencySummaryMs>;
-    try {
-      for (let i = 0; i < LATENCY_METRICS.length; i++) {
-        const copy = copies[i]!;
-        await nextTurn();
-        const summary = summarizeMs(copy, false);
-        await nextTurn();
-        summary.hdr = encodeHistogram(copy);
-        latencyMs[LATENCY_METRICS[i]!] = summary;
-      }
-    } finally {
-      for (const copy of copies) {
-        copy.reset();
-        give(copy);
-      }
-    }
-    return { counters, latencyMs, prefix };
+    // two small percentile scans: cheap enough for the same turn
+    return { counters: structuredClone(this.counters), prefix: this.prefix.summary(), copies };
   }
+}
+
+/** A tally captured at one moment (RequestTally.capture), its histograms still to summarise. */
+export interface CapturedTally {
+  counters: Counters;
+  prefix: PrefixSummary | null;
+  copies: Histogram[];
+}
+
+/**
+ * The summaries of a captured tally, one histogram per turn of the event loop (each ~0.1-0.3 ms),
+ * so that a checkpoint taken during the run never holds up a send for the milliseconds nine
+ * summaries cost together; the copies go back through `give`.
+ */
+export async function summarizeCaptured(c: CapturedTally, give: (h: Histogram) => void): Promise<TallySnapshot> {
+  const latencyMs = {} as Record<LatencyMetric, LatencySummaryMs>;
+  try {
+    for (let i = 0; i < LATENCY_METRICS.length; i++) {
+      const copy = c.copies[i]!;
+      await nextTurn();
+      const summary = summarizeMs(copy, false);
+      await nextTurn();
+      summary.hdr = encodeHistogram(copy);
+      latencyMs[LATENCY_METRICS[i]!] = summary;
+    }
+  } finally {
+    for (const copy of c.copies) {
+      copy.reset();
+      give(copy);
+    }
+  }
+  return { counters: c.counters, latencyMs, prefix: c.prefix };
 }

@@ -124,7 +124,9 @@ describe('shards (the real binary, one simulator)', () => {
     const missing = await inferload(['merge', res('ra-1'), '--out', join(d, 'm4')]);
     expect(missing.code).toBe(107);
     expect(missing.stderr).toContain('merged 1 of 2 shards: shard 0 missing');
-    expect(readJson(join(d, 'm4', 'results.json')).merged_shards).toEqual({ count: 2, merged: [1], missing: [0] });
+    const short = readJson(join(d, 'm4', 'results.json'));
+    expect(short.merged_shards).toEqual({ count: 2, merged: [1], missing: [0] });
+    expect(short.status).toBe('failed');
     const ok = await inferload(['merge', res('ra-0'), res('ra-1'), '--out', join(d, 'm5')]);
     expect(ok.code, ok.stderr).toBe(0);
   }, 120_000);
@@ -140,5 +142,25 @@ describe('shards (the real binary, one simulator)', () => {
     expect(noId.stderr).toContain('--run-id');
     const both = await inferload(['run', file, '--shard', '0/2', '--shards', '2', '--out', join(d, 'z')]);
     expect(both.code).toBe(104);
-  });
+    // a closed loop's request count over shards: a shard without a user would wait for ever
+    const closed = await inferload(['run', 'smoke', '--set', 'load={executor: constant-vus, vus: 1, duration: 2s}', '--requests', '10', '--shard', '1/2', '--start-at', `sync:${d}/c`, '--run-id', 'c', '--out', join(d, 'c')]);
+    expect(closed.code).toBe(104);
+    expect(closed.stderr).toContain('needs every shard to keep a user to the end (1 users for 2 shards)');
+    // a common start long past: every arrival would leave at once
+    const past = await inferload(['run', file, '--start-at', String(Math.floor(Date.now() / 1000) - 3600), '--out', join(d, 'p')]);
+    expect(past.code).toBe(107);
+    expect(past.stderr).toMatch(/was \d+ s ago/);
+  }, 60_000);
+
+  it('a wait for the common start is not part of the run: no idle windows, the health counted from the start', async () => {
+    const d = tmp();
+    const file = scenario(d);
+    const r = await inferload(['run', file, '--start-at', String(Math.floor(Date.now() / 1000) + 10), '--out', join(d, 'w'), '--quiet']);
+    expect(r.code, r.stderr).toBe(0);
+    const res = readJson(join(d, 'w', 'results.json'));
+    // a 3 s load, drained: not the ~8 s of the wait before it as well (whose idle server samples
+    // used to fill the run's first windows and add windows of their own)
+    expect(res.windows.length).toBeLessThanOrEqual(6);
+    expect(Date.parse(res.run.started_at)).toBeGreaterThan(Date.now() - 60_000);
+  }, 60_000);
 });

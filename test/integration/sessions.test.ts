@@ -175,9 +175,13 @@ describe('sessions', () => {
 
   it('a request count counts every turn as an arrival', async () => {
     const spec = testSpec(openLoop(4, 1), { requests: 5, workload: { ...testSpec(openLoop(1, 1)).workload, sessions: sessions() } });
-    const { records, outcome } = await run(spec);
+    const { records, outcome, engine } = await run(spec);
     expect(records).toHaveLength(5);
     expect(outcome.stoppedBy).toBe('requests');
+    // the turns waiting for their think time when the count was made are settled before run()
+    // returns: every session started has ended one way or another
+    const c = engine.sessions;
+    expect(c.completed + c.broken + c.cut).toBe(c.started);
   });
 
   it('completions: the history is the turns joined by newlines, replies included', async () => {
