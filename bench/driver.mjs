@@ -67,12 +67,12 @@ const cpu = () => {
  * Keeps `concurrency` streams of `tokens` chunks going for `durationS` through inferload's full
  * path (undici dispatch, SSE framing, JSON, stamps, recorder with HDR histograms).
  */
-export async function driveFull({ url, headers, tokens, concurrency, durationS, recordEmit = false, onRecord }) {
+export async function driveFull({ url, headers, tokens, concurrency, durationS, recordEmit = false, onRecord, transport }) {
   const startUs = nowUs();
   const clock = runClock(startUs);
   /** epoch ms of the run clock's zero, on the same time base as the server's performance.timeOrigin stamps */
   const epochAtZeroMs = performance.timeOrigin + startUs / 1000;
-  const backend = new OpenAIBackend(benchClientOptions(url, clock, headers, { recordEmitTimes: recordEmit }));
+  const backend = new OpenAIBackend(benchClientOptions(url, clock, headers, { recordEmitTimes: recordEmit, ...(transport && { transport }) }));
   await backend.preconnect(Math.min(concurrency, 64));
   const recorder = new Recorder({ windowS: 1 });
   const req = { messages: [{ role: 'user', content: 'bench' }], maxTokens: tokens, promptTokens: 1 };

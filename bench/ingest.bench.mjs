@@ -18,12 +18,17 @@ try {
     // warm both paths (JIT) before measuring
     await driveBare({ url: server.url, ...c, durationS: 1 });
     await driveFull({ url: server.url, ...c, durationS: 1 });
+    await driveFull({ url: server.url, ...c, durationS: 1, transport: 'undici' });
     const bare = await driveBare({ url: server.url, ...c, durationS });
     const full = await driveFull({ url: server.url, ...c, durationS });
+    // the same full path over undici instead of the native HTTP/1.1 transport (h1.ts)
+    const viaUndici = await driveFull({ url: server.url, ...c, durationS, transport: 'undici' });
     const floor = bare.chunks / bare.cpuS;
     const ours = full.chunks / full.cpuS;
     report({ bench: `ingest_${c.name}_floor`, value: Math.round(floor), unit: 'chunks/cpu-s', better: 'higher', params: { ...params, client: 'bare undici', cpu_ratio: +(bare.cpuS / bare.wallS).toFixed(2) } });
     report({ bench: `ingest_${c.name}_full`, value: Math.round(ours), unit: 'chunks/cpu-s', better: 'higher', params: { ...params, client: 'inferload', cpu_ratio: +(full.cpuS / full.wallS).toFixed(2), failed: full.failed } });
+    report({ bench: `ingest_${c.name}_full_undici`, value: Math.round(viaUndici.chunks / viaUndici.cpuS), unit: 'chunks/cpu-s', better: 'higher', params: { ...params, client: 'inferload over undici', failed: viaUndici.failed } });
+    report({ bench: `ingest_${c.name}_native_vs_undici`, value: +(ours / (viaUndici.chunks / viaUndici.cpuS)).toFixed(3), unit: 'x', better: 'higher', params });
     report({ bench: `ingest_${c.name}_ratio`, value: +(ours / floor).toFixed(3), unit: 'x floor', better: 'higher', target: 0.8, params });
   }
 } finally {

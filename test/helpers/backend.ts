@@ -3,7 +3,7 @@
 import { OpenAIBackend, type OpenAIBackendOptions } from '../../src/backend/openai/client.js';
 import type { Clock } from '../../src/core/clock.js';
 
-export function parsingBackend(baseUrl: string, endpoint: 'chat' | 'completions', parseEveryEvent: boolean, clock: Clock): OpenAIBackend {
+export function parsingBackend(baseUrl: string, endpoint: 'chat' | 'completions', parseEveryEvent: boolean, clock: Clock, transport?: 'native' | 'undici'): OpenAIBackend {
   return new OpenAIBackend({
     baseUrl,
     model: 'm',
@@ -15,6 +15,7 @@ export function parsingBackend(baseUrl: string, endpoint: 'chat' | 'completions'
     clock,
     parseEveryEvent,
     recordEmitTimes: true,
+    ...(transport && { transport }),
   });
 }
 

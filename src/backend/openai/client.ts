@@ -2,8 +2,9 @@
 // wrappers), stamps taken when bytes arrive, SSE framing in sse.ts, one JSON.parse per event.
 // Everything whose size the server decides is bounded: one SSE event and a body that is not a
 // stream (maxEventBytes), the header block (MAX_HEADER_BYTES), the error text kept (4 KiB).
-import type { Dispatcher, Pool as PoolInstance } from 'undici';
+import type { Dispatcher } from 'undici';
 import { Pool, requestOn } from '../../core/http.js';
+import { H1Pool, type H1Handler, type H1Request } from './h1.js';
 import type { Clock } from '../../core/clock.js';
 import { clientSecrets, oneLineRedacted, parseTarget, type Secrets } from '../../core/secret.js';
 import { RequestRecord } from '../../core/record.js';
@@ -45,6 +46,25 @@ export interface OpenAIBackendOptions {
    * DEFAULT_MAX_EVENT_BYTES (4 MiB). A server decides these sizes, so they need a bound.
    */
   maxEventBytes?: number;
+  /**
+   * The HTTP client the streams go through: `native` (h1.ts: plain TCP, a reused read buffer,
+   * chunked framing decoded in place) or `undici`. Default: native for http: targets, undici
+   * for https: (h1.ts has no TLS), or as the environment's INFERLOAD_HTTP says.
+   */
+  transport?: 'native' | 'undici';
+}
+
+/** What the streams are dispatched on: undici's Pool or the native H1Pool. */
+interface StreamPool {
+  dispatch(request: H1Request, handler: H1Handler): boolean;
+  destroy(): Promise<void>;
+}
+
+/** The transport a backend for `origin` uses (see OpenAIBackendOptions.transport). */
+export function transportFor(origin: string, asked?: 'native' | 'undici'): 'native' | 'undici' {
+  const env = process.env.INFERLOAD_HTTP;
+  const choice = asked ?? (env === 'undici' || env === 'native' ? env : 'native');
+  return choice === 'native' && origin.startsWith('http:') ? 'native' : 'undici';
 }
 
 /** The bytes of an error body (or of a 2xx that is not a stream) kept for the error message. */
@@ -164,7 +184,8 @@ function scrub(text: string, secrets: Secrets): string {
 export class OpenAIBackend implements Backend {
   /** events per parsing path, over every request this backend sent (a server whose chunks defeat the fast paths shows here) */
   private readonly stats: ParseStats = { template: 0, search: 0, json: 0 };
-  private readonly pool: PoolInstance;
+  private readonly pool: StreamPool;
+  private readonly native: H1Pool | null;
   private readonly path: string;
   private readonly modelsPath: string;
   private readonly headers: Record<string, string>;
@@ -180,15 +201,22 @@ export class OpenAIBackend implements Backend {
     this.path = `${target.path}${opts.endpoint === 'chat' ? '/chat/completions' : '/completions'}${target.query}`;
     this.modelsPath = `${target.path}/models${target.query}`;
     this.secrets = clientSecrets(opts.baseUrl, opts.apiKey);
-    this.pool = new Pool(target.origin, {
-      // one stream holds one HTTP/1.1 connection: no cap here, the engine's in-flight cap rules
-      connections: null,
-      pipelining: 1,
-      headersTimeout: opts.idleTimeoutS * 1000,
-      bodyTimeout: opts.idleTimeoutS * 1000,
-      keepAliveTimeout: 60_000,
-      maxHeaderSize: MAX_HEADER_BYTES,
-    });
+    const idleMs = opts.idleTimeoutS * 1000;
+    this.native =
+      transportFor(target.origin, opts.transport) === 'native'
+        ? new H1Pool(target.origin, { headersTimeoutMs: idleMs, bodyTimeoutMs: idleMs, keepAliveTimeoutMs: 60_000, maxHeaderSize: MAX_HEADER_BYTES })
+        : null;
+    this.pool =
+      this.native ??
+      (new Pool(target.origin, {
+        // one stream holds one HTTP/1.1 connection: no cap here, the engine's in-flight cap rules
+        connections: null,
+        pipelining: 1,
+        headersTimeout: idleMs,
+        bodyTimeout: idleMs,
+        keepAliveTimeout: 60_000,
+        maxHeaderSize: MAX_HEADER_BYTES,
+      }) as unknown as StreamPool);
     this.headers = {
       'content-type': 'application/json',
       accept: 'text/event-stream',
@@ -221,7 +249,9 @@ export class OpenAIBackend implements Backend {
     await Promise.all(
       Array.from({ length: connections }, async () => {
         try {
-          const res = await requestOn(this.pool, { method: 'GET', path, headers: authorization ? { authorization } : {} });
+          const headers: Record<string, string> = authorization ? { authorization } : {};
+          if (this.native !== null) return await this.native.get(path, headers);
+          const res = await requestOn(this.pool as unknown as Dispatcher, { method: 'GET', path, headers });
           await res.body.dump();
         } catch {
           // the run itself reports an unreachable target

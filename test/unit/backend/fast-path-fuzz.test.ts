@@ -569,11 +569,11 @@ let server: ScriptedServer;
 let next: { body: Buffer; cuts: number[] | null } = { body: Buffer.alloc(0), cuts: null };
 const clock = runClock();
 const backends = new Map<string, OpenAIBackend>();
-function backend(endpoint: 'chat' | 'completions', parseEveryEvent: boolean): OpenAIBackend {
-  const key = `${endpoint}/${parseEveryEvent}`;
+function backend(endpoint: 'chat' | 'completions', parseEveryEvent: boolean, transport: 'native' | 'undici' = 'native'): OpenAIBackend {
+  const key = `${endpoint}/${parseEveryEvent}/${transport}`;
   let b = backends.get(key);
   if (!b) {
-    b = parsingBackend(server.baseUrl, endpoint, parseEveryEvent, clock);
+    b = parsingBackend(server.baseUrl, endpoint, parseEveryEvent, clock, transport);
     backends.set(key, b);
   }
   return b;
@@ -638,15 +638,21 @@ afterAll(async () => {
   await server.close();
   const f = totals.fast;
   console.log(
-    `fast-path fuzz: ${totals.streams} streams, ${totals.dataEvents} data events each read 3 ways (${totals.requests} requests); ` +
+    `fast-path fuzz: ${totals.streams} streams, ${totals.dataEvents} data events each read 4 ways (${totals.requests} requests); ` +
       `split delivery: ${totals.pieces} writes -> ${totals.splitReads} reads, ${totals.splitEvents} events split across reads (cut: ${totals.cutEvents}); fast-path events: template ${f.template}, search ${f.search}, json ${f.json}`,
   );
 });
 
-async function read(g: Generated, parseEveryEvent: boolean, split: boolean) {
+/**
+ * One read of `g`'s stream. Split: one HTTP chunk per piece. Through undici every chunk reaches
+ * the parser on its own (the parser's splits are tested, and counted); through the native
+ * transport the chunks that arrive in one socket read are joined in place first (its chunked
+ * decoding is tested).
+ */
+async function read(g: Generated, parseEveryEvent: boolean, split: boolean, transport: 'native' | 'undici' = 'native') {
   const body = Buffer.from(g.text, 'utf8');
   next = { body, cuts: split ? g.cuts : null };
-  const b = backend(g.endpoint, parseEveryEvent);
+  const b = backend(g.endpoint, parseEveryEvent, transport);
   const before = b.parseStats();
   pushed = [];
   const r = await new Promise<RequestRecord>((resolve) =>
@@ -654,7 +660,7 @@ async function read(g: Generated, parseEveryEvent: boolean, split: boolean) {
   );
   const after = b.parseStats();
   totals.requests++;
-  if (split) {
+  if (split && transport === 'undici') {
     totals.pieces += g.cuts.length + 1;
     totals.splitReads += pushed.length;
     // where the reads ended, in body bytes; the client stops reading at [DONE] or an error
@@ -698,9 +704,9 @@ async function compare(g: Generated): Promise<string[]> {
   const problems: string[] = [];
   const want = expectedChunks(g.events);
   if (full.summary.chunks !== want.length) problems.push(`JSON path recorded ${full.summary.chunks} content chunks, the generator expected ${want.length}`);
-  for (const split of [false, true]) {
-    const fast = await read(g, false, split);
-    const how = split ? `fast path, ${g.cuts.length + 1} writes` : 'fast path, one write';
+  for (const [split, transport] of [[false, 'native'], [true, 'undici'], [true, 'native']] as const) {
+    const fast = await read(g, false, split, transport);
+    const how = split ? `fast path, ${g.cuts.length + 1} chunks (${transport})` : 'fast path, one write';
     const diff = Object.keys(full.summary).filter((k) => !isDeepStrictEqual(fast.summary[k as keyof Summary], full.summary[k as keyof Summary]));
     if (diff.length > 0) {
       for (const k of diff)
