@@ -69,6 +69,27 @@ function levelAt(points: Level[], tS: number): number {
 /** window bounds closer than this (s) are equal: they come from µs integers */
 const EDGE_TOLERANCE_S = 1e-6;
 
+/** The spike's start and end are sampled on this grid (s) from the end of the warm-up. */
+const SPIKE_SAMPLE_S = 0.1;
+
+/**
+ * The i-th sample of the spike's grid, to the µs, computed afresh for each i: a running sum of
+ * 0.1s drifts (250 of them add up to 25.000000000000085), and a sample meant for 25 s then read the
+ * level after a stage that ends there, moving the spike's end 0.1 s early and its recovery late.
+ */
+function sampleAt(fromS: number, i: number): number {
+  return Math.round((fromS + i * SPIKE_SAMPLE_S) * 1e6) / 1e6;
+}
+
+/**
+ * Whether the level is above `mid` at `tS`. At a stage of no duration (a jump) both levels hold
+ * at its instant: a jump up at 20 s starts the spike at 20 s, a jump down at 25 s ends it at 25 s.
+ */
+function aboveAt(points: Level[], tS: number, mid: number): boolean {
+  if (levelAt(points, tS) > mid) return true;
+  return points.some((p) => Math.abs(p.tS - tS) <= EDGE_TOLERANCE_S && p.level > mid);
+}
+
 /**
  * Each window's TTFT histogram (encoded) of the requests that arrived in it (`by_arrival`): what
  * the load of that moment met, however late it ended. Results written before windows carried
@@ -150,12 +171,13 @@ export function analyzeSpike(result: RunResult): SpikeAnalysis | null {
   // a spike comes back down; a ramp that ends at its peak is not one
   if (levelAt(lv.points, lv.points[lv.points.length - 1]!.tS) > mid) return null;
   // the spike: from the first moment the level passes halfway to the peak, to the last
-  const step = 0.1;
   const end = lv.points[lv.points.length - 1]!.tS;
   let start: number | null = null;
   let stop: number | null = null;
-  for (let t = measuredFrom; t <= end; t += step) {
-    if (levelAt(lv.points, t) > mid) {
+  for (let i = 0; ; i++) {
+    const t = sampleAt(measuredFrom, i);
+    if (t > end + EDGE_TOLERANCE_S) break;
+    if (aboveAt(lv.points, t, mid)) {
       start ??= t;
       stop = t;
     }

@@ -188,3 +188,36 @@ describe('soak drift', () => {
     expect(s.generator_rss_growth_ratio).toBeCloseTo(0.025, 3);
   });
 });
+
+describe('spike start and end on the 0.1 s grid (issue 12 item 7)', () => {
+  // the outside check's shape: 4 req/s, a jump to 40 req/s at 20 s held 5 s, a jump back at 25 s
+  const jumps = {
+    executor: 'ramping-arrival-rate',
+    startRate: 4,
+    timeUnitS: 1,
+    stages: [
+      { durationS: 20, target: 4 },
+      { durationS: 0, target: 40 },
+      { durationS: 5, target: 40 },
+      { durationS: 0, target: 4 },
+      { durationS: 25, target: 4 },
+    ],
+  };
+  // TTFT by window: 150 ms before, 5 s during, 800 ms while the queue drains, back from 36 s
+  const windows = (): WindowResult[] => Array.from({ length: 50 }, (_, t) => win(t, t < 20 ? 150 : t < 25 ? 5000 : t < 36 ? 800 : 150));
+
+  it('a spike of jumps at 20 s and 25 s spans [20, 25]: recovered 11 s after it (the window from 36 s), not 11.1 s after 24.9 s', () => {
+    // a running sum of 0.1 s steps passes 25 s by 8.5e-14 and read the level after the jump down
+    const s = analyzeSpike(result(windows(), jumps))!;
+    expect(s).toMatchObject({ spike_start_s: 20, spike_end_s: 25, recovered: true, time_to_recover_s: 11 });
+    expect(s.finding).toContain('between 20 s and 25 s');
+    expect(s.finding).toContain('recovered 11 s after the spike');
+  });
+
+  it('the grid starts at the end of a fractional warm-up and stays on it to the µs', () => {
+    const s = analyzeSpike(result(windows(), jumps, 2.35))!;
+    expect(s.spike_start_s).toBe(20.05); // 2.35 + 177 × 0.1: the first sample after the jump
+    expect(s.spike_end_s).toBe(24.95); // the last sample before it ends: 25 is not on this grid
+    expect(s.time_to_recover_s).toBe(11.05);
+  });
+});
