@@ -3,6 +3,7 @@
 // ("Alerting on SLOs", table of recommended windows) would fire if the run's error ratio held
 // for their whole windows. Pure: RunResult in, results.error_budget out.
 import { InvalidInputError } from '../core/errors.js';
+import { compareExact, decimalFraction, type Fraction } from '../core/threshold.js';
 import type { RunResult } from '../results/types.js';
 
 /** The default availability SLO: 99.9 % of requests succeed. */
@@ -104,6 +105,20 @@ export function availabilitySloOf(result: RunResult): number | null {
 /** nine significant digits: exact enough for any ratio, free of float noise in the JSON */
 const sig9 = (x: number): number => (x === 0 || !Number.isFinite(x) ? x : Number(x.toPrecision(9)));
 
+/**
+ * Whether `failed / judged` burns the budget of `slo` faster than `threshold`, exactly: the burn
+ * rate (failed / judged) / (1 − slo) compared as integers (failed × … > threshold × (1 − slo) ×
+ * judged), with `slo` and `threshold` read as the decimals they are written as. In floating point
+ * a burn rate exactly at a threshold can come out just above it: 1 failed of 10 000 at 99.99 %
+ * burns at exactly 1, computed as 1.00000000000011, which fired the 1× alert.
+ */
+function burnsFaster(failed: number, judged: number, slo: number, threshold: number): boolean {
+  const s = decimalFraction(String(slo));
+  const t = decimalFraction(String(threshold));
+  const bound: Fraction = { num: t.num * (s.den - s.num), den: t.den * s.den };
+  return compareExact({ num: BigInt(failed), den: BigInt(judged) }, '>', bound);
+}
+
 /** The run's error budget under an availability SLO (default 99.9 % over 30 days). */
 export function computeErrorBudget(result: RunResult, opts: ErrorBudgetOptions = {}): ErrorBudget {
   const slo = opts.availabilitySlo ?? DEFAULT_AVAILABILITY_SLO;
@@ -120,7 +135,7 @@ export function computeErrorBudget(result: RunResult, opts: ErrorBudgetOptions =
     (rule): BurnRateAlertVerdict => ({
       ...rule,
       budget_consumed_ratio: sig9((rule.burn_rate_threshold * rule.window_s) / 3600 / periodH),
-      would_fire: burn !== null && burn > rule.burn_rate_threshold,
+      would_fire: judged > 0 && burnsFaster(r.failed, judged, slo, rule.burn_rate_threshold),
       run_covers_short_window: durationS >= rule.short_window_s,
     }),
   );

@@ -86,6 +86,28 @@ describe('computeErrorBudget', () => {
   });
 });
 
+describe('burn-rate alerts judged exactly at their thresholds', () => {
+  // a burn rate exactly at a threshold does not exceed it; in floating point some came out just
+  // above (1 of 10 000 at 99.99 %: 1.00000000000011) and fired
+  it.each([
+    [1, 10_000, '99.99%', [false, false, false, false]], // burn exactly 1
+    [6, 10_000, '99.99%', [false, false, true, true]], // exactly 6
+    [3, 10_000, '99.99%', [false, false, false, true]], // exactly 3
+    [144, 100_000, '99.99%', [false, true, true, true]], // exactly 14.4
+    [144, 10_000, '99.9%', [false, true, true, true]],
+    [72, 500, '99%', [false, true, true, true]],
+    [1, 1000, '99.9%', [false, false, false, false]],
+  ])('%i failed of %i at %s: fires %j', (failed, ended, slo, expected) => {
+    expect(fires(withErrors(failed, ended), { availabilitySlo: parseAvailabilitySlo(slo) })).toEqual(expected);
+  });
+
+  it('one more failure passes each threshold', () => {
+    expect(fires(withErrors(2, 10_000), { availabilitySlo: 0.9999 })).toEqual([false, false, false, true]);
+    expect(fires(withErrors(145, 100_000), { availabilitySlo: 0.9999 })).toEqual([true, true, true, true]);
+    expect(fires(withErrors(7, 10_000), { availabilitySlo: 0.9999 })).toEqual([false, true, true, true]);
+  });
+});
+
 describe('availabilitySloOf', () => {
   it("reads the SLO a result's budget was judged at (what merge judges shards at); null without a budget", () => {
     const r = withErrors(1, 1000);
