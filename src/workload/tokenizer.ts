@@ -344,6 +344,13 @@ export class LocalTokenizer {
       // no config: no chat template and no special-token names; a broken one is worth saying
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw problem(`cannot read ${configPath}: ${(e as Error).message}`);
     }
+    // transformers 4.43+ saves the template beside the config instead (chat_template.jinja, or
+    // chat_template.json's "chat_template"), as many current model repositories ship it
+    if (config['chat_template'] === undefined) {
+      const template = siblingChatTemplate(dirname(source.path));
+      if (template instanceof Error) throw problem(template.message);
+      if (template !== null) config = { ...config, chat_template: template };
+    }
     try {
       return make('file', source.path, json, config);
     } catch (e) {
@@ -420,6 +427,25 @@ export class LocalTokenizer {
   /** Bound to an endpoint: what the workload builds prompts with. */
   forEndpoint(endpoint: Endpoint): Tokenizer {
     return new BoundLocalTokenizer(this, endpoint);
+  }
+}
+
+/** A chat template saved beside tokenizer_config.json: chat_template.jinja, or chat_template.json; null when neither is there. */
+function siblingChatTemplate(dir: string): string | null | Error {
+  const jinja = join(dir, 'chat_template.jinja');
+  try {
+    return readFileSync(jinja, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return new Error(`cannot read ${jinja}: ${(e as Error).message}`);
+  }
+  const json = join(dir, 'chat_template.json');
+  try {
+    const t = (JSON.parse(readFileSync(json, 'utf8')) as { chat_template?: unknown }).chat_template;
+    if (typeof t !== 'string') return new Error(`${json}: expected {"chat_template": "..."}, found no "chat_template" string`);
+    return t;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    return new Error(`cannot read ${json}: ${(e as Error).message}`);
   }
 }
 
@@ -533,7 +559,7 @@ class BoundLocalTokenizer extends WordSynthesizer implements Tokenizer {
       synthesis: this.exactness,
       note:
         chat && !this.chatTemplate
-          ? 'the tokenizer has no chat template (no tokenizer_config.json beside it, or none in it): planned counts are the messages\' content only, so the server counts more (its template\'s tokens)'
+          ? 'the tokenizer has no chat template (none in a tokenizer_config.json beside it, and no chat_template.jinja or chat_template.json): planned counts are the messages\' content only, so the server counts more (its template\'s tokens)'
           : null,
     };
   }

@@ -111,7 +111,7 @@ export async function prepareTrace(spec: ScenarioSpec): Promise<PreparedTrace> {
           path: 'load.file',
           message:
             scan.info.records === 0
-              ? `${load.file} holds no records; expected ${FORMAT_WHAT[scan.format]}`
+              ? `${load.file} holds no records; expected ${load.format !== undefined ? FORMAT_WHAT[scan.format] : `${FORMAT_WHAT.azure}; or ${FORMAT_WHAT.mooncake}; or ${FORMAT_WHAT.jsonl}`}`
               : `no record of ${load.file} falls in the window (start ${load.startS} s${load.durationS !== undefined ? `, duration ${load.durationS} s` : ''}): its ${scan.info.records} records span ${round3(scan.readRelS)} s of trace time`,
         },
       ],
@@ -179,6 +179,16 @@ const unquote = (field: string): string => {
   return f.length >= 2 && f.startsWith('"') && f.endsWith('"') ? f.slice(1, -1) : f;
 };
 
+/** What is wrong with a first line that is no Azure header: no header at all, or the columns it lacks. */
+function azureHeaderProblem(text: string): string {
+  const want = 'TIMESTAMP,ContextTokens,GeneratedTokens';
+  const fields = text.split(',').map(unquote);
+  if (parseDatetime(fields[0] ?? '') !== null) return `no header: expected the header ${want} first (then the records), found the record ${describeFound(text)}`;
+  const names = new Set(fields.map((f) => f.toLowerCase()));
+  const missing = ['TIMESTAMP', 'ContextTokens', 'GeneratedTokens'].filter((c) => !names.has(c.toLowerCase()));
+  return `the header lacks the column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}: expected a header naming ${want} (any order, more columns allowed), found ${describeFound(text)}`;
+}
+
 function azureHeader(text: string): AzureColumns | null {
   const names = text.split(',').map((f) => unquote(f).toLowerCase());
   const timestamp = names.indexOf('timestamp');
@@ -189,12 +199,15 @@ function azureHeader(text: string): AzureColumns | null {
 
 function azureParser(preset?: AzureColumns): RecordParser {
   let columns = preset ?? null;
+  // a file without a usable header is one problem (its first line's), not one a line
+  let refused = false;
   return (line) => {
-    if (line.text.trim() === '') return null;
+    if (line.text.trim() === '' || refused) return null;
     if (columns === null) {
       columns = azureHeader(line.text);
       if (columns !== null) return null;
-      return `expected the header TIMESTAMP,ContextTokens,GeneratedTokens first, found ${describeFound(line.text)}`;
+      refused = true;
+      return azureHeaderProblem(line.text);
     }
     const f = line.text.split(',');
     const need = Math.max(columns.timestamp, columns.context, columns.generated) + 1;
@@ -288,6 +301,11 @@ export interface TraceScan {
   /** the first replayed record's line, where the replay starts reading */
   resume: LinePosition;
   info: TraceInfo;
+  /**
+   * Mooncake: the first hash ids of two or more replayed records (the prefix groups of
+   * results.summary.prefix); null for other formats, or when there were too many ids to keep
+   */
+  sharedFirstIds: ReadonlySet<number> | null;
 }
 
 /**
@@ -310,6 +328,7 @@ export async function scanTrace(load: TraceLoad, requests?: number): Promise<Tra
   const problems: InputProblem[] = [];
   const rate = new RateTally();
   const reuse = format === 'mooncake' ? new PrefixReuse() : null;
+  const firstIds = format === 'mooncake' ? new FirstIds() : null;
   let columns: AzureColumns | undefined;
   let t0: number | null = null;
   let last = Number.NEGATIVE_INFINITY;
@@ -348,6 +367,7 @@ export async function scanTrace(load: TraceLoad, requests?: number): Promise<Tra
       lastRelS = rel;
       rate.add((rel - load.startS) / load.speedup);
       reuse?.add(r);
+      firstIds?.add(r);
     }
   } catch (e) {
     if (e instanceof InvalidInputError) throw e;
@@ -386,7 +406,7 @@ export async function scanTrace(load: TraceLoad, requests?: number): Promise<Tra
       file,
     );
   const readRelS = t0 === null ? 0 : last - t0;
-  return { format, ...(columns !== undefined && { columns }), t0: t0 ?? 0, lastRelS, readRelS, endRelS: end, resume: resume ?? { offset: 0, number: 1 }, info };
+  return { format, ...(columns !== undefined && { columns }), t0: t0 ?? 0, lastRelS, readRelS, endRelS: end, resume: resume ?? { offset: 0, number: 1 }, info, sharedFirstIds: firstIds?.result() ?? null };
 }
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
@@ -458,6 +478,25 @@ class PrefixReuse {
 
   ratio(): number | null {
     return this.overflow || this.total === 0 ? null : round3(this.reused / this.total);
+  }
+}
+
+/** Mooncake: the first hash ids that two or more records with a whole block start with. */
+class FirstIds {
+  private readonly once = new Set<number>();
+  private readonly shared = new Set<number>();
+  private overflow = false;
+
+  add(r: TraceRecord): void {
+    const first = r.hashIds?.[0];
+    if (first === undefined || r.promptTokens < MOONCAKE_BLOCK_TOKENS || this.shared.has(first)) return;
+    if (this.once.delete(first)) this.shared.add(first);
+    else if (this.once.size + this.shared.size < MAX_SEEN_HASH_IDS) this.once.add(first);
+    else this.overflow = true;
+  }
+
+  result(): ReadonlySet<number> | null {
+    return this.overflow ? null : this.shared;
   }
 }
 
@@ -552,27 +591,33 @@ export class TraceReplay {
     const maxTokens = Math.max(1, r.outputTokens);
     let text: string;
     let promptTokens: number;
+    let blocks = 0;
     if (r.prompt !== undefined) {
       text = r.prompt;
       promptTokens = await tok.countPrompt(chat ? [{ role: 'user', content: text }] : text);
     } else {
       const rng = Rng.derive(this.seed ^ Math.imul(id + 1, 0x9e3779b1), 'trace-request');
-      ({ text, tokens: promptTokens } = this.synthesize(r, rng, id));
+      ({ text, tokens: promptTokens, blocks } = this.synthesize(r, rng, id));
       if (promptTokens > r.promptTokens) raised.prompt++;
     }
-    return chat ? { messages: [{ role: 'user', content: text }], maxTokens, promptTokens } : { prompt: text, maxTokens, promptTokens };
+    const req: GenRequest = chat ? { messages: [{ role: 'user', content: text }], maxTokens, promptTokens } : { prompt: text, maxTokens, promptTokens };
+    // a prompt starting with a block another record starts with: its prefix group is that hash id
+    // (results.summary.prefix counts it as a request with a shared prefix; warm or cold by cached_tokens)
+    const first = r.hashIds?.[0];
+    if (blocks > 0 && first !== undefined && (this.scan.sharedFirstIds === null || this.scan.sharedFirstIds.has(first))) req.prefixGroup = first;
+    return req;
   }
 
   /**
    * A prompt of the record's length: its hash ids' blocks first (as many whole blocks as fit the
    * content, the endpoint's overhead aside), then the request's own words (its id first).
    */
-  private synthesize(r: TraceRecord, rng: Rng, id: number): { text: string; tokens: number } {
+  private synthesize(r: TraceRecord, rng: Rng, id: number): { text: string; tokens: number; blocks: number } {
     const tok = this.tokenizer;
     const ids = r.hashIds ?? [];
     const content = r.promptTokens - tok.overhead;
     const whole = Math.max(0, Math.min(ids.length, Math.floor(content / MOONCAKE_BLOCK_TOKENS)));
-    if (whole === 0) return tok.synthesize(r.promptTokens, rng, id);
+    if (whole === 0) return { ...tok.synthesize(r.promptTokens, rng, id), blocks: 0 };
     const parts: string[] = [];
     let tokens = 0;
     for (let i = 0; i < whole; i++) {
@@ -582,8 +627,8 @@ export class TraceReplay {
     }
     const prefix: TokenText = { text: parts.join(' '), tokens };
     // the blocks are the whole prompt: nothing of the request's own follows
-    if (whole * MOONCAKE_BLOCK_TOKENS === content) return { text: prefix.text, tokens: tok.overhead + prefix.tokens };
-    return tok.synthesize(r.promptTokens, rng, id, prefix);
+    if (whole * MOONCAKE_BLOCK_TOKENS === content) return { text: prefix.text, tokens: tok.overhead + prefix.tokens, blocks: whole };
+    return { ...tok.synthesize(r.promptTokens, rng, id, prefix), blocks: whole };
   }
 
   /** The same words for a hash id every time (least recently used dropped past BLOCK_CACHE). */

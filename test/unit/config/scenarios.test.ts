@@ -151,6 +151,8 @@ describe('shipped scenarios', () => {
       maxInFlight: 1000,
       gracefulStopS: 30,
     });
+    // the built-in simulator caches prefixes for it: the hash_ids' shared blocks show as cache hits
+    expect(loadScenario('replay').simulator.prefixCaching).toBe(true);
   });
 
   test.each(['sustained', 'sustained-rate', 'spike', 'spike-rate', 'soak', 'soak-rate'])(

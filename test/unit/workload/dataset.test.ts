@@ -129,9 +129,19 @@ describe('ShareGPT', () => {
     expect(p.map((x) => x.message)).toEqual([
       expect.stringMatching(/^expected a conversation like .*, found "a string" \(a string\)$/),
       expect.stringMatching(/^expected a "conversations" list .*, found nothing$/),
-      expect.stringMatching(/^conversations\[0\]: expected a turn like \{"from": "human", "value": "..."\} \(two strings\), found a mapping with from$/),
-      expect.stringMatching(/^conversations\[0\]: expected a turn .*found a mapping with from, value$/),
+      expect.stringMatching(/^conversations\[0\]\.value: expected a string in a turn like \{"from": "human", "value": "..."\}, found nothing$/),
+      expect.stringMatching(/^conversations\[0\]\.value: expected a string .*found 3 \(a number\)$/),
     ]);
+    // a file cut short in the middle (a download stopped): the line and column where it ends
+    const whole = JSON.stringify(Array.from({ length: 40 }, (_, i) => conversation(`question ${i}`, `answer ${i}`)), null, 1);
+    const cut = file(whole.slice(0, Math.floor(whole.length / 2)));
+    const cutLines = whole.slice(0, Math.floor(whole.length / 2)).split('\n').length;
+    expect(await problems(spec('sharegpt', cut))).toEqual([
+      { path: expect.stringMatching(new RegExp(`^workload\\.dataset \\(${escape(cut)}:${cutLines}:\\d+, character \\d+\\)$`)), message: expect.stringMatching(/^not valid JSON/) },
+    ]);
+    // an empty file: not JSON at all, at its first character
+    const empty = file('');
+    expect(await problems(spec('sharegpt', empty))).toEqual([{ path: `workload.dataset (${empty}:1:1, character 0)`, message: expect.stringMatching(/^not valid JSON .*expected one JSON array/) }]);
     expect(await problems(spec('sharegpt', file('[]')))).toEqual([{ path: 'workload.dataset', message: expect.stringMatching(/holds no entries; expected a ShareGPT JSON file/) }]);
     expect(await problems(spec('sharegpt', join(dir, 'missing.json')))).toEqual([{ path: 'workload.dataset', message: expect.stringMatching(/^cannot read .*missing\.json: ENOENT/) }]);
   });
@@ -184,6 +194,15 @@ describe('OpenAI chat JSONL', () => {
     const p = await problems(spec('openai-chat', path));
     expect(p[0]).toEqual({ path: `workload.dataset (${path}:1)`, message: expect.stringMatching(/^not JSON/) });
   });
+
+  it('a line broken deep in a file is named by its number; an empty file holds no entries', async () => {
+    const lines = Array.from({ length: 40 }, (_, i) => JSON.stringify({ messages: [{ role: 'user', content: `hello ${i + 1}` }], max_tokens: 16 }));
+    lines[36] = '{"messages": [{"role": "user", "content": "cut"}';
+    const path = file(lines.join('\n') + '\n', 'jsonl');
+    expect(await problems(spec('openai-chat', path))).toEqual([{ path: `workload.dataset (${path}:37)`, message: expect.stringMatching(/^not JSON .*; expected \{"messages"/) }]);
+    const empty = file('', 'jsonl');
+    expect(await problems(spec('openai-chat', empty))).toEqual([{ path: 'workload.dataset', message: `${empty} holds no entries; expected a JSONL file of {"messages": [{"role": "user", "content": "..."}], "max_tokens": 128} lines` }]);
+  });
 });
 
 describe('plain prompt JSONL (a string dataset)', () => {
@@ -197,10 +216,11 @@ describe('plain prompt JSONL (a string dataset)', () => {
   });
 
   it('names the line and the fix of a bad line', async () => {
-    const path = file('{"prompt": "ok"}\n{not json\n{"prompt": "x", "output_tokens": -1}\n', 'jsonl');
+    const path = file('{"prompt": "ok"}\n{not json\n{"prompt": "x", "output_tokens": -1}\n{"prompt": 5}\n', 'jsonl');
     const p = await problems(spec('prompts', path));
-    expect(p.map((x) => x.path)).toEqual([`workload.dataset (${path}:2)`, `workload.dataset (${path}:3)`]);
+    expect(p.map((x) => x.path)).toEqual([2, 3, 4].map((n) => `workload.dataset (${path}:${n})`));
     expect(p[1]!.message).toMatch(/"output_tokens" must be a whole number >= 1, found -1/);
+    expect(p[2]!.message).toMatch(/^"prompt": expected a non-empty string like .*, found 5 \(a number\)$/);
   });
 });
 

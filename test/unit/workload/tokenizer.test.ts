@@ -2,7 +2,7 @@
 // random prompts for both shipped families and for a tokenizer.json path, the chat template's
 // tokens counted, prompts distinct from their first word, and the bad values of workload.tokenizer.
 // Each tokenizer is loaded once (1-2 s each).
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -138,6 +138,30 @@ describe('a tokenizer.json path', () => {
     expect(await bareChat.countPrompt('hello world')).toBe(2);
     expect(await mismatches(bareChat, 500, 200, 23)).toEqual([]);
   });
+
+  it('takes the chat template from chat_template.jinja or chat_template.json when the config has none (transformers 4.43+)', async () => {
+    const config = JSON.parse(readFileSync(join(familyDir, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
+    const template = config['chat_template'] as string;
+    delete config['chat_template'];
+    const messages = [{ role: 'user', content: 'hello there' }];
+    const withTemplate = (await LocalTokenizer.load({ kind: 'file', path: join(withConfig, 'tokenizer.json') })).countChat(messages);
+    for (const [name, text] of [
+      ['chat_template.jinja', template],
+      ['chat_template.json', JSON.stringify({ chat_template: template })],
+    ] as const) {
+      const d = mkdtempSync(join(tmpdir(), 'inferload-tok-'));
+      copyFileSync(join(familyDir, 'tokenizer.json'), join(d, 'tokenizer.json'));
+      writeFileSync(join(d, 'tokenizer_config.json'), JSON.stringify(config));
+      writeFileSync(join(d, name), text);
+      const local = await LocalTokenizer.load({ kind: 'file', path: join(d, 'tokenizer.json') });
+      expect(local.chatTemplate).toBe(true);
+      expect(local.countChat(messages)).toBe(withTemplate);
+    }
+    const broken = mkdtempSync(join(tmpdir(), 'inferload-tok-'));
+    copyFileSync(join(familyDir, 'tokenizer.json'), join(broken, 'tokenizer.json'));
+    writeFileSync(join(broken, 'chat_template.json'), '{"template": 1}');
+    await expect(LocalTokenizer.load({ kind: 'file', path: join(broken, 'tokenizer.json') })).rejects.toThrow(InvalidInputError);
+  }, LOAD_MS);
 });
 
 describe('workload.tokenizer values', () => {

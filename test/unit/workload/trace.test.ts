@@ -113,8 +113,14 @@ describe('Azure trace CSV', () => {
   it('names the line of every kind of bad record (exit 104)', async () => {
     const noHeader = file(['2023-11-16 18:15:46.6805900,374,44'], 'csv');
     expect(await problems(traceSpec(noHeader))).toEqual([
-      { path: `load.file (${noHeader}:1)`, message: expect.stringMatching(/^expected the header TIMESTAMP,ContextTokens,GeneratedTokens first/) },
+      { path: `load.file (${noHeader}:1)`, message: expect.stringMatching(/^no header: expected the header TIMESTAMP,ContextTokens,GeneratedTokens first/) },
     ]);
+    // a header without a column: one problem, at the header, naming the column
+    const noColumn = file(['TIMESTAMP,ContextTokens', '2023-11-16 18:15:46,1', '2023-11-16 18:15:47,1'], 'csv');
+    expect(await problems(traceSpec(noColumn))).toEqual([{ path: `load.file (${noColumn}:1)`, message: expect.stringMatching(/^the header lacks the column GeneratedTokens: expected a header naming/) }]);
+    // an empty file with no format given: every format it could have been
+    const empty = file([], 'csv');
+    expect(await problems(traceSpec(empty))).toEqual([{ path: 'load.file', message: expect.stringMatching(/holds no records; expected an Azure .*; or a Mooncake .*; or a JSONL trace/) }]);
     const bad = file(['TIMESTAMP,ContextTokens,GeneratedTokens', '2023-11-16 18:15:46,1,1', 'yesterday,1,1', '2023-11-16 18:15:47,many,1', '2023-11-16 18:15:47,1,-3', '2023-11-16 18:15:48,1', '2023-11-16 18:15:40,1,1'], 'csv');
     const p = await problems(traceSpec(bad, { format: 'azure' }));
     expect(p.map((x) => x.path)).toEqual([3, 4, 5, 6, 7].map((n) => `load.file (${bad}:${n})`));
@@ -159,6 +165,16 @@ describe('Mooncake trace JSONL', () => {
     expect(words[3]).toEqual(words[1]!.slice(0, 1024));
     // 1024 + 512 + 1024 of 4724 tokens were in blocks an earlier request had
     expect(prepared.scan.info.prefix_reuse_ratio).toBeCloseTo((1024 + 512 + 1024) / 4724, 3);
+  });
+
+  it('a request whose first block another record starts with is in that hash id\'s prefix group (summary.prefix)', async () => {
+    const { prepared, arrivals } = await replay(traceSpec(file(MOONCAKE)), 'chat');
+    expect([...prepared.scan.sharedFirstIds!]).toEqual([1]);
+    // hash id 1 begins records 0-3 (all with a whole block); [9] is alone and too short for a block
+    expect(arrivals.map((a) => a.req.prefixGroup)).toEqual([1, 1, 1, 1, undefined]);
+    // outside the window nothing is counted: a lone record with a block has no group
+    const late = await replay(traceSpec(file(MOONCAKE), { startS: 0.75 }), 'chat');
+    expect(late.arrivals.map((a) => a.req.prefixGroup)).toEqual([undefined, undefined]);
   });
 
   it('with a chat template the blocks come after the template and still match', async () => {
