@@ -229,6 +229,15 @@ export function emptyBaseline(scenario: string, maxRuns = DEFAULT_BASELINE_MAX_R
   return { schema: BASELINE_SCHEMA, scenario, max_runs: maxRuns, updated_at: new Date(0).toISOString(), runs: [] };
 }
 
+/**
+ * What a run measured, as text: two runs with the same key are one run saved twice (another id
+ * or start time edited in), since no two runs measure the same durations, counts, percentiles
+ * and windows to the microsecond.
+ */
+export function measurementKey(run: BaselineRun): string {
+  return JSON.stringify([run.duration_s, run.requests, run.metrics, run.windows]);
+}
+
 /** What `addRun` did. */
 export type AddRunOutcome = { kind: 'added'; dropped: BaselineRun[] } | { kind: 'already-present' };
 
@@ -257,6 +266,20 @@ export function addRun(baseline: Baseline, run: BaselineRun, now: Date = new Dat
       `run ${run.id}`,
     );
   if (baseline.runs.some((r) => r.id === run.id)) return { kind: 'already-present' };
+  // a copy of a run under another id (a results.json edited or re-saved): counted twice it
+  // would narrow the noise band as a duplicate in the file does (read.ts refuses those)
+  const key = measurementKey(run);
+  const copied = baseline.runs.find((r) => measurementKey(r) === key);
+  if (copied)
+    throw new InvalidInputError(
+      [
+        {
+          path: 'summary',
+          message: `the same measurements as run ${JSON.stringify(copied.id)} (started ${copied.started_at}), already in the baseline: a copy of that run under another id; a baseline holds each run once`,
+        },
+      ],
+      `run ${run.id}`,
+    );
   const newest = baseline.runs[baseline.runs.length - 1];
   if (newest) assertComparable(newest, run, { baseline: 'the baseline', current: 'this run' }, `run ${run.id} vs the baseline's runs`);
   else baseline.scenario = run.scenario;

@@ -1,6 +1,7 @@
 // Exact merging of shards of one run (several processes or machines, each with a share of the
 // rate and a common start time): counts add, HDR histograms add, windows of the same time merge,
 // and every percentile is recomputed from the merged histograms, never averaged.
+import { createHash } from 'node:crypto';
 import { InvalidInputError, type InputProblem } from '../core/errors.js';
 import { availabilitySloOf, computeErrorBudget } from './error-budget.js';
 import { correlationAlignment, correlations } from './server.js';
@@ -28,6 +29,17 @@ function spanOf(r: RunResult): { from: number; to: number } {
 }
 
 /**
+ * What a run measured (its summary, windows and the load generator's own figures: CPU, event-loop
+ * lag, peak RSS in bytes), hashed; null when it sent nothing. Two processes never measure all of
+ * that alike, so two files with one value are one run saved twice, whatever id, start or shard
+ * index they say.
+ */
+function measurementsOf(r: RunResult): string | null {
+  if (!(r.summary.requests.sent > 0)) return null;
+  return createHash('sha256').update(JSON.stringify([r.summary, r.windows, r.generator])).digest('hex');
+}
+
+/**
  * Shards are parts of one run's load, driven at the same time: a file given twice (or a run's
  * checkpoint with its final results) would count its requests twice, and runs that did not
  * overlap in time would add up to a rate that never hit the server. Names both files of each
@@ -38,20 +50,30 @@ function sameRunProblems(results: readonly RunResult[], pathOf: (i: number) => s
   const problems: InputProblem[] = shardProblems(results, pathOf);
   if (problems.length > 0) return problems;
   const spans = results.map(spanOf);
+  const measured = results.map(measurementsOf);
   const iso = (ms: number): string => new Date(ms).toISOString();
   for (let j = 1; j < results.length; j++) {
     const b = results[j]!;
     for (let i = 0; i < j; i++) {
       const a = results[i]!;
       // shards of one run share its id and start: their indices tell them apart (shardProblems)
-      if (a.shard !== undefined && b.shard !== undefined) continue;
-      if (a.run.id === b.run.id && a.run.started_at === b.run.started_at) {
+      const shards = a.shard !== undefined && b.shard !== undefined;
+      if (!shards && a.run.id === b.run.id && a.run.started_at === b.run.started_at) {
         problems.push({
           path: pathOf(j),
           message: `the same run as ${pathOf(i)} (run.id ${JSON.stringify(b.run.id)}, started_at ${b.run.started_at}): give each shard once`,
         });
         break;
       }
+      // a copy with its id, start or shard index edited still holds the same measurements
+      if (measured[j] !== null && measured[j] === measured[i]) {
+        problems.push({
+          path: pathOf(j),
+          message: `the same measurements as ${pathOf(i)} (run.id ${JSON.stringify(a.run.id)}): a copy of one run's results, not another shard; give each shard once`,
+        });
+        break;
+      }
+      if (shards) continue;
       const sa = spans[i]!;
       const sb = spans[j]!;
       if (sa.from > sb.to || sb.from > sa.to) {

@@ -9,7 +9,7 @@ import { analyzeSoak, analyzeSpike } from '../analysis/spike-soak.js';
 import { renderConsoleSummary } from '../report/console.js';
 import { isWriteRefusal, outputDirProblem } from '../results/out-dir.js';
 import { readResultsFile } from '../results/read.js';
-import { RunOutput } from '../results/writer.js';
+import { RunOutput, runFilesProblem } from '../results/writer.js';
 import type { CommandIo } from './baseline-command.js';
 import { writeReports } from './execute.js';
 
@@ -43,7 +43,7 @@ async function merge(given: string[], opts: MergeFlags, io: CommandIo): Promise<
   if (out === undefined) throw new InvalidInputError([{ path: '--out', message: 'say where the merged results go: --out DIR' }]);
   const paths = await shardFiles(given, opts, io);
   // checked before the work: a bad place would otherwise fail only at the first write
-  const outProblem = outputDirProblem(out);
+  const outProblem = outputDirProblem(out) ?? runFilesProblem(out);
   if (outProblem) throw new InvalidInputError([outProblem]);
   const clobbered = paths.find((p) => resolve(p) === resolve(out, 'results.json'));
   if (clobbered !== undefined)

@@ -12,6 +12,7 @@ import {
   BASELINE_SCHEMA,
   BASELINE_WINDOW_HISTOGRAMS,
   COMPARED_METRICS,
+  measurementKey,
   type Baseline,
   type MetricKey,
 } from '../analysis/baseline.js';
@@ -815,8 +816,9 @@ export async function readResultsFile(path: string, label: string, check: Histog
 // ---- baselines --------------------------------------------------------------------------------
 
 /**
- * Runs a baseline holds twice. `baseline add` never writes one (a run already present is left
- * alone), so a duplicate comes from an edit; counted twice it would narrow the run-to-run noise
+ * Runs a baseline holds twice: the same id, or the same measurements under another id or start
+ * (a copy). `baseline add` never writes one (a run already present is left alone, a copy is
+ * refused), so a duplicate comes from an edit; counted twice it would narrow the run-to-run noise
  * band (one more run of the same value) and make the gate fail ordinary runs. The file is
  * refused rather than silently deduplicated: the gate's verdict must follow from the file as
  * written, and whoever edited it should see what they did.
@@ -826,7 +828,8 @@ function duplicateRuns(b: Baseline): InputProblem[] {
   const byId = new Map<string, number>();
   const byContent = new Map<string, number>();
   b.runs.forEach((r, i) => {
-    const content = JSON.stringify([r.started_at, r.metrics]);
+    // what it measured, whatever its id and start say (a copy with either edited is still the run)
+    const content = measurementKey(r);
     const first = byId.get(r.id) ?? byContent.get(content);
     if (first !== undefined)
       problems.push({

@@ -9,8 +9,24 @@ import type { RequestRecord } from '../core/record.js';
 import { outputDirProblem } from './out-dir.js';
 import type { RunResult } from './types.js';
 
-/** The files of a run that must be regular files (or not exist yet) in its directory. */
-const RUN_FILES = ['results.json', 'requests.jsonl', 'server-metrics.jsonl'] as const;
+/**
+ * The files of a run (or a merge) that must be regular files (or not exist yet) in its directory:
+ * a directory in the place of a report failed only after the run, with exit 0 and no report.
+ */
+const RUN_FILES = ['results.json', 'requests.jsonl', 'server-metrics.jsonl', 'report.md', 'report.html', 'junit.xml'] as const;
+
+/** The first of the run's own files in `dir` that is there but not a regular file, as a problem with `--out`. */
+export function runFilesProblem(dir: string): InputProblem | null {
+  for (const file of RUN_FILES) {
+    const found = statOrNull(join(dir, file));
+    if (found !== null && !found.isFile())
+      return {
+        path: '--out',
+        message: `${join(dir, file)} is ${found.isDirectory() ? 'a directory' : 'not a regular file'}: inferload writes a file there; remove it, or choose another directory`,
+      };
+  }
+  return null;
+}
 
 /**
  * Makes `dir` a run's output directory before anything starts (the simulator, the preflight), or
@@ -27,15 +43,7 @@ export function prepareRunOutput(dir: string): InputProblem | null {
   } catch (e) {
     return { path: '--out', message: `cannot create ${dir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); choose another directory` };
   }
-  for (const file of RUN_FILES) {
-    const found = statOrNull(join(dir, file));
-    if (found !== null && !found.isFile())
-      return {
-        path: '--out',
-        message: `${join(dir, file)} is ${found.isDirectory() ? 'a directory' : 'not a regular file'}: the run writes a file there; remove it, or choose another directory`,
-      };
-  }
-  return null;
+  return runFilesProblem(dir);
 }
 
 /**

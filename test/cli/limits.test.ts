@@ -3,7 +3,7 @@
 // `connect` and still writes results; a bad --out is refused (104) before anything starts. Every
 // server is on loopback and stalls on purpose; every run is a few seconds.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -138,6 +138,18 @@ describe('a bad --out is refused before the run starts', () => {
       expect(r.stderr).toContain(message);
       expect(r.stderr).not.toContain('internal error');
       // refused before the simulator starts
+      expect(Date.now() - t0).toBeLessThan(5_000);
+    }
+  });
+
+  it('run: a directory where one of the run\'s files goes (a report was not written after the run, exit 0)', async () => {
+    for (const file of ['results.json', 'report.html', 'report.md', 'junit.xml']) {
+      const out = join(tmp(), 'out');
+      mkdirSync(join(out, file), { recursive: true });
+      const t0 = Date.now();
+      const r = await inferload(['run', 'smoke', '--quiet', '--out', out]);
+      expect(r.code, file).toBe(104);
+      expect(r.stderr, file).toContain(`--out: ${join(out, file)} is a directory: inferload writes a file there`);
       expect(Date.now() - t0).toBeLessThan(5_000);
     }
   });

@@ -9,7 +9,7 @@
 // and, when it is accepted, through everything each command computes from it (analyses and
 // renderers in memory, fewer bootstrap resamples, the HTML without its inlined libraries); a
 // seeded sample of them goes through the command functions themselves, files and exit codes.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,10 +58,14 @@ const save = (name: string, doc: unknown): string => {
   return path;
 };
 
-/** Another shard of the same run: its own id, the same times (what merge is for). */
+/**
+ * Another shard of the same run: its own id, the same times (what merge is for), and a process of
+ * its own (its peak RSS differs: merge refuses one run's measurements given twice under two ids).
+ */
 function shardOf(doc: Doc): Doc {
-  const other = structuredClone(doc) as { run: { id: string } };
+  const other = structuredClone(doc) as { run: { id: string }; generator: { rss_max_bytes: number } };
   other.run.id = `${other.run.id}-shard-2`;
+  other.generator.rss_max_bytes += 4096;
   return other as unknown as Doc;
 }
 
@@ -561,6 +565,33 @@ describe('refusals the commands make, with the files and fields named', () => {
     const out2 = await run((io) => runCompareCommand(dup, fx('same'), {}, io));
     expect(out2.code).toBe(104);
     expect(out2.err).toMatch(/runs\[3\]: the same run as runs\[0\] .*: a baseline holds each run once; delete one of them/);
+
+    // the copy under another id and start is still the same run
+    const renamed = JSON.parse(JSON.stringify(baseline)) as { runs: { id: string; started_at: string }[] };
+    const copy = structuredClone(renamed.runs[1]!);
+    copy.id = `${copy.id}-renamed`;
+    copy.started_at = '2026-12-01T00:00:00.000Z';
+    renamed.runs.push(copy);
+    const renamedPath = save('renamed-copy.json', renamed);
+    const out3 = await run((io) => runCompareCommand(renamedPath, fx('same'), {}, io));
+    expect(out3.code).toBe(104);
+    expect(out3.err).toMatch(/runs\[3\]: the same run as runs\[1\] .*: a baseline holds each run once/);
+  });
+
+  it('baseline add refuses a run\'s results copied under another id (the noise band would narrow)', async () => {
+    const target = join(dir, 'copies-baseline.json');
+    rmSync(target, { force: true });
+    expect(await run((io) => runBaselineCommand('add', target, fx('base-1'), {}, io))).toEqual({ code: 0, err: '' });
+    // the same file again is harmless (a CI job re-run): left alone
+    expect((await run((io) => runBaselineCommand('add', target, fx('base-1'), {}, io))).code).toBe(0);
+    const copy = fixture('base-1') as { run: { id: string; started_at: string } };
+    copy.run.id = `${copy.run.id}-copy`;
+    copy.run.started_at = new Date(Date.parse(copy.run.started_at) + 60_000).toISOString();
+    const copyPath = save('base-1-copy.json', copy);
+    const out = await run((io) => runBaselineCommand('add', target, copyPath, {}, io));
+    expect(out.code).toBe(104);
+    expect(out.err).toMatch(/summary: the same measurements as run "smoke-\S+" \(started \S+\), already in the baseline/);
+    expect((JSON.parse(readFileSync(target, 'utf8')) as { runs: unknown[] }).runs).toHaveLength(1);
   });
 
   it('baseline add refuses a failed run and one that completed nothing, with the reason; compare says a run failed', async () => {
@@ -639,6 +670,36 @@ describe('refusals the commands make, with the files and fields named', () => {
         expect(r.err, out).toMatch(message);
       }
       expect(readFileSync(inShardDir, 'utf8')).toBe(JSON.stringify(smoke));
+    });
+
+    it('refuses a copy under another id and start, or a shard\'s copy under another index: the same measurements', async () => {
+      const copy = structuredClone(smoke) as { run: { id: string; started_at: string } };
+      copy.run.id = `${copy.run.id}-renamed`;
+      copy.run.started_at = new Date(Date.parse(copy.run.started_at) + 1500).toISOString();
+      const copyPath = save('shard-a-renamed.json', copy);
+      const out = await run((io) => runMergeCommand([shard, copyPath], { out: merged }, io));
+      expect(out.code).toBe(104);
+      expect(out.err).toContain(`  - ${copyPath}: the same measurements as ${shard} (run.id "${(smoke.run as { id: string }).id}"): a copy of one run's results`);
+
+      const asShard = (index: number): Doc => {
+        const d = structuredClone(smoke) as Doc & { run_id?: string; shard?: { index: number; count: number } };
+        d.run_id = 'r-1';
+        d.shard = { index, count: 2 };
+        return d;
+      };
+      const s0 = save('shard-0.json', asShard(0));
+      const s1 = save('shard-1-copied.json', asShard(1));
+      const out2 = await run((io) => runMergeCommand([s0, s1], { out: merged }, io));
+      expect(out2.code).toBe(104);
+      expect(out2.err).toContain(`  - ${s1}: the same measurements as ${s0}`);
+    });
+
+    it('refuses --out where one of its files is a directory, before reading the inputs', async () => {
+      const outDir = mkdtempSync(join(dir, 'merge-report-dir-'));
+      mkdirSync(join(outDir, 'report.html'));
+      const r = await run((io) => runMergeCommand([shard, other], { out: outDir }, io));
+      expect(r.code).toBe(104);
+      expect(r.err).toContain(`--out: ${join(outDir, 'report.html')} is a directory: inferload writes a file there`);
     });
 
     it.runIf(process.platform === 'linux')('answers 104 naming --out where only the write can tell (/proc/x)', async () => {
