@@ -622,7 +622,8 @@ export class H1Pool {
       const elapsed = (now - conn.tick) * this.tickMs;
       const ex = conn.exchange;
       if (ex === null) {
-        if (conn.connected && elapsed >= conn.keepAliveMs) conn.destroy();
+        // idle past its keep-alive, or still connecting for a request that was cut meanwhile
+        if (elapsed >= (conn.connected ? conn.keepAliveMs : (o.connectTimeoutMs ?? 10_000))) conn.destroy();
         continue;
       }
       if (!conn.connected) {

@@ -36,7 +36,7 @@ afterEach(async () => {
   servers = [];
 });
 
-async function serve(answer: (n: number, socket: Socket, request: string) => void | Promise<void>, host = '127.0.0.1'): Promise<Served> {
+async function serve(answer: (n: number, socket: Socket, request: string) => unknown, host = '127.0.0.1'): Promise<Served> {
   const served: Served = { url: '', requests: [], connections: 0, close: async () => undefined };
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
