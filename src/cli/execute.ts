@@ -278,7 +278,14 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
     // a model mix is served as the profile's model and, for every other name, a LoRA adapter
     const base = resolveProfile(spec.simulator.profile).modelName;
     const adapters = (spec.target.models ?? []).map((m) => m.name).filter((name) => name !== base);
-    const prefixCaching = spec.simulator.prefixCaching ?? (spec.workload.sharedPrefix !== undefined || (spec.workload.classes ?? []).some((c) => c.sharedPrefix !== undefined) || spec.workload.sessions !== undefined);
+    // on wherever the traffic shares prefixes: shared system prompts, conversations, and traces
+    // (a Mooncake trace's hash ids are shared blocks), as a real vLLM V1 server has it on
+    const prefixCaching =
+      spec.simulator.prefixCaching ??
+      (spec.workload.sharedPrefix !== undefined ||
+        (spec.workload.classes ?? []).some((c) => c.sharedPrefix !== undefined) ||
+        spec.workload.sessions !== undefined ||
+        spec.load.executor === 'trace');
     sim = await spawnSimulator({ profile: spec.simulator.profile, speed: spec.simulator.speed, seed: spec.seed, faults: spec.simulator.faults, tokenizer: simTokenizer, prefixCaching, ...(adapters.length > 0 && { adapters }) });
   }
   const baseUrl: string = spec.target.url ?? sim!.url;
