@@ -578,10 +578,14 @@ export class H1Pool {
   head(req: H1Request): string {
     let fixed = this.heads.get(req.headers);
     if (fixed === undefined) {
-      fixed = `host: ${this.hostHeader}\r\nconnection: keep-alive\r\n`;
+      // a host the user gave wins (a gateway routing by name); the framing and the
+      // connection's use are this client's to say
+      const given = Object.keys(req.headers).map((k) => k.toLowerCase());
+      fixed = `${given.includes('host') ? '' : `host: ${this.hostHeader}\r\n`}connection: keep-alive\r\n`;
       for (const [name, value] of Object.entries(req.headers)) {
         if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw new TypeError(`invalid header name ${JSON.stringify(name)}`);
         if (/[\r\n\0]/.test(value)) throw new TypeError(`invalid value of header ${name}: a line break`);
+        if (/^(content-length|transfer-encoding|connection|keep-alive)$/i.test(name)) continue;
         fixed += `${name}: ${value}\r\n`;
       }
       this.heads.set(req.headers, fixed);

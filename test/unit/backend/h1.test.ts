@@ -121,6 +121,12 @@ describe('the native HTTP/1.1 transport', () => {
     expect(req.endsWith('\r\n\r\n{"prompt":"héllo ☃"}')).toBe(true);
   });
 
+  it('sends a host the user gave instead of its own, and keeps the framing headers its own', () => {
+    const p = pool('http://127.0.0.1:9');
+    const head = p.head({ method: 'POST', path: '/v1/x', headers: { Host: 'api.example', 'Content-Length': '1', connection: 'close' }, body: 'abc' });
+    expect(head).toBe('POST /v1/x HTTP/1.1\r\nconnection: keep-alive\r\nHost: api.example\r\ncontent-length: 3\r\n\r\n');
+  });
+
   it('refuses a header value with a line break (no request smuggling)', () => {
     const p = pool('http://127.0.0.1:9');
     expect(() => p.head({ method: 'POST', path: '/', headers: { 'x-a': 'v\r\nx-b: 1' } })).toThrow(/line break/);
