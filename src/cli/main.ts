@@ -517,7 +517,12 @@ function sweepRefusals(flags: SharedFlags): InputProblem[] {
 /** `--checkpoint` and `--workers`, checked; a bad value becomes a problem that says so. */
 function parseSharedFlags(checkpoint: string, workers: string, problems: InputProblem[]): { checkpointS: number; workers: number } {
   const checkpointS = Number(checkpoint);
-  if (!(checkpointS > 0)) problems.push({ path: '--checkpoint', message: `expected a number of seconds > 0, found "${checkpoint}"` });
+  // the run's tick (100 ms) is when a checkpoint can start, and Node's timers wait at most 24.8 days
+  if (!(checkpointS >= 0.1 && checkpointS <= 2_073_600))
+    problems.push({
+      path: '--checkpoint',
+      message: `expected a number of seconds from 0.1 (the run's 100 ms tick, when a checkpoint starts) to 2073600 (24d), found "${checkpoint}"`,
+    });
   return { checkpointS, workers: parseWorkers(workers, problems) };
 }
 

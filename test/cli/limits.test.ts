@@ -118,6 +118,16 @@ describe.runIf(process.platform === 'linux')('running out of file descriptors', 
   });
 });
 
+describe('--checkpoint within what a run can honour', () => {
+  it.each(['0.001', '1e-9', '3e6', 'Infinity', '-1', 'x'])('refuses --checkpoint %s with 104, naming the bounds', async (value) => {
+    const t0 = Date.now();
+    const r = await inferload(['run', 'smoke', '--checkpoint', value, '--quiet', '--out', join(tmp(), 'out')]);
+    expect(r.code).toBe(104);
+    expect(r.stderr).toContain(`--checkpoint: expected a number of seconds from 0.1 (the run's 100 ms tick, when a checkpoint starts) to 2073600 (24d), found "${value}"`);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+  });
+});
+
 describe('a bad --out is refused before the run starts', () => {
   const file = join(tmp(), 'a-file');
   writeFileSync(file, 'x');
