@@ -240,6 +240,16 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
   // a user and password in the target URL go as HTTP Basic authorization, its query with every
   // request; every output shows the URL with both masked (parseTarget)
   const given = spec.target.url !== undefined ? parseTarget(spec.target.url) : null;
+  // a replica's URL (target.urls) with credentials and a key: the same conflict as target.url's
+  const withCredentials = [given, ...(spec.target.urls ?? []).map((u) => parseTarget(u))].find((t) => t?.authorization);
+  if (withCredentials && !given?.authorization && spec.target.apiKeyEnv) {
+    throw new InvalidInputError([
+      {
+        path: 'target.urls',
+        message: `${withCredentials.display} carries credentials (user:password@, sent as HTTP Basic) and target.apiKeyEnv names ${spec.target.apiKeyEnv} (sent as a Bearer key): a request has one Authorization header; keep one of them`,
+      },
+    ]);
+  }
   if (given?.authorization && spec.target.apiKeyEnv) {
     throw new InvalidInputError([
       {
@@ -291,8 +301,12 @@ export async function executeRun(spec: ScenarioSpec, opts: ExecuteOptions = {}):
   const baseUrl: string = spec.target.url ?? sim!.url;
   const target = given ?? parseTarget(baseUrl);
   // scrapes of the target's own host (its /metrics) carry its credentials too: an auth proxy in
-  // front of the server guards both
+  // front of the server guards both; with replicas (target.urls), each host its own URL's
   setScrapeCredentials(target.origin, target.authorization);
+  for (const u of spec.target.urls ?? []) {
+    const replica = parseTarget(u);
+    if (replica.authorization !== null) setScrapeCredentials(replica.origin, replica.authorization);
+  }
   const output = new RunOutput(dir, opts.recordChunks ?? false);
   /** the backend, until the run closed it: a run that throws must not leave client threads behind */
   let openBackend: Backend | null = null;
