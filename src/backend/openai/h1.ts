@@ -110,6 +110,8 @@ class Exchange implements Dispatcher.DispatchController {
     readonly pool: H1Pool,
     readonly request: H1Request,
     readonly handler: H1Handler,
+    /** the request as written: head and body */
+    readonly wire: string,
   ) {}
 
   abort(reason: Error): void {
@@ -158,6 +160,13 @@ class Connection {
   /** the connection may carry another request after this response */
   private keepAlive = true;
   private closed = false;
+  /**
+   * The response just ended: for one turn of the event loop the connection takes an exchange
+   * but does not write it (see complete()). undici does the same.
+   */
+  private cooling = false;
+  /** in the pool's idle list */
+  listed = false;
 
   constructor(
     private readonly pool: H1Pool,
@@ -179,7 +188,30 @@ class Connection {
     this.exchange = ex;
     ex.conn = this;
     this.tick = this.pool.tick;
-    if (this.connected) this.write(ex);
+    // an idle connection does not keep the process alive; one with a request does
+    this.socket.ref();
+    if (this.connected && !this.cooling) this.write(ex);
+  }
+
+  /** The turn after a response's end: the exchange given meanwhile is written now. */
+  private cooled(): void {
+    this.cooling = false;
+    if (this.closed) return;
+    const ex = this.exchange;
+    if (ex === null) this.pool.release(this);
+    else if (this.state === State.Idle) this.write(ex);
+  }
+
+  /**
+   * An exchange given to this connection while it cooled and never written, when the
+   * connection closes (the server's FIN came in that turn): it goes to another connection.
+   */
+  private rescue(): void {
+    const ex = this.exchange;
+    if (ex === null || !this.cooling || this.state !== State.Idle) return;
+    this.exchange = null;
+    ex.conn = null;
+    this.pool.place(ex);
   }
 
   private onConnect(): void {
@@ -193,18 +225,36 @@ class Connection {
 
   private write(ex: Exchange): void {
     // the handler's start may end the exchange at once (cut by the run before it was sent)
-    ex.handler.onRequestStart?.(ex, {});
+    try {
+      ex.handler.onRequestStart?.(ex, {});
+    } catch (err) {
+      this.fail(err as Error);
+      return;
+    }
     // (its abort has given this connection back to the pool)
     if (ex.ended || ex.conn !== this) return;
     this.state = State.Head;
     this.head = '';
     this.tick = this.pool.tick;
-    this.socket.write(this.pool.head(ex.request) + (ex.request.body ?? ''));
+    this.socket.write(ex.wire);
   }
 
-  /** One read of `n` bytes into READ_BUFFER. */
+  /**
+   * One read of `n` bytes into READ_BUFFER. What a handler throws fails its own exchange (as
+   * undici does), never the process; a throw after the exchange ended is only a warning.
+   */
   private onRead(n: number): boolean {
     const ex = this.exchange;
+    try {
+      return this.read(ex, n);
+    } catch (err) {
+      if (ex !== null && this.exchange === ex) this.fail(err as Error);
+      else process.emitWarning(`inferload: a stream handler threw after its request ended: ${(err as Error)?.message ?? String(err)}`);
+      return !this.closed;
+    }
+  }
+
+  private read(ex: Exchange | null, n: number): boolean {
     if (ex === null || this.state === State.Idle) {
       // bytes no request asked for (after a response, on an idle connection): the connection
       // cannot be trusted with another request
@@ -222,55 +272,68 @@ class Connection {
     return !this.closed;
   }
 
-  /** Reads header bytes; returns where the body starts in `buf`, or -1 (more to come, or failed). */
+  /** Reads header bytes; returns where the body starts in `buf`, or -1 (more to come, or ended, or failed). */
   private readHead(ex: Exchange, buf: Buffer, n: number): number {
     if (this.head.length === 0) ex.handler.onResponseStarted?.();
-    const before = this.head.length;
+    // `head` holds the bytes of this read from `offset` on (earlier reads' bytes before them)
+    let before = this.head.length;
     this.head += buf.toString('latin1', 0, n);
-    const from = Math.max(0, before - 3);
-    let end = this.head.indexOf('\r\n\r\n', from);
-    let sep = 4;
-    const lf = this.head.indexOf('\n\n', from);
-    if (lf !== -1 && (end === -1 || lf < end)) {
-      end = lf;
-      sep = 2;
+    for (;;) {
+      const from = Math.max(0, before - 3);
+      let end = this.head.indexOf('\r\n\r\n', from);
+      let sep = 4;
+      const lf = this.head.indexOf('\n\n', from);
+      if (lf !== -1 && (end === -1 || lf < end)) {
+        end = lf;
+        sep = 2;
+      }
+      if (end === -1 ? this.head.length > this.pool.opts.maxHeaderSize : end > this.pool.opts.maxHeaderSize) {
+        this.fail(new H1Error('Headers Overflow Error', 'UND_ERR_HEADERS_OVERFLOW', 'HeadersOverflowError'));
+        return -1;
+      }
+      if (end === -1) return -1;
+      const block = this.head.slice(0, end);
+      this.head = this.head.slice(end + sep);
+      // where the rest of `head` starts in `buf`: it is the tail of this read
+      const bodyAt = n - this.head.length;
+      const started = this.startResponse(ex, block, bodyAt < n);
+      if (started === 'interim') {
+        // 102 Processing, 103 Early Hints: read on to the final response (RFC 9110 §15.2)
+        before = 0;
+        continue;
+      }
+      this.head = '';
+      return started === 'body' ? bodyAt : -1;
     }
-    if (end === -1) {
-      if (this.head.length > this.pool.opts.maxHeaderSize) this.fail(new H1Error('Headers Overflow Error', 'UND_ERR_HEADERS_OVERFLOW', 'HeadersOverflowError'));
-      return -1;
-    }
-    if (end > this.pool.opts.maxHeaderSize) {
-      this.fail(new H1Error('Headers Overflow Error', 'UND_ERR_HEADERS_OVERFLOW', 'HeadersOverflowError'));
-      return -1;
-    }
-    const block = this.head.slice(0, end);
-    const bodyAt = end + sep - before;
-    this.head = '';
-    return this.startResponse(ex, block) ? bodyAt : -1;
   }
 
-  /** Parses the status line and headers; tells the handler. False when the exchange failed. */
-  private startResponse(ex: Exchange, block: string): boolean {
+  /**
+   * Parses the status line and headers; tells the handler. 'body': read the body; 'interim': a
+   * 1xx to skip; 'done': the exchange ended (a response without a body) or failed. `more`: bytes
+   * follow the head in this read.
+   */
+  private startResponse(ex: Exchange, block: string, more: boolean): 'body' | 'interim' | 'done' {
     const lines = block.split(/\r?\n/);
     const status = /^HTTP\/1\.([01]) (\d{3})(?: .*)?$/.exec(lines[0] ?? '');
     if (status === null) {
       this.fail(parseError(`Expected HTTP/ (status line: ${JSON.stringify((lines[0] ?? '').slice(0, 60))})`, 'HPE_INVALID_CONSTANT'));
-      return false;
+      return 'done';
     }
     const code = Number(status[2]);
-    if (code < 200) {
-      // an interim response (100 Continue) or an upgrade (101) to a plain POST: undici's
-      // "bad response" / "bad upgrade", which the classifier reads as invalid_response
+    if (code === 100 || code === 101) {
+      // 100 Continue (the request never asked for it: no Expect) or an upgrade (101) to a
+      // plain POST: undici's "bad response" / "bad upgrade", read as invalid_response
       this.fail(new H1Error(code === 101 ? 'bad upgrade' : 'bad response', 'UND_ERR_SOCKET', 'SocketError'));
-      return false;
+      return 'done';
     }
+    if (code < 200) return 'interim';
     const headers: Record<string, string | string[]> = {};
     for (let i = 1; i < lines.length; i++) {
       const line = lines[i]!;
       const colon = line.indexOf(':');
       if (colon <= 0 || /[\s]/.test(line[colon - 1]!) || /^[\s]/.test(line)) {
         this.fail(parseError(`Invalid header line ${JSON.stringify(line.slice(0, 60))}`, 'HPE_INVALID_HEADER_TOKEN'));
-        return false;
+        return 'done';
       }
       const name = line.slice(0, colon).toLowerCase();
       const value = line.slice(colon + 1).trim();
@@ -290,10 +353,20 @@ class Connection {
     if (hint !== null) this.keepAliveMs = Math.min(this.pool.opts.keepAliveTimeoutMs, Number(hint[1]) * 1000 - 1000);
     const te = one('transfer-encoding');
     const cl = one('content-length');
-    if (te !== '') {
+    if (code === 204 || code === 304) {
+      // no body, whatever the headers say (RFC 9112 §6.3)
+      this.framing = Framing.Length;
+      this.remaining = 0;
+    } else if (te !== '') {
       if (!/(^|,)\s*chunked\s*$/.test(te)) {
         this.fail(parseError(`Unsupported transfer-encoding: ${te.slice(0, 60)}`, 'HPE_INVALID_TRANSFER_ENCODING'));
-        return false;
+        return 'done';
+      }
+      if (cl !== '') {
+        // both framings at once: which one the server meant cannot be known (RFC 9112 §6.3;
+        // llhttp, so undici, refuses it too)
+        this.fail(parseError("Content-Length can't be present with Transfer-Encoding", 'HPE_UNEXPECTED_CONTENT_LENGTH'));
+        return 'done';
       }
       this.framing = Framing.Chunked;
       this.chunk = Chunk.Size;
@@ -301,25 +374,22 @@ class Connection {
     } else if (cl !== '') {
       if (!/^\d{1,15}$/.test(cl)) {
         this.fail(parseError(`Invalid content-length: ${cl.slice(0, 60)}`, 'HPE_INVALID_CONTENT_LENGTH'));
-        return false;
+        return 'done';
       }
       this.framing = Framing.Length;
       this.remaining = Number(cl);
-    } else if (code === 204 || code === 304) {
-      this.framing = Framing.Length;
-      this.remaining = 0;
     } else {
       this.framing = Framing.Close;
       this.keepAlive = false;
     }
     this.state = State.Body;
     ex.handler.onResponseStart?.(ex, code, headers, status[0]!.slice(13));
-    if (this.exchange !== ex) return false;
+    if (this.exchange !== ex) return 'done';
     if (this.framing === Framing.Length && this.remaining === 0) {
-      this.complete(ex, false);
-      return false;
+      this.complete(ex, more);
+      return 'done';
     }
-    return true;
+    return 'body';
   }
 
   /** Reads body bytes [pos, n) of `buf`: the data handed over in one call, the framing decoded in place. */
@@ -367,7 +437,7 @@ class Connection {
           pos++;
           continue;
         }
-        this.fail(parseError('Expected LF after chunk data', 'HPE_STRICT'));
+        this.failAfter(ex, buf, start, w, parseError('Expected LF after chunk data', 'HPE_STRICT'));
         return;
       }
       // a line: a chunk size, or a trailer
@@ -375,11 +445,11 @@ class Connection {
       if (lf === -1 || lf >= n) {
         this.line += buf.toString('latin1', pos, n);
         if (this.line.length > 1024 && this.chunk === Chunk.Size) {
-          this.fail(parseError('Chunk size line too long', 'HPE_INVALID_CHUNK_SIZE'));
+          this.failAfter(ex, buf, start, w, parseError('Chunk size line too long', 'HPE_INVALID_CHUNK_SIZE'));
           return;
         }
         if (this.line.length > this.pool.opts.maxHeaderSize) {
-          this.fail(new H1Error('Headers Overflow Error', 'UND_ERR_HEADERS_OVERFLOW', 'HeadersOverflowError'));
+          this.failAfter(ex, buf, start, w, new H1Error('Headers Overflow Error', 'UND_ERR_HEADERS_OVERFLOW', 'HeadersOverflowError'));
           return;
         }
         break;
@@ -399,8 +469,9 @@ class Connection {
       }
       const semi = text.indexOf(';');
       const hex = (semi === -1 ? text : text.slice(0, semi)).trim();
-      if (!/^[0-9a-fA-F]{1,12}$/.test(hex)) {
-        this.fail(parseError(`Invalid character in chunk size (${JSON.stringify(text.slice(0, 40))})`, 'HPE_INVALID_CHUNK_SIZE'));
+      // leading zeros are padding (undici takes 16-digit sizes); 12 significant digits at most
+      if (!/^0*[0-9a-fA-F]{1,12}$/.test(hex)) {
+        this.failAfter(ex, buf, start, w, parseError(`Invalid character in chunk size (${JSON.stringify(text.slice(0, 40))})`, 'HPE_INVALID_CHUNK_SIZE'));
         return;
       }
       const size = parseInt(hex, 16);
@@ -413,6 +484,12 @@ class Connection {
     if (start !== -1 && w > start) this.deliver(ex, buf, start, w);
   }
 
+  /** Hands over the data read before a framing error in this read, then fails the exchange. */
+  private failAfter(ex: Exchange, buf: Buffer, start: number, w: number, err: Error): void {
+    if (start !== -1) this.deliver(ex, buf, start, w);
+    if (this.exchange === ex) this.fail(err);
+  }
+
   private deliver(ex: Exchange, buf: Buffer, from: number, to: number): void {
     if (to > from) ex.handler.onResponseData?.(ex, buf.subarray(from, to));
   }
@@ -423,14 +500,22 @@ class Connection {
     this.state = State.Idle;
     ex.conn = null;
     ex.ended = true;
-    // free before the handler hears of it: the request its end starts can take this connection
-    if (this.keepAlive && !extra && !this.closed) this.pool.release(this);
-    else this.destroy();
+    if (this.keepAlive && !extra && !this.closed) {
+      // free at once, but written on only after a full turn of the event loop, as undici does
+      // ("non-spec compliant servers" closing after a response without saying so): a FIN or
+      // stray bytes that come in that turn close it, and what it was given goes to another
+      // (two immediates: the first runs before the next poll phase, where a FIN that came
+      // with the response's last bytes is read; the second after it)
+      this.cooling = true;
+      this.pool.release(this);
+      setImmediate(() => setImmediate(() => this.cooled()));
+    } else this.destroy();
     ex.handler.onResponseEnd?.(ex, {});
   }
 
   /** Fails the exchange on this connection and closes it. */
   fail(err: Error): void {
+    this.rescue();
     const ex = this.exchange;
     this.destroy();
     if (ex !== null) ex.error(err);
@@ -466,6 +551,7 @@ class Connection {
   }
 
   private onClose(): void {
+    this.rescue();
     this.closed = true;
     this.pool.forget(this);
     const ex = this.exchange;
@@ -482,12 +568,13 @@ class Connection {
     }
     this.exchange = null;
     ex.conn = null;
-    // still connecting: the connection goes to the pool once it is up
-    if (this.connected) this.pool.release(this);
+    // still connecting: the connection goes to the pool once it is up; cooling: once cooled
+    if (this.connected && !this.cooling) this.pool.release(this);
   }
 
   destroy(): void {
     if (this.closed) return;
+    this.rescue();
     this.closed = true;
     this.pool.forget(this);
     const ex = this.exchange;
@@ -536,7 +623,20 @@ export class H1Pool {
 
   /** Starts an exchange; the handler hears of it through its hooks, never by a throw. */
   dispatch(request: H1Request, handler: H1Handler): boolean {
-    const ex = new Exchange(this, request, handler);
+    let wire: string;
+    try {
+      wire = this.head(request) + (request.body ?? '');
+    } catch (err) {
+      // a request that cannot be written (a line break in a header, a bad path) fails itself
+      const bad = new Exchange(this, request, handler, '');
+      queueMicrotask(() => bad.error(err as Error));
+      return false;
+    }
+    return this.place(new Exchange(this, request, handler, wire));
+  }
+
+  /** Puts an exchange on the connection used last, or on a new one. */
+  place(ex: Exchange): boolean {
     if (this.destroyed) {
       queueMicrotask(() => ex.error(new H1Error('The client is destroyed', 'UND_ERR_DESTROYED', 'ClientDestroyedError')));
       return false;
@@ -552,7 +652,7 @@ export class H1Pool {
         return false;
       }
       this.all.add(conn);
-    }
+    } else conn.listed = false;
     conn.assign(ex);
     this.startTimer();
     return true;
@@ -576,6 +676,9 @@ export class H1Pool {
 
   /** The request's head (request line and headers), the constant part built once per headers object. */
   head(req: H1Request): string {
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(req.method)) throw new TypeError(`invalid method ${JSON.stringify(req.method)}`);
+    // visible ASCII and bytes above it only: no space, CR, LF or control (no request injected)
+    if (!/^[\u0021-\u00ff]+$/.test(req.path)) throw new TypeError(`invalid request path ${JSON.stringify(req.path.slice(0, 80))}: a space, line break or control character`);
     let fixed = this.heads.get(req.headers);
     if (fixed === undefined) {
       // a host the user gave wins (a gateway routing by name); the framing and the
@@ -601,12 +704,16 @@ export class H1Pool {
       conn.destroy();
       return;
     }
+    if (conn.listed) return;
+    conn.listed = true;
     conn.tick = this.tick;
+    conn.socket.unref();
     this.idle.push(conn);
   }
 
   forget(conn: Connection): void {
     this.all.delete(conn);
+    conn.listed = false;
     const i = this.idle.lastIndexOf(conn);
     if (i !== -1) this.idle.splice(i, 1);
   }
@@ -623,7 +730,9 @@ export class H1Pool {
     const now = this.tick;
     const o = this.opts;
     for (const conn of [...this.all]) {
-      const elapsed = (now - conn.tick) * this.tickMs;
+      // a connection stamped tick k was active somewhere in (k - 1, k]: the time surely elapsed
+      // since is (now - k) ticks less one, so that no timeout fires early
+      const elapsed = (now - conn.tick - 1) * this.tickMs;
       const ex = conn.exchange;
       if (ex === null) {
         // idle past its keep-alive, or still connecting for a request that was cut meanwhile
