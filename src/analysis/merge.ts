@@ -85,10 +85,27 @@ function sameRunProblems(results: readonly RunResult[], pathOf: (i: number) => s
         });
         break;
       }
+      // windows merge by their time from each run's start: runs that overlapped only in part
+      // (started 14 s apart, 15 s each) add windows of different moments into one, at up to twice
+      // the rate; shards start together (--shard runs within 2 s), so most of each must overlap
+      const overlap = Math.min(sa.to, sb.to) - Math.max(sa.from, sb.from);
+      const shorter = Math.min(sa.to - sa.from, sb.to - sb.from);
+      if (overlap < shorter * MIN_OVERLAP && Math.abs(sa.from - sb.from) > 2000) {
+        problems.push({
+          path: pathOf(j),
+          message:
+            `ran from ${iso(sb.from)} to ${iso(sb.to)}, ${pathOf(i)} from ${iso(sa.from)} to ${iso(sa.to)}: they overlap for ${r3(Math.max(0, overlap) / 1000)} s, ` +
+            `under half of the shorter run, so they are not shards of one run (shards start together, each with part of the load)`,
+        });
+        break;
+      }
     }
   }
   return problems;
 }
+
+/** The share of the shorter of two shards' spans that both must cover (see sameRunProblems). */
+const MIN_OVERLAP = 0.5;
 
 /**
  * Shards made with --shard/--shards say whose they are: the run id and the scenario's hash must

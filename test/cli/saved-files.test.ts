@@ -650,6 +650,25 @@ describe('refusals the commands make, with the files and fields named', () => {
       expect(out.err).toMatch(new RegExp(`- ${laterPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: ran from \\S+ to \\S+, ${shard.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} from \\S+ to \\S+: they do not overlap in time`));
     });
 
+    it('refuses runs that overlapped for less than half of the shorter one; a start a second apart merges', async () => {
+      const { started_at, ended_at } = smoke.run as { started_at: string; ended_at: string };
+      const spanMs = Date.parse(ended_at) - Date.parse(started_at);
+      const shifted = (ms: number): string => {
+        const later = shardOf(smoke) as { run: { started_at: string; ended_at: string } };
+        later.run.started_at = new Date(Date.parse(started_at) + ms).toISOString();
+        later.run.ended_at = new Date(Date.parse(ended_at) + ms).toISOString();
+        return save(`shard-shifted-${ms}.json`, later);
+      };
+      const apart = shifted(Math.round(spanMs * 0.6));
+      const out = await run((io) => runMergeCommand([shard, apart], { out: merged }, io));
+      expect(out.code).toBe(104);
+      expect(out.err).toContain(`- ${apart}: ran from `);
+      expect(out.err).toMatch(/they overlap for [\d.]+ s, under half of the shorter run, so they are not shards of one run/);
+      const close = await run((io) => runMergeCommand([shard, shifted(1000)], { out: merged }, io));
+      expect(close.err).toBe('');
+      expect([0, 99]).toContain(close.code);
+    });
+
     it('checks --out before the work: an empty name, /dev/null, a file, a path through a file, a shard\'s own directory', async () => {
       const file = save('plain-file', 'x');
       const shardDir = mkdtempSync(join(dir, 'shard-dir-'));
