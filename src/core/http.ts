@@ -38,3 +38,24 @@ export function request(url: string | URL, options: RequestOptions = {}): Promis
     method: options.method ?? 'GET',
   } as Dispatcher.RequestOptions);
 }
+
+/**
+ * A response body read as UTF-8 text up to `maxBytes`: past it, the body is destroyed (the
+ * connection closed) and `over` is true, with what was read so far. Every answer read outside
+ * the stream is bounded so: a server decides its size.
+ */
+export async function readCapped(body: Dispatcher.ResponseData['body'], maxBytes: number): Promise<{ text: string; over: boolean }> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of body) {
+    const b = chunk as Buffer;
+    if (bytes + b.length > maxBytes) {
+      chunks.push(b.subarray(0, maxBytes - bytes));
+      body.destroy();
+      return { text: Buffer.concat(chunks).toString('utf8'), over: true };
+    }
+    bytes += b.length;
+    chunks.push(b);
+  }
+  return { text: Buffer.concat(chunks).toString('utf8'), over: false };
+}

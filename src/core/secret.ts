@@ -25,7 +25,40 @@ export function redactSecret(text: string, secrets: Secrets): string {
   const list = typeof secrets === 'string' ? [secrets] : [...(secrets ?? [])].sort((a, b) => b.length - a.length);
   let out = text;
   for (const s of list) if (s.length > 0) out = out.split(s).join('***');
+  for (const s of list) if (s.length >= MIN_INNER_SECRET) out = redactPieces(out, s);
   for (const s of list) if (s.length > 0) out = redactEnds(out, s);
+  return out;
+}
+
+/**
+ * The shortest secret whose pieces are also taken out from inside a text: an API key or a
+ * signature a server quotes cut short (`Incorrect API key provided: sk-live-Q9w8...`). Shorter
+ * ones (a query's `2024-06-01`) would take dates and words out of every message.
+ */
+const MIN_INNER_SECRET = 16;
+
+/**
+ * Every run of 6 or more characters inside `text` that is a prefix or a suffix of `secret`,
+ * replaced by `***` (each found from its first or last 6 characters, then grown as far as it
+ * still matches the secret).
+ */
+function redactPieces(text: string, secret: string): string {
+  let out = text;
+  const head = secret.slice(0, MIN_PARTIAL);
+  for (let at = out.indexOf(head); at !== -1; at = out.indexOf(head, at + 3)) {
+    let n = MIN_PARTIAL;
+    while (n < secret.length && at + n < out.length && out.charCodeAt(at + n) === secret.charCodeAt(n)) n++;
+    out = `${out.slice(0, at)}***${out.slice(at + n)}`;
+  }
+  const tail = secret.slice(secret.length - MIN_PARTIAL);
+  for (let end = out.indexOf(tail); end !== -1; end = out.indexOf(tail, end + 3)) {
+    // the piece ends where this match of the secret's last characters ends
+    let n = MIN_PARTIAL;
+    const stop = end + MIN_PARTIAL;
+    while (n < secret.length && stop - n - 1 >= 0 && out.charCodeAt(stop - n - 1) === secret.charCodeAt(secret.length - n - 1)) n++;
+    out = `${out.slice(0, stop - n)}***${out.slice(stop)}`;
+    end = stop - n;
+  }
   return out;
 }
 

@@ -9,7 +9,7 @@
 import protobuf from 'protobufjs';
 import snappy from 'snappyjs';
 import type { Agent as AgentType } from 'undici';
-import { Agent, requestOn } from '../core/http.js';
+import { Agent, readCapped, requestOn } from '../core/http.js';
 import { oneLineRedacted, parseTarget, type TargetUrl } from '../core/secret.js';
 import type { FamilyMeta, Label, MetricType, SeriesSnapshot } from './series.js';
 
@@ -334,7 +334,8 @@ export class RemoteWriter {
         body: batch.body,
         signal: abort.signal,
       });
-      const text = await res.body.text().catch(() => '');
+      // an error's explanation, not a body to keep: 64 KiB of it at most
+      const text = await readCapped(res.body, 64 * 1024).then((r) => r.text, () => '');
       if (res.statusCode >= 200 && res.statusCode < 300) outcome = 'ok';
       else {
         outcome = retriable(res.statusCode) ? 'retry' : 'reject';

@@ -34,7 +34,9 @@ export class PrefixCounts {
     if (r.cachedTokensUsage !== null) {
       this.reported++;
       this.reportedPromptTokens += r.promptTokens;
-      this.cachedTokens += r.cachedTokensUsage;
+      // never more than the prompt (a server's count above its own prompt is dropped by the
+      // client; this bounds it by the planned prompt for records from elsewhere, k6's)
+      this.cachedTokens += Math.min(r.cachedTokensUsage, r.promptTokensUsage ?? r.promptTokens);
     }
     if (Number.isNaN(ttftUs)) return;
     recordUs(this.isWarm(r) ? this.warm : r.prefixGroup !== null ? this.cold : this.noPrefix, ttftUs);

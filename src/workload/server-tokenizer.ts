@@ -13,7 +13,7 @@
 // own figure, whatever its template or BOS handling. The two must agree, and the tokenize endpoint
 // must count the synthetic texts exactly, or the run refuses to start (a words construction the
 // server does not honour cannot give exact lengths).
-import { request } from '../core/http.js';
+import { readCapped, request } from '../core/http.js';
 import { InvalidInputError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { parseTarget } from '../core/secret.js';
@@ -30,6 +30,8 @@ const DIALECT_NAMES: Record<Dialect, string> = {
 };
 
 const CALL_TIMEOUT_MS = 30_000;
+/** The most bytes of one tokenize answer read (a token list of a 100 000-token prompt is under 1 MiB). */
+const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
 /** words whose bare form (a prompt's first word) is checked one request each */
 const HEAD_WORDS = 64;
 const PARALLEL = 8;
@@ -63,7 +65,8 @@ class TokenizeClient {
       bodyTimeout: CALL_TIMEOUT_MS,
       signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
     });
-    const text = await res.body.text();
+    const { text, over } = await readCapped(res.body, MAX_ANSWER_BYTES);
+    if (over) throw new InvalidInputError([{ path: 'workload.tokenizer', message: `the server's tokenize endpoint (${url.replace(/\?.*$/, '')}) answered with a body over ${MAX_ANSWER_BYTES / (1024 * 1024)} MiB, cut there: not a token count; use a tokenizer file or family instead of server` }]);
     let json: unknown = null;
     try {
       json = JSON.parse(text);

@@ -95,7 +95,8 @@ export function requestBody(opts: OpenAIBackendOptions, req: GenRequest): string
 export function classifyStatus(status: number): ErrorClass {
   if (status === 429) return 'http_429';
   if (status >= 400 && status < 500) return 'http_4xx';
-  if (status >= 500) return 'http_5xx';
+  if (status >= 500 && status < 600) return 'http_5xx';
+  // 1xx-3xx where a stream was due, and codes HTTP does not define (600-999)
   return 'invalid_response';
 }
 
@@ -790,7 +791,8 @@ class StreamHandler implements Dispatcher.DispatchHandler, SseEventSink, Request
     // what the server said it counted, taken only when it can be true (metrics.md, output_tokens)
     r.outputTokensUsage = believedUsage(r.outputTokensUsage, r.chunkUs.length, this.maxTokens);
     if (r.promptTokensUsage !== null && !isTokenCount(r.promptTokensUsage)) r.promptTokensUsage = null;
-    if (r.cachedTokensUsage !== null && !isTokenCount(r.cachedTokensUsage)) r.cachedTokensUsage = null;
+    // cached tokens are part of the prompt: more of them than the prompt has cannot be true
+    if (r.cachedTokensUsage !== null && (!isTokenCount(r.cachedTokensUsage) || (r.promptTokensUsage !== null && r.cachedTokensUsage > r.promptTokensUsage))) r.cachedTokensUsage = null;
     // `done` must never run inside `send`: defer when a failure was immediate
     if (Number.isNaN(r.sentUs)) queueMicrotask(() => this.done(r));
     else this.done(r);

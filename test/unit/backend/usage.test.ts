@@ -87,6 +87,13 @@ describe('the client', () => {
     expect((await withUsage('{"completion_tokens":65}', 32)).outputTokensUsage).toBeNull();
   });
 
+  it('drops cached tokens above the prompt the server counted (they are part of it), keeps those within', async () => {
+    const over = await withUsage('{"prompt_tokens":10,"completion_tokens":8,"prompt_tokens_details":{"cached_tokens":50}}');
+    expect(over.cachedTokensUsage).toBeNull();
+    const within = await withUsage('{"prompt_tokens":10,"completion_tokens":8,"prompt_tokens_details":{"cached_tokens":10}}');
+    expect(within.cachedTokensUsage).toBe(10);
+  });
+
   it('drops a prompt_tokens that is not a token count, for the workload estimate', async () => {
     for (const bad of ['-5', '2.5', '1e300']) {
       const r = await withUsage(`{"prompt_tokens":${bad},"completion_tokens":8}`);
@@ -94,5 +101,12 @@ describe('the client', () => {
       expect(r.promptTokens).toBe(5);
       expect(r.outputTokensUsage).toBe(8);
     }
+  });
+});
+
+describe('HTTP status classes', () => {
+  it('are taken from the status HTTP defines, and a code it does not (600-999) is an invalid response', async () => {
+    const { classifyStatus } = await import('../../../src/backend/openai/client.js');
+    expect([429, 404, 500, 599, 600, 999, 302].map(classifyStatus)).toEqual(['http_429', 'http_4xx', 'http_5xx', 'http_5xx', 'invalid_response', 'invalid_response', 'invalid_response']);
   });
 });
