@@ -818,7 +818,7 @@ function simulatorSchema() {
       faults: faults.prefault({}).describe('deterministic fault injection, each ratio per request'),
       prefixCaching: boolean()
         .describe(
-          'automatic prefix caching over KV blocks, reporting usage.prompt_tokens_details.cached_tokens (default: on when the workload has a sharedPrefix)',
+          'automatic prefix caching over KV blocks, reporting usage.prompt_tokens_details.cached_tokens (default: on when the traffic shares prefixes: a sharedPrefix, sessions or a trace replay)',
         )
         .optional(),
     },
