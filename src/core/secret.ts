@@ -25,7 +25,7 @@ export function redactSecret(text: string, secrets: Secrets): string {
   const list = typeof secrets === 'string' ? [secrets] : [...(secrets ?? [])].sort((a, b) => b.length - a.length);
   let out = text;
   for (const s of list) if (s.length > 0) out = out.split(s).join('***');
-  for (const s of list) if (s.length >= MIN_INNER_SECRET) out = redactPieces(out, s);
+  for (const s of list) if (s.length >= MIN_INNER_SECRET && OPAQUE.test(s)) out = redactPieces(out, s);
   for (const s of list) if (s.length > 0) out = redactEnds(out, s);
   return out;
 }
@@ -36,6 +36,13 @@ export function redactSecret(text: string, secrets: Secrets): string {
  * ones (a query's `2024-06-01`) would take dates and words out of every message.
  */
 const MIN_INNER_SECRET = 16;
+/**
+ * A secret of one opaque token (a key, a signature, a password of such characters) has its
+ * pieces taken out from inside a text; the composite forms (`user:password`, `name=value`,
+ * `Basic …`) do not, or their harmless start (`alice:`, `sig=`) would take the displayed URL
+ * apart. Their parts are secrets of their own.
+ */
+const OPAQUE = /^[A-Za-z0-9._~+/-]+$/;
 
 /**
  * Every run of 6 or more characters inside `text` that is a prefix or a suffix of `secret`,
