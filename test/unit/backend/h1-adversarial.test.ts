@@ -5,10 +5,10 @@
 // and what a request may carry onto the wire. Compared with undici (client-h1.js) where it
 // matters. A comment marked "Was a bug" says what the first version of h1.ts did wrong; each of
 // those tests failed against it.
-import { createServer, type Server, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startHttp1Server, type Http1Server } from '../../helpers/http1-server.js';
 import { H1Pool, type H1Handler, type H1Options, type H1Request } from '../../../src/backend/openai/h1.js';
 import { OpenAIBackend } from '../../../src/backend/openai/client.js';
 import { runClock } from '../../../src/core/clock.js';
@@ -32,12 +32,7 @@ interface Result {
   ms: number;
 }
 
-interface Served {
-  url: string;
-  requests: string[];
-  connections: number;
-  sockets: Socket[];
-}
+type Served = Http1Server;
 
 let servers: Server[] = [];
 let pools: H1Pool[] = [];
@@ -50,32 +45,8 @@ afterEach(async () => {
 
 /** A server handing each whole request (head + content-length body) to `answer`; n counts requests overall. */
 async function serve(answer: (n: number, socket: Socket, request: string) => unknown): Promise<Served> {
-  const served: Served = { url: '', requests: [], connections: 0, sockets: [] };
-  const server = createServer((socket) => {
-    served.connections++;
-    served.sockets.push(socket);
-    // no Nagle: a response written in pieces arrives in as many reads
-    socket.setNoDelay(true);
-    socket.on('error', () => undefined);
-    let buf = Buffer.alloc(0);
-    socket.on('data', (d) => {
-      buf = Buffer.concat([buf, d]);
-      for (;;) {
-        const headEnd = buf.indexOf('\r\n\r\n');
-        if (headEnd === -1) return;
-        const length = Number(/\r\ncontent-length:\s*(\d+)/i.exec(buf.subarray(0, headEnd).toString('latin1'))?.[1] ?? 0);
-        if (buf.length < headEnd + 4 + length) return;
-        const request = buf.subarray(0, headEnd + 4 + length).toString('latin1');
-        buf = buf.subarray(headEnd + 4 + length);
-        served.requests.push(request);
-        void answer(served.requests.length - 1, socket, request);
-      }
-    });
-  });
-  server.on('connection', (s) => s.on('close', () => served.sockets.splice(served.sockets.indexOf(s), 1)));
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  served.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const served = await startHttp1Server(answer);
+  servers.push(served.server);
   return served;
 }
 

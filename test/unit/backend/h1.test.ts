@@ -1,9 +1,9 @@
 // The native HTTP/1.1 transport (src/backend/openai/h1.ts) over real loopback sockets: framing
 // decoded exactly however the bytes are cut, chunks of one read handed over as one call,
 // keep-alive reuse and its limits, timeouts, and the request it writes.
-import { createServer, type Server, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startHttp1Server, type Http1Server } from '../../helpers/http1-server.js';
 import { H1Pool, type H1Handler, type H1Options } from '../../../src/backend/openai/h1.js';
 
 const OPTS: H1Options = { headersTimeoutMs: 5000, bodyTimeoutMs: 5000, keepAliveTimeoutMs: 60_000, maxHeaderSize: 64 * 1024 };
@@ -19,13 +19,7 @@ interface Exchange {
   ended: boolean;
 }
 
-/** A server answering each request on a connection with `answer(n, socket, request)`; n counts requests overall. */
-interface Served {
-  url: string;
-  requests: string[];
-  connections: number;
-  close(): Promise<void>;
-}
+type Served = Http1Server;
 
 let servers: Server[] = [];
 let pools: H1Pool[] = [];
@@ -37,35 +31,8 @@ afterEach(async () => {
 });
 
 async function serve(answer: (n: number, socket: Socket, request: string) => unknown, host = '127.0.0.1'): Promise<Served> {
-  const served: Served = { url: '', requests: [], connections: 0, close: async () => undefined };
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
-    served.connections++;
-    sockets.add(socket);
-    socket.on('error', () => undefined);
-    socket.on('close', () => sockets.delete(socket));
-    let buf = Buffer.alloc(0);
-    socket.on('data', (d) => {
-      buf = Buffer.concat([buf, d]);
-      for (;;) {
-        const headEnd = buf.indexOf('\r\n\r\n');
-        if (headEnd === -1) return;
-        const length = Number(/\r\ncontent-length:\s*(\d+)/i.exec(buf.subarray(0, headEnd).toString('latin1'))?.[1] ?? 0);
-        if (buf.length < headEnd + 4 + length) return;
-        const request = buf.subarray(0, headEnd + 4 + length).toString('utf8');
-        buf = buf.subarray(headEnd + 4 + length);
-        served.requests.push(request);
-        void answer(served.requests.length - 1, socket, request);
-      }
-    });
-  });
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, host, r));
-  const { port } = server.address() as AddressInfo;
-  served.url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  served.close = async () => {
-    for (const s of sockets) s.destroy();
-  };
+  const served = await startHttp1Server(answer, { host, utf8: true });
+  servers.push(served.server);
   return served;
 }
 
