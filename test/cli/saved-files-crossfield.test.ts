@@ -16,6 +16,7 @@ import { runCompareCommand } from '../../src/cli/compare-command.js';
 import { runHistoryCommand } from '../../src/cli/history-command.js';
 import { runMergeCommand } from '../../src/cli/merge-command.js';
 import { runReportCommand } from '../../src/cli/report-command.js';
+import { seeded } from '../helpers/seeded.js';
 
 type Json = Record<string | number, unknown>;
 type Seg = string | number;
@@ -25,17 +26,6 @@ const FIXTURES = fileURLToPath(new URL('../fixtures/results/', import.meta.url))
 const fx = (name: string): string => join(FIXTURES, `smoke-${name}.json`);
 const dir = mkdtempSync(join(tmpdir(), 'inferload-crossfield-'));
 
-/** mulberry32, so that a failure names a mutation that replays */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function trimmed(path: string): Json {
   const doc = JSON.parse(readFileSync(path, 'utf8')) as Json;

@@ -32,6 +32,7 @@ import { renderMarkdown } from '../../src/report/markdown.js';
 import { baselineOf, baselineProblems, normalizeResults, resultsProblems } from '../../src/results/read.js';
 import type { RunResult } from '../../src/results/types.js';
 import { syntheticResult, withSlices } from '../unit/report/fixtures.js';
+import { seeded } from '../helpers/seeded.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/results/', import.meta.url));
 const fx = (name: string): string => join(FIXTURES, `smoke-${name}.json`);
@@ -71,17 +72,6 @@ function shardOf(doc: Doc): Doc {
 
 // ---- mutations --------------------------------------------------------------------------------
 
-/** mulberry32: a small seeded generator, so that a failure names a mutation that replays */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Every path in a JSON value but its root. */
 function pathsOf(v: unknown, at: Seg[] = [], out: Seg[][] = []): Seg[][] {
