@@ -65,11 +65,13 @@ const CONFIGMAP_BUDGET_BYTES = 200 * 1024;
 // ---- sizing: what one shard costs the client (measured in bench/, README "The load generator checks itself") ----
 
 /**
- * CPU-seconds per content chunk, everything included: `whole-run` measured 2.3–3.7 CPU-s per
- * 100 k chunks (64 users, 2 000 requests of 256 tokens, start-up and reports included; 2026-12-01,
- * the project's 2-core machine); the slow end is taken.
+ * CPU-seconds per content chunk, everything included: `whole-run` (64 users, 2 000 requests of
+ * 256 tokens, start-up and reports included, the project's 2-core machine) measured 2.3–3.7 CPU-s
+ * per 100 k chunks over undici on a slow day (2026-12-01), and the native transport costs 1.40 ×
+ * less in the same run (5.6 against 7.86 CPU-s, 2026-12-02; 1.04–1.12 per 100 k that day). The
+ * slow end over undici, divided by that: 2.7.
  */
-export const CPU_S_PER_CHUNK = 3.7 / 100_000;
+export const CPU_S_PER_CHUNK = 2.7 / 100_000;
 /** CPU-seconds per request beside its chunks: 20.3–24.6k short streaming requests (4 tokens) per CPU-second; the slow end. */
 export const CPU_S_PER_REQUEST = 1 / 20_300;
 /** RSS per concurrent stream: 19–20 KB (5 000 streams held in 167–178 MB); twice that is allowed. */

@@ -380,8 +380,8 @@ describe('inferload k8s: sizing a shard from the load', () => {
     const perShard = 240 * 256 * CPU_S_PER_CHUNK + 240 * CPU_S_PER_REQUEST;
     expect(s8.cpuCores).toBeCloseTo(perShard, 9);
     expect(s8.minShards).toBe(Math.ceil((perShard * 8) / GENERATOR_CPU_CEILING));
-    expect(s8.minShards).toBe(23);
-    expect(s8.notes.join('\n')).toContain('--shards 23');
+    expect(s8.minShards).toBe(17);
+    expect(s8.notes.join('\n')).toContain('--shards 17');
     const s32 = shardSizing(spec, 32);
     expect(s32.minShards).toBeUndefined();
     expect(s32.cpuCores).toBeLessThan(GENERATOR_CPU_CEILING);
