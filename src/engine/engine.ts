@@ -12,7 +12,7 @@ import { arrivalSchedule, isOpenLoop, loadDurationS, tailLevel, vuTargetAt, type
 import type { Workload } from '../workload/workload.js';
 import type { Conversation } from '../workload/sessions.js';
 import { ownerOf, ownsUser, requestsShare, type ShardSpec } from '../core/shard.js';
-import { sleepUntil } from './pacer.js';
+import { sleepRoughly, sleepUntil } from './pacer.js';
 
 /** Why the load phase ended. */
 export type StopReason = 'schedule' | 'requests' | 'interrupted' | 'target-failed' | 'aborted';
@@ -261,7 +261,7 @@ export class Engine {
       // for it even past the end; a request in flight may still bring one, until the end
       if (this.pendingTurns === 0 && (this.inflight.size === 0 || now >= endUs)) break;
       if (now >= endUs) await new Promise((r) => setTimeout(r, 2));
-      else await sleepUntil(this.clock, Math.min(endUs, now + 20_000), () => this.stopping !== null);
+      else await sleepRoughly(this.clock, Math.min(endUs, now + 20_000), () => this.stopping !== null);
     }
     // from here on no new turn is sent (continueSession counts them cut)
     this.arrivalsOver = true;
@@ -420,7 +420,7 @@ export class Engine {
     while (!this.stopping) {
       const now = this.clock.now();
       if (!limited && now >= endUs) break;
-      await sleepUntil(this.clock, limited ? now + 50_000 : Math.min(endUs, now + 50_000), () => this.stopping !== null);
+      await sleepRoughly(this.clock, limited ? now + 50_000 : Math.min(endUs, now + 50_000), () => this.stopping !== null);
     }
     if (!this.stopping && !limited) this.stop('schedule');
     // not waiting for the users here: their requests in flight get the graceful stop, like
