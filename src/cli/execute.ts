@@ -6,7 +6,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { cpus, platform } from 'node:os';
 import { join } from 'node:path';
-import { request } from '../core/http.js';
+import { readCapped, request } from '../core/http.js';
 import { nowUs, runClock } from '../core/clock.js';
 import { ExitCode, InvalidInputError, InvalidRunError } from '../core/errors.js';
 import { RequestRecord } from '../core/record.js';
@@ -852,17 +852,9 @@ async function firstModel(baseUrl: string, apiKey: string | undefined): Promise<
     });
     status = res.statusCode;
     encoding = String(res.headers['content-encoding'] ?? 'identity').toLowerCase();
-    const chunks: Buffer[] = [];
-    let bytes = 0;
-    for await (const chunk of res.body) {
-      bytes += (chunk as Buffer).length;
-      if (bytes > MAX_MODELS_BYTES) {
-        res.body.destroy();
-        throw new InvalidRunError(`HTTP ${status} with a body over ${MAX_MODELS_BYTES / (1024 * 1024)} MiB, cut there: not a model list; give the model with --model`);
-      }
-      chunks.push(chunk as Buffer);
-    }
-    text = Buffer.concat(chunks).toString('utf8');
+    const body = await readCapped(res.body, MAX_MODELS_BYTES);
+    if (body.over) throw new InvalidRunError(`HTTP ${status} with a body over ${MAX_MODELS_BYTES / (1024 * 1024)} MiB, cut there: not a model list; give the model with --model`);
+    text = body.text;
   } catch (e) {
     if (timeout.aborted) throw new InvalidRunError(`no complete answer within ${MODELS_TIMEOUT_MS / 1000} s; give the model with --model`);
     throw e;

@@ -107,7 +107,6 @@ class Exchange implements Dispatcher.DispatchController {
   ended = false;
 
   constructor(
-    readonly pool: H1Pool,
     readonly request: H1Request,
     readonly handler: H1Handler,
     /** the request as written: head and body */
@@ -628,11 +627,11 @@ export class H1Pool {
       wire = this.head(request) + (request.body ?? '');
     } catch (err) {
       // a request that cannot be written (a line break in a header, a bad path) fails itself
-      const bad = new Exchange(this, request, handler, '');
+      const bad = new Exchange(request, handler, '');
       queueMicrotask(() => bad.error(err as Error));
       return false;
     }
-    return this.place(new Exchange(this, request, handler, wire));
+    return this.place(new Exchange(request, handler, wire));
   }
 
   /** Puts an exchange on the connection used last, or on a new one. */
