@@ -2,8 +2,8 @@
 // reports its own slowness as the server's, so a run says when its numbers are not trustworthy.
 import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { GeneratorHealth } from '../results/types.js';
+import { LagProbe } from './lag-probe.js';
 import { pacerSpinUs } from './pacer.js';
 
 /** Thresholds beyond which the generator, not the server, may have been the bottleneck. */
@@ -31,7 +31,7 @@ export function clientCores(workers: number): number {
 }
 
 export class HealthMonitor {
-  private readonly loop: IntervalHistogram;
+  private readonly loop: LagProbe;
   private cpuStart: NodeJS.CpuUsage;
   private wallStartMs: number;
   private readonly workers: number;
@@ -39,8 +39,7 @@ export class HealthMonitor {
 
   constructor(opts: HealthOptions = {}) {
     this.workers = opts.workers ?? 1;
-    this.loop = monitorEventLoopDelay({ resolution: 10 });
-    this.loop.enable();
+    this.loop = new LagProbe();
     this.cpuStart = process.cpuUsage();
     this.wallStartMs = performance.now();
     this.schedstat = opts.schedstat;
@@ -137,10 +136,9 @@ export class HealthMonitor {
   /** The health figures; `scheduleLagP99Ms` comes from the recorder. */
   report(scheduleLagP99Ms: number | null): GeneratorHealth {
     this.sample();
-    const has = this.loop.count > 0;
-    // the histogram is in ns and includes the sampling resolution itself (10 ms): subtract it
-    const lagP99 = has ? Math.max(0, this.loop.percentile(99) / 1e6 - 10) : null;
-    const lagMax = has ? Math.max(0, this.loop.max / 1e6 - 10) : null;
+    // how long the main thread took to answer an event (lag-probe.ts), not a timer's lateness
+    const lagP99 = this.loop.percentileMs(99);
+    const lagMax = this.loop.maxMs();
     const cpu = this.cpuRatio();
     const workCpu = this.workCpuRatio();
     const waitRatio = this.cpuWaitRatio();
@@ -187,7 +185,7 @@ export class HealthMonitor {
   }
 
   stop(): void {
-    this.loop.disable();
+    this.loop.stop();
   }
 }
 
