@@ -10,7 +10,8 @@ function schedstat(waitMs: number): () => string {
 }
 
 async function busyLoop(ms: number): Promise<void> {
-  // event-loop lag the monitor sees: the thread blocked, in a few pieces
+  // event-loop lag the monitor sees: the thread blocked, in a few pieces, each longer than the
+  // probe's 50 ms period, so that probes surely wait in them
   for (let i = 0; i < 4; i++) {
     const until = performance.now() + ms / 4;
     while (performance.now() < until);
@@ -21,7 +22,7 @@ async function busyLoop(ms: number): Promise<void> {
 describe('the generator self-check', () => {
   it('a thread kept from the CPU: the lag warning says the machine was busy, with the share of the run', async () => {
     const m = new HealthMonitor({ schedstat: schedstat(60) });
-    await busyLoop(120);
+    await busyLoop(480);
     const h = m.report(20);
     m.stop();
     expect(h.cpu_wait_ratio).toBeGreaterThan(0.05);
@@ -33,7 +34,7 @@ describe('the generator self-check', () => {
 
   it('a thread that had its CPU: the lag is the client\'s own', async () => {
     const m = new HealthMonitor({ schedstat: schedstat(0) });
-    await busyLoop(120);
+    await busyLoop(480);
     const h = m.report(20);
     m.stop();
     expect(h.cpu_wait_ratio).toBe(0);
