@@ -92,6 +92,11 @@ export class HealthMonitor {
   private nextRssSampleMs = 0;
   private rssEveryMs = 10_000;
 
+  /** lag probes answered since the start or the last reset */
+  get lagProbes(): number {
+    return this.loop.count;
+  }
+
   /** Samples memory; call now and then (the run's tick). */
   sample(): void {
     const rss = residentBytes();

@@ -6,6 +6,11 @@ import { LagProbe } from '../../../src/engine/lag-probe.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** waits until the probe thread has started and answered a few probes (a loaded machine starts a thread slowly) */
+async function started(p: LagProbe, n = 3): Promise<void> {
+  for (const until = Date.now() + 15_000; p.count < n && Date.now() < until; ) await sleep(20);
+}
+
 function block(ms: number): void {
   const until = performance.now() + ms;
   while (performance.now() < until);
@@ -15,7 +20,7 @@ describe('the event-loop lag probe', () => {
   it('a loop blocked for 300 ms: the probe sent during it waited most of it', async () => {
     const p = new LagProbe(20);
     try {
-      await sleep(200);
+      await started(p);
       p.reset();
       block(300);
       await sleep(100);
@@ -34,7 +39,7 @@ describe('the event-loop lag probe', () => {
     try {
       expect(p.percentileMs(99)).toBeNull();
       expect(p.maxMs()).toBeNull();
-      await sleep(150);
+      await started(p);
       expect(p.count).toBeGreaterThan(2);
       block(120);
       await sleep(60);
@@ -49,7 +54,7 @@ describe('the event-loop lag probe', () => {
 
   it('stops: no probe is answered after stop, and the process is not kept alive by it', async () => {
     const p = new LagProbe(10);
-    await sleep(80);
+    await started(p);
     p.stop();
     expect(p.running).toBe(false);
     const n = p.count;
