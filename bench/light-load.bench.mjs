@@ -6,8 +6,11 @@
 // need to agree. Beside it, in the same run and against the same server, the floors: a bare
 // undici client on Node (a stamp per read, nothing else), a raw socket on Node's event loop (no
 // HTTP client at all) and, when /usr/bin/python3 is there, a blocking Python http.client reader. Targets: gap error p99 <= 0.5 ms, none above 2 ms, the
-// run's own event-loop lag p99 under 1 ms. `--pin` pins the client to core 0 and the server to
-// core 1 (with every thread of the client on one core, V8's background threads take its slices).
+// run's own event-loop lag p99 under 1 ms (beside it, the same probe in an idle Node process: the
+// machine's floor for that figure). `--rounds N` (default 3) interleaves the readers N times and
+// reports medians with their ranges: a noisy minute of the machine then falls on every reader.
+// `--pin` pins the client to core 0 and the server to core 1 (with every thread of the client on
+// one core, V8's background threads take its slices).
 import { spawn, spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
 import { Pool } from 'undici';
@@ -191,21 +194,74 @@ async function pythonRun({ port, durationS, rate, tokens }) {
   return gapErrors(out.stamps_ms, log);
 }
 
+/** The event-loop lag an idle Node process reads with the same probe as the run (the floor of that figure on this machine). */
+async function idleLagFloor(seconds) {
+  const { LagProbe } = await import('../dist/engine/lag-probe.js');
+  const probe = new LagProbe();
+  await new Promise((r) => setTimeout(r, 300));
+  probe.reset();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const out = { p99: probe.percentileMs(99), max: probe.maxMs() };
+  probe.stop();
+  return out;
+}
+
+const roundsArg = args.indexOf('--rounds');
+const rounds = roundsArg >= 0 ? Math.max(1, Number(args[roundsArg + 1])) : 3;
 const server = await startPacedServer(1);
 try {
   const durationS = long ? 60 : 20;
   const load = { port: server.port, durationS, rate: 2, tokens: 32 };
-  const r = await lightRun(load);
-  const bare = await bareNodeRun(load);
-  const raw = await rawNodeRun(load);
-  const py = await pythonRun(load);
-  const params = { rate: 2, tokens: 32, itl_ms: 10, duration_s: durationS, requests: r.requests, gaps: r.errors.length, pinned: pin };
-  const p = (e, q) => +pct(e, q).toFixed(3);
-  const floors = { bare_node_p99: p(bare.errors, 99), bare_node_max: +bare.errors.at(-1).toFixed(3), raw_socket_p99: p(raw.errors, 99), raw_socket_max: +raw.errors.at(-1).toFixed(3), ...(py && { python_p99: p(py.errors, 99), python_max: +py.errors.at(-1).toFixed(3) }) };
-  report({ bench: 'light_load_gap_error_p99', value: p(r.errors, 99), unit: 'ms', better: 'lower', target: 0.5, params: { ...params, p50: p(r.errors, 50), ...floors } });
-  report({ bench: 'light_load_gap_error_max', value: +r.errors.at(-1).toFixed(3), unit: 'ms', better: 'lower', target: 2, params: { ...params, ...floors } });
-  report({ bench: 'light_load_gap_error_p99_vs_bare_node', value: +(pct(r.errors, 99) / pct(bare.errors, 99)).toFixed(2), unit: 'x', better: 'lower', params });
-  report({ bench: 'light_load_event_loop_lag_p99', value: r.generator.event_loop_lag_p99_ms, unit: 'ms', better: 'lower', target: 1, params: { cpu_ratio: r.generator.cpu_ratio } });
+  // rounds interleave the four readers, so that a noisy minute of the machine falls on all of them
+  const per = { run: [], bare: [], raw: [], py: [], lag: [], lagMax: [], cpu: [], idleLag: [] };
+  let requests = 0;
+  let gaps = 0;
+  for (let i = 0; i < rounds; i++) {
+    const r = await lightRun(load);
+    const bare = await bareNodeRun(load);
+    const raw = await rawNodeRun(load);
+    const py = await pythonRun(load);
+    const idle = await idleLagFloor(5);
+    requests = r.requests;
+    gaps = r.errors.length;
+    const q = (e) => ({ p99: pct(e, 99), max: e.at(-1), p50: pct(e, 50) });
+    per.run.push(q(r.errors));
+    per.bare.push(q(bare.errors));
+    per.raw.push(q(raw.errors));
+    if (py) per.py.push(q(py.errors));
+    per.lag.push(r.generator.event_loop_lag_p99_ms);
+    per.lagMax.push(r.generator.event_loop_lag_max_ms);
+    per.cpu.push(r.generator.cpu_ratio);
+    per.idleLag.push(idle.p99);
+    process.stderr.write(
+      `round ${i + 1}/${rounds}: inferload p99/max ${per.run.at(-1).p99.toFixed(3)}/${per.run.at(-1).max.toFixed(3)} ms, lag p99 ${r.generator.event_loop_lag_p99_ms} ms; ` +
+        `bare undici ${per.bare.at(-1).p99.toFixed(3)}/${per.bare.at(-1).max.toFixed(3)}, raw socket ${per.raw.at(-1).p99.toFixed(3)}/${per.raw.at(-1).max.toFixed(3)}` +
+        (py ? `, python ${per.py.at(-1).p99.toFixed(3)}/${per.py.at(-1).max.toFixed(3)}` : '') +
+        `; idle Node lag p99 ${idle.p99?.toFixed(3)} ms\n`,
+    );
+  }
+  const med = (xs) => {
+    const v = xs.filter((x) => x !== null && Number.isFinite(x)).sort((a, b) => a - b);
+    return v.length === 0 ? null : +v[Math.floor((v.length - 1) / 2)].toFixed(3);
+  };
+  const span = (xs) => {
+    const v = xs.filter((x) => x !== null && Number.isFinite(x));
+    return v.length === 0 ? 'n/a' : `${Math.min(...v).toFixed(2)}-${Math.max(...v).toFixed(2)}`;
+  };
+  const params = { rate: 2, tokens: 32, itl_ms: 10, duration_s: durationS, rounds, requests, gaps, pinned: pin, statistic: 'median of rounds' };
+  const floors = {
+    bare_node_p99: med(per.bare.map((x) => x.p99)),
+    bare_node_max: med(per.bare.map((x) => x.max)),
+    raw_socket_p99: med(per.raw.map((x) => x.p99)),
+    raw_socket_max: med(per.raw.map((x) => x.max)),
+    raw_socket_p99_range: span(per.raw.map((x) => x.p99)),
+    ...(per.py.length > 0 && { python_p99: med(per.py.map((x) => x.p99)), python_max: med(per.py.map((x) => x.max)), python_p99_range: span(per.py.map((x) => x.p99)) }),
+  };
+  report({ bench: 'light_load_gap_error_p99', value: med(per.run.map((x) => x.p99)), unit: 'ms', better: 'lower', target: 0.5, params: { ...params, range: span(per.run.map((x) => x.p99)), p50: med(per.run.map((x) => x.p50)), ...floors } });
+  report({ bench: 'light_load_gap_error_max', value: med(per.run.map((x) => x.max)), unit: 'ms', better: 'lower', target: 2, params: { ...params, range: span(per.run.map((x) => x.max)), ...floors } });
+  report({ bench: 'light_load_gap_error_p99_vs_raw_socket', value: +(med(per.run.map((x) => x.p99)) / med(per.raw.map((x) => x.p99))).toFixed(2), unit: 'x', better: 'lower', params });
+  report({ bench: 'light_load_gap_error_p99_vs_bare_node', value: +(med(per.run.map((x) => x.p99)) / med(per.bare.map((x) => x.p99))).toFixed(2), unit: 'x', better: 'lower', params });
+  report({ bench: 'light_load_event_loop_lag_p99', value: med(per.lag), unit: 'ms', better: 'lower', target: 1, params: { range: span(per.lag), max: med(per.lagMax), cpu_ratio: med(per.cpu), idle_node_p99: med(per.idleLag), idle_node_p99_range: span(per.idleLag) } });
 } finally {
   await server.close();
 }
