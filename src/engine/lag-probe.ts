@@ -11,10 +11,12 @@
 // thread; the main thread records how long the message waited for it. That is the delay an
 // arriving chunk meets: a message is an event on the main loop like a socket read, so a loop
 // blocked by a callback, a garbage collection or a thread kept from its CPU delays both alike.
-// The second thread is started without a module graph (eval of a few lines). A wake-up of each
-// thread costs about 0.3 ms of CPU on a 2-core VM (measured: 27 ms of CPU a second at one probe
-// every 10 ms, 7 ms at one every 50 ms), so the probe runs every 50 ms: 20 samples a second,
-// 1 200 a minute, enough for a p99, at under 1 % of a core.
+// The second thread is started without a module graph (eval of a few lines). Wake-ups are dear
+// on a 2-core VM: the probe thread's timed wake costs ~0.17 ms of CPU and a message ~0.2 ms
+// (measured: a thread waking every 50 ms, 3.4 ms of CPU a second; posting too, 8 ms), so the
+// probe runs every 50 ms: 20 samples a second, 1 200 a minute, at ~1 % of a core. Node's
+// monitorEventLoopDelay at its 10 ms resolution cost as much or more on the same machine (6-12 ms
+// of CPU a second: 100 wake-ups of the main thread a second).
 import { Worker } from 'node:worker_threads';
 import { newHistogram, recordUs, type Histogram } from '../metrics/hdr.js';
 
